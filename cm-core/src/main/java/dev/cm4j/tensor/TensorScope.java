@@ -1,0 +1,113 @@
+package dev.cm4j.tensor;
+
+import dev.cm4j.bindings.ffi.CmTorch;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+/**
+ * A thread-confined memory scope: every tensor created on this thread while the scope is the innermost open one
+ * belongs to it and is released, in one native call, when the scope closes — unless it was handed on with
+ * {@link #escape} (to the enclosing scope) or {@link #keep} (to the caller).
+ *
+ * <pre>{@code
+ * try (var scope = TensorScope.open()) {
+ *   Tensor y = x.mul(2).add(1);        // temporaries of this block
+ *   return scope.escape(y.sum());      // the result survives in the enclosing scope
+ * }
+ * }</pre>
+ *
+ * Scopes nest and must be closed in reverse order of opening, on the thread that opened them. Tensors created
+ * outside any scope are owned by the caller: close them, or a Cleaner frees them after they become unreachable
+ * (a leak net, not a memory-management strategy).
+ */
+public final class TensorScope implements AutoCloseable {
+  private static final ThreadLocal<TensorScope> CURRENT = new ThreadLocal<>();
+
+  private final TensorScope parent;
+  private final Thread thread;
+  private Tensor[] owned = new Tensor[32];
+  private int size;
+  private boolean closed;
+
+  private TensorScope(TensorScope parent) {
+    this.parent = parent;
+    this.thread = Thread.currentThread();
+  }
+
+  /** Opens a scope nested in the current one (if any) and makes it current on this thread. */
+  public static TensorScope open() {
+    TensorScope s = new TensorScope(CURRENT.get());
+    CURRENT.set(s);
+    return s;
+  }
+
+  /** The innermost open scope of this thread, or null. */
+  static TensorScope current() {
+    return CURRENT.get();
+  }
+
+  void adopt(Tensor t) {
+    if (size == owned.length) owned = Arrays.copyOf(owned, size * 2);
+    owned[size++] = t;
+  }
+
+  /** Moves t to the enclosing scope (or, if there is none, to the caller) and returns it. */
+  public <T extends Tensor> T escape(T t) {
+    checkOpen();
+    if (t.owner() != this) throw new IllegalArgumentException("tensor does not belong to this scope");
+    if (parent != null) t.moveTo(parent);
+    else t.moveTo(null);
+    return t;
+  }
+
+  /** Releases t from this scope: the caller now owns it and must close it. */
+  public <T extends Tensor> T keep(T t) {
+    checkOpen();
+    if (t.owner() != this) throw new IllegalArgumentException("tensor does not belong to this scope");
+    t.moveTo(null);
+    return t;
+  }
+
+  /** Number of live tensors this scope would release. */
+  public int liveCount() {
+    int n = 0;
+    for (int i = 0; i < size; i++) if (owned[i].owner() == this && !owned[i].isReleased()) n++;
+    return n;
+  }
+
+  private void checkOpen() {
+    if (closed) throw new IllegalStateException("scope is closed");
+    if (Thread.currentThread() != thread) throw new IllegalStateException("scope used from another thread");
+  }
+
+  /** Releases every tensor still owned by this scope and makes the enclosing scope current again. */
+  @Override
+  public void close() {
+    if (closed) return;
+    if (Thread.currentThread() != thread) throw new IllegalStateException("scope closed from another thread");
+    if (CURRENT.get() != this) {
+      throw new IllegalStateException("scopes must be closed innermost first (an inner scope is still open)");
+    }
+    closed = true;
+    CURRENT.set(parent);
+    Native.Scratch s = Native.scratch();
+    int batch = Native.OUT_SLOTS;
+    MemorySegment arr = s.outs;
+    int k = 0;
+    for (int i = 0; i < size; i++) {
+      Tensor t = owned[i];
+      owned[i] = null;
+      if (t.owner() != this) continue;
+      MemorySegment h = t.takeHandle();
+      if (h == null) continue;
+      arr.setAtIndex(ValueLayout.ADDRESS, k++, h);
+      if (k == batch) {
+        Native.check(CmTorch.cm_tensor_free_many(arr, k));
+        k = 0;
+      }
+    }
+    if (k > 0) Native.check(CmTorch.cm_tensor_free_many(arr, k));
+    size = 0;
+  }
+}

@@ -1,0 +1,101 @@
+package dev.cm4j.tensor;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import org.junit.jupiter.api.Test;
+
+class TensorScopeTest {
+  @Test
+  void scopeReleasesItsTensorsAndEscapedOnesSurvive() {
+    Tensor kept;
+    Tensor temp;
+    try (TensorScope outer = TensorScope.open()) {
+      try (TensorScope inner = TensorScope.open()) {
+        temp = Tensor.ones(3).mul(2.0);
+        Tensor y = temp.add(1.0);
+        kept = inner.escape(y);
+        assertEquals(2, inner.liveCount()); // ones and temp (y escaped)
+      }
+      assertTrue(temp.released());
+      assertFalse(kept.released());
+      assertArrayEquals(new float[] {3, 3, 3}, kept.toFloatArray());
+      assertEquals(1, outer.liveCount());
+    }
+    assertTrue(kept.released());
+  }
+
+  @Test
+  void usingAReleasedTensorThrowsAClearException() {
+    Tensor t = Tensor.ones(2);
+    t.close();
+    t.close(); // idempotent
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> t.add(1.0));
+    assertTrue(e.getMessage().contains("released"));
+    assertThrows(IllegalStateException.class, t::shape);
+    Tensor other = Tensor.ones(2);
+    assertThrows(IllegalStateException.class, () -> other.add(t));
+    other.close();
+  }
+
+  @Test
+  void keptTensorBelongsToTheCallerAndScopesCloseInOrder() {
+    Tensor k;
+    try (TensorScope s = TensorScope.open()) {
+      k = s.keep(Tensor.zeros(2));
+    }
+    assertFalse(k.released());
+    k.close();
+    TensorScope a = TensorScope.open();
+    TensorScope b = TensorScope.open();
+    assertThrows(IllegalStateException.class, a::close);
+    b.close();
+    a.close();
+  }
+
+  @Test
+  void escapeOfAForeignTensorIsRejected() {
+    try (TensorScope a = TensorScope.open()) {
+      Tensor x = Tensor.ones(1);
+      try (TensorScope b = TensorScope.open()) {
+        assertThrows(IllegalArgumentException.class, () -> b.escape(x));
+      }
+    }
+  }
+
+  @Test
+  void scopesAreThreadConfinedAndVirtualThreadsAreRefused() throws Exception {
+    TensorScope s = TensorScope.open();
+    Throwable[] err = new Throwable[1];
+    Thread t = new Thread(() -> {
+      try {
+        s.close();
+      } catch (Throwable e) {
+        err[0] = e;
+      }
+    });
+    t.start();
+    t.join();
+    assertInstanceOf(IllegalStateException.class, err[0]);
+    s.close();
+    Thread v = Thread.ofVirtual().start(() -> {
+      try {
+        Tensor.ones(1);
+      } catch (Throwable e) {
+        err[0] = e;
+      }
+    });
+    v.join();
+    assertInstanceOf(IllegalStateException.class, err[0]);
+    assertTrue(err[0].getMessage().contains("virtual thread"));
+  }
+
+  @Test
+  void manyTensorsInOneScopeAreAllFreedInBatches() {
+    try (TensorScope s = TensorScope.open()) {
+      Tensor x = Tensor.zeros(4);
+      for (int i = 0; i < 1000; i++) x = x.add(1.0);
+      assertEquals(1000.0, x.select(0, 0).item());
+      assertEquals(1002, s.liveCount());
+    }
+  }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the cm_torch shared library with CMake against the resolved libtorch and installs it, with a
+# native.properties naming the cm4j and libtorch versions, into DEST (default: native/build/out).
+# Usage: native/build.sh [DEST] [CM4J_VERSION]. Incremental: the CMake build directory is kept.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+dest="${1:-$here/build/out}"
+version="${2:-dev}"
+lt=$("$root/scripts/find-libtorch.sh")
+echo "[native] libtorch: $lt" >&2
+bdir="${CM4J_NATIVE_BUILD:-$here/build}/cmake-$(echo -n "$lt" | sha256sum | cut -c1-12)"
+if [ ! -f "$bdir/CMakeCache.txt" ]; then
+  cmake -S "$here" -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$lt" >&2
+fi
+cmake --build "$bdir" -j"$(nproc)" >&2
+"$bdir/cm_torch_selftest" >&2
+# libtorch's version from its headers (the same files NativeLibrary reads at load time).
+torch_version=""
+for vh in "$lt/include/torch/headeronly/version.h" "$lt/include/torch/csrc/api/include/torch/version.h"; do
+  [ -f "$vh" ] || continue
+  v=$(awk '/#define TORCH_VERSION_(MAJOR|MINOR|PATCH) /{printf "%s%s", sep, $3; sep="."}' "$vh")
+  [ -n "$v" ] && { torch_version=$v; break; }
+done
+[ -n "$torch_version" ] || { echo "[native] cannot read the libtorch version under $lt/include" >&2; exit 2; }
+mkdir -p "$dest"
+cp "$bdir/libcm_torch.so" "$dest/libcm_torch.so.tmp" && mv -f "$dest/libcm_torch.so.tmp" "$dest/libcm_torch.so"
+lib_sha=$(sha256sum "$dest/libcm_torch.so" | cut -c1-16)
+cat > "$dest/native.properties.tmp" <<PROPS
+# Written by native/build.sh
+cm4j.version=$version
+libtorch.version=$torch_version
+libtorch.path=$lt
+library=libcm_torch.so
+library.sha256=$lib_sha
+platform=linux-x86_64
+PROPS
+mv -f "$dest/native.properties.tmp" "$dest/native.properties"
+echo "[native] installed libcm_torch.so (libtorch $torch_version) into $dest" >&2

@@ -1,0 +1,520 @@
+/*
+ * cm_torch.h — the cm4j C API over libtorch.
+ *
+ * Plain C (C99). Every function returns a status (CM_OK = 0, CM_ERROR = 1) unless documented otherwise; on
+ * CM_ERROR the message of the failure (libtorch's text, without backtrace) is available from cm_last_error()
+ * on the same thread until the next failing call on that thread. No entry point lets a C++ exception escape or
+ * aborts the process on bad input: null handles, wrong shapes, wrong dtypes and out-of-range values are errors.
+ *
+ * Conventions
+ *  - Handles are opaque pointers. A cm_tensor owns one reference to a libtorch tensor; release it with
+ *    cm_tensor_free / cm_tensor_free_many. Results come back through out-parameters (last arguments).
+ *  - dtype: the c10::ScalarType code (CM_DTYPE_*). device: -1 = CPU, n >= 0 = CUDA device n.
+ *  - Lists are (pointer, length). An optional tensor is a possibly-NULL cm_tensor; an optional number comes
+ *    with an explicit has_x flag. A scalar is (kind, double, int64): CM_SCALAR_DOUBLE uses the double,
+ *    CM_SCALAR_INT and CM_SCALAR_BOOL the int64 (so integer tensors stay integer).
+ *  - Tensors, generators and guards must not be used after they are freed; the caller (cm-core) enforces it.
+ */
+#ifndef CM_TORCH_H
+#define CM_TORCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define CM_API __declspec(dllexport)
+#else
+#define CM_API __attribute__((visibility("default")))
+#endif
+
+/** Version of this C API; bumped when a signature changes. */
+#define CM_API_VERSION 1
+
+/* Status codes. */
+#define CM_OK 0
+#define CM_ERROR 1
+
+/* dtype codes (c10::ScalarType). */
+#define CM_DTYPE_UINT8 0
+#define CM_DTYPE_INT8 1
+#define CM_DTYPE_INT16 2
+#define CM_DTYPE_INT32 3
+#define CM_DTYPE_INT64 4
+#define CM_DTYPE_FLOAT16 5
+#define CM_DTYPE_FLOAT32 6
+#define CM_DTYPE_FLOAT64 7
+#define CM_DTYPE_BOOL 11
+#define CM_DTYPE_BFLOAT16 15
+
+/* device codes */
+#define CM_DEVICE_CPU (-1)
+
+/* scalar kinds */
+#define CM_SCALAR_DOUBLE 0
+#define CM_SCALAR_INT 1
+#define CM_SCALAR_BOOL 2
+
+typedef struct cm_tensor_s* cm_tensor;       /* one reference to an at::Tensor */
+typedef struct cm_generator_s* cm_generator; /* an at::Generator (CPU or CUDA) */
+typedef struct cm_guard_s* cm_guard;         /* a scoped libtorch mode (inference mode) */
+typedef struct cm_stack_s* cm_stack;         /* an argument/result stack for the generic operator call */
+typedef struct cm_op_s* cm_op;               /* a cached ATen operator handle (never freed) */
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Errors and versions
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** Message of the last failed call on this thread ("" if none). Valid until the next cm_* call on this thread. */
+CM_API const char* cm_last_error(void);
+/** Clears this thread's last error. */
+CM_API void cm_clear_error(void);
+/** The C API version (CM_API_VERSION) this library implements. */
+CM_API int cm_api_version(void);
+/** The libtorch version this library was compiled against, e.g. "2.13.0". */
+CM_API const char* cm_torch_version(void);
+/** Path of the loaded libtorch_cpu shared library (via dladdr), into buf (NUL-terminated, truncated to cap). */
+CM_API int cm_torch_library_path(char* buf, size_t cap);
+/** Text of at::show_config() (build flags, BLAS, OpenMP) into buf (NUL-terminated, truncated); *len gets the full length. */
+CM_API int cm_torch_config(char* buf, size_t cap, size_t* len);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Tensor lifetime and metadata
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** Releases one tensor handle (NULL is ignored). */
+CM_API int cm_tensor_free(cm_tensor t);
+/** Releases n handles in one call (NULL entries are ignored). */
+CM_API int cm_tensor_free_many(const cm_tensor* ts, size_t n);
+/** A second handle to the same tensor (shares storage and autograd identity). */
+CM_API int cm_tensor_share(cm_tensor t, cm_tensor* out);
+/** Number of dimensions. */
+CM_API int cm_tensor_dim(cm_tensor t, int64_t* out);
+/** Sizes into buf (up to cap entries); *ndim gets the true dimension count. */
+CM_API int cm_tensor_sizes(cm_tensor t, int64_t* buf, size_t cap, size_t* ndim);
+/** Strides into buf (up to cap entries); *ndim gets the true dimension count. */
+CM_API int cm_tensor_strides(cm_tensor t, int64_t* buf, size_t cap, size_t* ndim);
+/** dtype code (CM_DTYPE_*). */
+CM_API int cm_tensor_dtype(cm_tensor t, int* out);
+/** Device code: -1 CPU, n CUDA n (-2 for any other device type). */
+CM_API int cm_tensor_device(cm_tensor t, int* out);
+/** Number of elements. */
+CM_API int cm_tensor_numel(cm_tensor t, int64_t* out);
+/** 1 if the tensor is defined (not an empty handle), else 0. */
+CM_API int cm_tensor_defined(cm_tensor t, int* out);
+/** 1 if the tensor requires grad. */
+CM_API int cm_tensor_requires_grad(cm_tensor t, int* out);
+/** Sets requires_grad in place (leaf tensors only, as in PyTorch). */
+CM_API int cm_tensor_set_requires_grad(cm_tensor t, int requires_grad);
+/** 1 if the tensor is an autograd leaf. */
+CM_API int cm_tensor_is_leaf(cm_tensor t, int* out);
+/** The accumulated .grad; *out is NULL when it is undefined. */
+CM_API int cm_tensor_grad(cm_tensor t, cm_tensor* out);
+/** Sets .grad (g may be NULL to clear it). */
+CM_API int cm_tensor_set_grad(cm_tensor t, cm_tensor g);
+/** 1 if the tensor is contiguous. */
+CM_API int cm_tensor_is_contiguous(cm_tensor t, int* out);
+/** Element size in bytes. */
+CM_API int cm_tensor_element_size(cm_tensor t, int64_t* out);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Creation. `device` as above; `gen` is an optional generator (NULL = the default one).
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** New tensor with a copy of nbytes of host memory at data (nbytes must equal numel * element size). */
+CM_API int cm_from_data(const void* data, size_t nbytes, const int64_t* sizes, size_t ndim, int dtype, int device,
+                        cm_tensor* out);
+/** Uninitialised tensor. */
+CM_API int cm_empty(const int64_t* sizes, size_t ndim, int dtype, int device, cm_tensor* out);
+/** Tensor filled with zeros. */
+CM_API int cm_zeros(const int64_t* sizes, size_t ndim, int dtype, int device, cm_tensor* out);
+/** Tensor filled with ones. */
+CM_API int cm_ones(const int64_t* sizes, size_t ndim, int dtype, int device, cm_tensor* out);
+/** Tensor filled with a scalar. */
+CM_API int cm_full(const int64_t* sizes, size_t ndim, int scalar_kind, double d, int64_t i, int dtype, int device,
+                   cm_tensor* out);
+/** Values start, start+step, ... below end. */
+CM_API int cm_arange(double start, double end, double step, int dtype, int device, cm_tensor* out);
+/** `steps` evenly spaced values from start to end inclusive. */
+CM_API int cm_linspace(double start, double end, int64_t steps, int dtype, int device, cm_tensor* out);
+/** Standard normal samples. */
+CM_API int cm_randn(const int64_t* sizes, size_t ndim, int dtype, int device, cm_generator gen, cm_tensor* out);
+/** Uniform samples on [0, 1). */
+CM_API int cm_rand(const int64_t* sizes, size_t ndim, int dtype, int device, cm_generator gen, cm_tensor* out);
+/** Uniform integers on [low, high). */
+CM_API int cm_randint(int64_t low, int64_t high, const int64_t* sizes, size_t ndim, int dtype, int device,
+                      cm_generator gen, cm_tensor* out);
+/** Normal samples with the given mean and std. */
+CM_API int cm_normal(double mean, double std, const int64_t* sizes, size_t ndim, int dtype, int device,
+                     cm_generator gen, cm_tensor* out);
+/** A random permutation of 0..n-1 (int64). */
+CM_API int cm_randperm(int64_t n, int device, cm_generator gen, cm_tensor* out);
+/** Like-creation: op is one of CM_LIKE_*; the result has a's shape, dtype and device. */
+CM_API int cm_like(int op, cm_tensor a, cm_generator gen, cm_tensor* out);
+#define CM_LIKE_EMPTY 0
+#define CM_LIKE_ZEROS 1
+#define CM_LIKE_ONES 2
+#define CM_LIKE_RANDN 3
+#define CM_LIKE_RAND 4
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Host transfer and conversion
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** Copies the tensor's elements (row-major, as if contiguous on CPU) into dst; nbytes must equal numel*itemsize. */
+CM_API int cm_copy_to_host(cm_tensor t, void* dst, size_t nbytes);
+/** The single element as a double (the tensor must have one element). */
+CM_API int cm_item_double(cm_tensor t, double* out);
+/** The single element as an int64 (the tensor must have one element). */
+CM_API int cm_item_int64(cm_tensor t, int64_t* out);
+/** Converts dtype and/or device (dtype -1 keeps it); copy=1 forces a copy. */
+CM_API int cm_to(cm_tensor t, int dtype, int device, int non_blocking, int copy, cm_tensor* out);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Elementwise and linear algebra. Each op code is documented with its ATen equivalent.
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** Unary op (CM_UNARY_*): *out = op(a). */
+CM_API int cm_unary(int op, cm_tensor a, cm_tensor* out);
+/** Unary op applied in place to a (only codes with an in-place ATen form: NEG..SIGN, SQUARE..TANH, ZERO, RELU). */
+CM_API int cm_unary_(int op, cm_tensor a);
+#define CM_UNARY_NEG 0         /* -a */
+#define CM_UNARY_SQRT 1        /* sqrt */
+#define CM_UNARY_RSQRT 2       /* 1/sqrt */
+#define CM_UNARY_EXP 3         /* exp */
+#define CM_UNARY_LOG 4         /* log */
+#define CM_UNARY_LOG1P 5       /* log(1+a) */
+#define CM_UNARY_EXPM1 6       /* exp(a)-1 */
+#define CM_UNARY_SIN 7         /* sin */
+#define CM_UNARY_COS 8         /* cos */
+#define CM_UNARY_TAN 9         /* tan */
+#define CM_UNARY_ATAN 10       /* atan */
+#define CM_UNARY_ABS 11        /* abs */
+#define CM_UNARY_SIGN 12       /* sign */
+#define CM_UNARY_SQUARE 13     /* a*a */
+#define CM_UNARY_RECIPROCAL 14 /* 1/a */
+#define CM_UNARY_RELU 15       /* max(a, 0) */
+#define CM_UNARY_SILU 16       /* a*sigmoid(a) */
+#define CM_UNARY_GELU 17       /* gelu, exact erf form */
+#define CM_UNARY_SIGMOID 18    /* sigmoid */
+#define CM_UNARY_TANH 19       /* tanh */
+#define CM_UNARY_ISNAN 20      /* bool: a != a */
+#define CM_UNARY_ISFINITE 21   /* bool: finite */
+#define CM_UNARY_CONTIGUOUS 22 /* contiguous copy (or a itself) */
+#define CM_UNARY_CLONE 23      /* copy, differentiable */
+#define CM_UNARY_DETACH 24     /* shares storage, no grad history */
+#define CM_UNARY_LOGICAL_NOT 25 /* bool: !a */
+#define CM_UNARY_FLOOR 26      /* floor */
+#define CM_UNARY_CEIL 27       /* ceil */
+#define CM_UNARY_ROUND 28      /* round half to even */
+#define CM_UNARY_ZERO 29       /* in place only: a.zero_() */
+#define CM_UNARY_ERF 30        /* erf */
+#define CM_UNARY_ASIN 31       /* asin */
+#define CM_UNARY_ACOS 32       /* acos */
+#define CM_UNARY_GELU_TANH 33  /* gelu, tanh approximation */
+#define CM_UNARY_ISINF 34      /* bool: +-inf */
+
+/** Binary tensor-tensor op (CM_BINARY_*) with broadcasting: *out = op(a, b). */
+CM_API int cm_binary(int op, cm_tensor a, cm_tensor b, cm_tensor* out);
+/** In-place binary op on a (ADD, SUB, MUL, DIV, POW, MINIMUM, MAXIMUM, COPY). */
+CM_API int cm_binary_(int op, cm_tensor a, cm_tensor b);
+/** Binary tensor-scalar op: *out = op(a, s). */
+CM_API int cm_binary_scalar(int op, cm_tensor a, int scalar_kind, double d, int64_t i, cm_tensor* out);
+/** In-place tensor-scalar op on a (ADD, SUB, MUL, DIV, POW, FILL). */
+CM_API int cm_binary_scalar_(int op, cm_tensor a, int scalar_kind, double d, int64_t i);
+#define CM_BINARY_ADD 0        /* a + b */
+#define CM_BINARY_SUB 1        /* a - b */
+#define CM_BINARY_MUL 2        /* a * b */
+#define CM_BINARY_DIV 3        /* a / b (true division) */
+#define CM_BINARY_POW 4        /* a ** b */
+#define CM_BINARY_ATAN2 5      /* atan2(a, b) */
+#define CM_BINARY_MINIMUM 6    /* elementwise min (NaN-propagating) */
+#define CM_BINARY_MAXIMUM 7    /* elementwise max (NaN-propagating) */
+#define CM_BINARY_EQ 8         /* bool a == b */
+#define CM_BINARY_NE 9         /* bool a != b */
+#define CM_BINARY_LT 10        /* bool a < b */
+#define CM_BINARY_LE 11        /* bool a <= b */
+#define CM_BINARY_GT 12        /* bool a > b */
+#define CM_BINARY_GE 13        /* bool a >= b */
+#define CM_BINARY_MATMUL 14    /* matmul (tensors only) */
+#define CM_BINARY_BMM 15       /* batched matmul of [B,n,m] x [B,m,p] (tensors only) */
+#define CM_BINARY_REMAINDER 16 /* Python-style a % b */
+#define CM_BINARY_LOGICAL_AND 17 /* bool */
+#define CM_BINARY_LOGICAL_OR 18  /* bool */
+#define CM_BINARY_COPY 19      /* in place only: a.copy_(b) with broadcasting and dtype conversion */
+#define CM_BINARY_FILL 20      /* scalar in place only: a.fill_(s) */
+#define CM_BINARY_RSUB 21      /* scalar only: s - a */
+#define CM_BINARY_RDIV 22      /* scalar only: s / a */
+#define CM_BINARY_FLOOR_DIVIDE 23 /* floor(a / b) */
+
+/** a + alpha * b (alpha a double); in place on a when inplace != 0 (then *out may be NULL). */
+CM_API int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, int inplace, cm_tensor* out);
+/** where(cond, a, b). */
+CM_API int cm_where(cm_tensor cond, cm_tensor a, cm_tensor b, cm_tensor* out);
+/** a + w * (b - a) with a tensor weight; in place on a when inplace != 0. */
+CM_API int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, int inplace, cm_tensor* out);
+/** a + w * (b - a) with a scalar weight; in place on a when inplace != 0. */
+CM_API int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, int inplace, cm_tensor* out);
+/** clamp to [min, max]; either bound optional; in place on a when inplace != 0. */
+CM_API int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, int inplace, cm_tensor* out);
+/** nan_to_num: NaN -> nan, +inf -> posinf (or dtype max), -inf -> neginf (or dtype min); in place when inplace != 0. */
+CM_API int cm_nan_to_num(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf,
+                         int inplace, cm_tensor* out);
+/** a += value * t1 * t2 (in place). */
+CM_API int cm_addcmul_(cm_tensor a, cm_tensor t1, cm_tensor t2, double value);
+/** a += value * t1 / t2 (in place). */
+CM_API int cm_addcdiv_(cm_tensor a, cm_tensor t1, cm_tensor t2, double value);
+/** masked_fill(mask, value). */
+CM_API int cm_masked_fill(cm_tensor a, cm_tensor mask, double value, cm_tensor* out);
+/** einsum(equation, tensors). */
+CM_API int cm_einsum(const char* equation, const cm_tensor* ts, size_t n, cm_tensor* out);
+/** linear(x, w, b): x @ w^T + b (b optional). */
+CM_API int cm_linear(cm_tensor x, cm_tensor w, cm_tensor b, cm_tensor* out);
+/** Symmetric eigendecomposition (linalg.eigh, lower triangle): ascending eigenvalues and column eigenvectors. */
+CM_API int cm_eigh(cm_tensor a, cm_tensor* eigenvalues, cm_tensor* eigenvectors);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Reductions. dims = (pointer, n); n == 0 reduces over all dimensions.
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** Reduction op (CM_REDUCE_*) over dims; dtype >= 0 sets the accumulation/result dtype of SUM/MEAN/PROD. */
+CM_API int cm_reduce(int op, cm_tensor a, const int64_t* dims, size_t n, int keepdim, int dtype, cm_tensor* out);
+#define CM_REDUCE_SUM 0
+#define CM_REDUCE_MEAN 1
+#define CM_REDUCE_AMAX 2
+#define CM_REDUCE_AMIN 3
+#define CM_REDUCE_LOGSUMEXP 4 /* needs n > 0 */
+#define CM_REDUCE_ANY 5
+#define CM_REDUCE_ALL 6
+#define CM_REDUCE_PROD 7      /* one dim (n == 1) or all (n == 0) */
+/** Variance (is_std = 0) or standard deviation (is_std = 1) with the given correction (1 = unbiased). */
+CM_API int cm_var_std(int is_std, cm_tensor a, const int64_t* dims, size_t n, double correction, int keepdim,
+                      cm_tensor* out);
+/** p-norm over dims (p = 2 for Euclidean; INFINITY for max-abs). */
+CM_API int cm_norm(cm_tensor a, double p, const int64_t* dims, size_t n, int keepdim, cm_tensor* out);
+/** argmax (is_min = 0) or argmin (is_min = 1) over one dim, or over the flattened tensor when has_dim = 0. */
+CM_API int cm_argmax(int is_min, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor* out);
+/** softmax (is_log = 0) or log_softmax (is_log = 1) along dim. */
+CM_API int cm_softmax(int is_log, cm_tensor a, int64_t dim, cm_tensor* out);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Shapes, views and indexing
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** Shape op (CM_SHAPE_*) taking an int list: *out = op(a, values). */
+CM_API int cm_shape_op(int op, cm_tensor a, const int64_t* values, size_t n, cm_tensor* out);
+#define CM_SHAPE_RESHAPE 0 /* reshape(values), -1 allowed */
+#define CM_SHAPE_VIEW 1    /* view(values), -1 allowed; fails on incompatible strides */
+#define CM_SHAPE_EXPAND 2  /* expand(values), -1 keeps a size */
+#define CM_SHAPE_REPEAT 3  /* repeat(values) */
+#define CM_SHAPE_PERMUTE 4 /* permute(values) */
+#define CM_SHAPE_FLIP 5    /* flip(dims = values) */
+#define CM_SHAPE_SQUEEZE 6 /* squeeze(dims = values); n == 0 squeezes every size-1 dim */
+/** flatten(start_dim, end_dim). */
+CM_API int cm_flatten(cm_tensor a, int64_t start_dim, int64_t end_dim, cm_tensor* out);
+/** transpose(dim0, dim1). */
+CM_API int cm_transpose(cm_tensor a, int64_t dim0, int64_t dim1, cm_tensor* out);
+/** unsqueeze(dim). */
+CM_API int cm_unsqueeze(cm_tensor a, int64_t dim, cm_tensor* out);
+/** narrow(dim, start, length). */
+CM_API int cm_narrow(cm_tensor a, int64_t dim, int64_t start, int64_t length, cm_tensor* out);
+/** Basic slicing a[start:end:step] along dim (Python semantics for negative and out-of-range bounds). */
+CM_API int cm_slice(cm_tensor a, int64_t dim, int64_t start, int64_t end, int64_t step, cm_tensor* out);
+/** select(dim, index): removes dim. */
+CM_API int cm_select(cm_tensor a, int64_t dim, int64_t index, cm_tensor* out);
+/** index_select(dim, index tensor (int64)). */
+CM_API int cm_index_select(cm_tensor a, int64_t dim, cm_tensor index, cm_tensor* out);
+/** gather(dim, index tensor (int64)). */
+CM_API int cm_gather(cm_tensor a, int64_t dim, cm_tensor index, cm_tensor* out);
+/** Advanced indexing a[i0, i1, ...]: n optional index tensors (NULL = full slice ':'). */
+CM_API int cm_index(cm_tensor a, const cm_tensor* indices, size_t n, cm_tensor* out);
+/** In-place a[i0, i1, ...] = values (accumulate != 0 adds instead). */
+CM_API int cm_index_put_(cm_tensor a, const cm_tensor* indices, size_t n, cm_tensor values, int accumulate);
+/** cat(tensors, dim). */
+CM_API int cm_cat(const cm_tensor* ts, size_t n, int64_t dim, cm_tensor* out);
+/** stack(tensors, dim). */
+CM_API int cm_stack_tensors(const cm_tensor* ts, size_t n, int64_t dim, cm_tensor* out);
+/** chunk(chunks, dim): up to cap results in outs; *n_out gets the count (results beyond cap are not created). */
+CM_API int cm_chunk(cm_tensor a, int64_t chunks, int64_t dim, cm_tensor* outs, size_t cap, size_t* n_out);
+/** split(split sizes, dim): results as for cm_chunk. */
+CM_API int cm_split(cm_tensor a, const int64_t* sizes, size_t n, int64_t dim, cm_tensor* outs, size_t cap,
+                    size_t* n_out);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Neural-network functions
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** conv2d(x, w, b optional, stride, padding, dilation, groups). */
+CM_API int cm_conv2d(cm_tensor x, cm_tensor w, cm_tensor b, int64_t stride_h, int64_t stride_w, int64_t pad_h,
+                     int64_t pad_w, int64_t dil_h, int64_t dil_w, int64_t groups, cm_tensor* out);
+/** conv_transpose2d(x, w, b optional, stride, padding, output_padding, groups, dilation). */
+CM_API int cm_conv_transpose2d(cm_tensor x, cm_tensor w, cm_tensor b, int64_t stride_h, int64_t stride_w,
+                               int64_t pad_h, int64_t pad_w, int64_t out_pad_h, int64_t out_pad_w, int64_t groups,
+                               int64_t dil_h, int64_t dil_w, cm_tensor* out);
+/** group_norm(x, num_groups, weight optional, bias optional, eps). */
+CM_API int cm_group_norm(cm_tensor x, int64_t num_groups, cm_tensor w, cm_tensor b, double eps, cm_tensor* out);
+/** layer_norm(x, normalized_shape, weight optional, bias optional, eps). */
+CM_API int cm_layer_norm(cm_tensor x, const int64_t* shape, size_t n, cm_tensor w, cm_tensor b, double eps,
+                         cm_tensor* out);
+/** Dropout: identity when train == 0; else x * bernoulli(1-p) / (1-p), the mask drawn from gen (NULL = default). */
+CM_API int cm_dropout(cm_tensor x, double p, int train, cm_generator gen, cm_tensor* out);
+/** avg_pool2d(kernel, stride, padding, ceil_mode, count_include_pad). */
+CM_API int cm_avg_pool2d(cm_tensor x, int64_t k_h, int64_t k_w, int64_t s_h, int64_t s_w, int64_t p_h, int64_t p_w,
+                         int ceil_mode, int count_include_pad, cm_tensor* out);
+/** Resize an NCHW tensor to (out_h, out_w): mode 0 = nearest, 1 = bilinear (align_corners as given). */
+CM_API int cm_interpolate(cm_tensor x, int mode, int64_t out_h, int64_t out_w, int align_corners, cm_tensor* out);
+/** pad(x, pads (last dim first, as torch.nn.functional.pad), mode 0 constant / 1 reflect / 2 replicate / 3 circular). */
+CM_API int cm_pad(cm_tensor x, const int64_t* pads, size_t n, int mode, double value, cm_tensor* out);
+/** Scaled dot-product attention softmax(q k^T * scale + mask) v, as a composition of differentiable ops (supports
+ * forward-mode AD); mask optional (bool: true = keep; float: added); has_scale = 0 uses 1/sqrt(q.size(-1)). */
+CM_API int cm_sdpa(cm_tensor q, cm_tensor k, cm_tensor v, cm_tensor mask, int is_causal, int has_scale, double scale,
+                   cm_tensor* out);
+/** embedding(weight, indices (int64)). */
+CM_API int cm_embedding(cm_tensor weight, cm_tensor indices, cm_tensor* out);
+/** Loss between a and b: op CM_LOSS_*, reduction 0 none / 1 mean / 2 sum, delta for HUBER. */
+CM_API int cm_loss(int op, cm_tensor a, cm_tensor b, int reduction, double delta, cm_tensor* out);
+#define CM_LOSS_MSE 0
+#define CM_LOSS_L1 1
+#define CM_LOSS_HUBER 2
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Random numbers
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** Seeds the default CPU generator and every CUDA device's default generator. */
+CM_API int cm_manual_seed(uint64_t seed);
+/** New generator on device (-1 CPU, n CUDA n) seeded with seed. */
+CM_API int cm_generator_new(int device, uint64_t seed, cm_generator* out);
+/** Handle to the default generator of device (freeing the handle leaves the generator alive). */
+CM_API int cm_generator_default(int device, cm_generator* out);
+/** Releases a generator handle (NULL is ignored). */
+CM_API int cm_generator_free(cm_generator g);
+/** Re-seeds a generator. */
+CM_API int cm_generator_set_seed(cm_generator g, uint64_t seed);
+/** The generator's initial seed. */
+CM_API int cm_generator_seed(cm_generator g, uint64_t* out);
+/** Copies the generator's full state into buf (up to cap bytes); *len gets its size (call with cap 0 to ask). */
+CM_API int cm_generator_get_state(cm_generator g, uint8_t* buf, size_t cap, size_t* len);
+/** Restores a state previously returned by cm_generator_get_state. */
+CM_API int cm_generator_set_state(cm_generator g, const uint8_t* buf, size_t len);
+/** In place: a ~ Normal(mean, std). */
+CM_API int cm_normal_(cm_tensor a, double mean, double std, cm_generator gen);
+/** In place: a ~ Uniform[from, to). */
+CM_API int cm_uniform_(cm_tensor a, double from, double to, cm_generator gen);
+/** In place: a ~ Bernoulli(p). */
+CM_API int cm_bernoulli_(cm_tensor a, double p, cm_generator gen);
+/** bernoulli(probs): a 0/1 tensor of probs' dtype drawn with the given probabilities. */
+CM_API int cm_bernoulli(cm_tensor probs, cm_generator gen, cm_tensor* out);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Autograd
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** Backward from n outputs; grads (may be NULL, or contain NULL entries) seed each output (ones for scalars). */
+CM_API int cm_backward(const cm_tensor* outputs, size_t n, const cm_tensor* grads, int retain_graph, int create_graph);
+/** torch.autograd.grad: n_in results in results (an entry is NULL when unused and allow_unused != 0). */
+CM_API int cm_autograd_grad(const cm_tensor* outputs, size_t n_out, const cm_tensor* grad_outputs,
+                            const cm_tensor* inputs, size_t n_in, int retain_graph, int create_graph,
+                            int allow_unused, cm_tensor* results);
+/** Sets grad mode (thread-local) and returns the previous one in *prev. */
+CM_API int cm_set_grad_enabled(int enabled, int* prev);
+/** Current grad mode. */
+CM_API int cm_is_grad_enabled(int* out);
+/** Enters inference mode (enabled != 0) or leaves it (enabled == 0) until cm_guard_exit; guards exit in LIFO order. */
+CM_API int cm_inference_mode_enter(int enabled, cm_guard* out);
+/** Exits a guard on the thread that entered it, restoring the previous mode. */
+CM_API int cm_guard_exit(cm_guard g);
+/** 1 if inference mode is on. */
+CM_API int cm_is_inference_mode(int* out);
+/** Enters a new forward-AD dual level; *level gets its index. */
+CM_API int cm_fw_enter_dual_level(int64_t* level);
+/** Exits a dual level (releases every tangent attached at that level). */
+CM_API int cm_fw_exit_dual_level(int64_t level);
+/** Dual tensor primal + tangent·ε at level. */
+CM_API int cm_fw_make_dual(cm_tensor primal, cm_tensor tangent, int64_t level, cm_tensor* out);
+/** Splits a dual tensor: *primal, and *tangent (NULL when it has no tangent at level). */
+CM_API int cm_fw_unpack_dual(cm_tensor t, int64_t level, cm_tensor* primal, cm_tensor* tangent);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Autocast (mixed precision), threads, devices
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** Sets autocast for device type (0 CPU, 1 CUDA) on this thread: enabled and dtype (CM_DTYPE_BFLOAT16 or
+ * CM_DTYPE_FLOAT16); previous values into *prev_enabled / *prev_dtype. Leaving autocast clears its cast cache. */
+CM_API int cm_autocast_set(int device_type, int enabled, int dtype, int* prev_enabled, int* prev_dtype);
+/** Sets the number of intra-op threads. */
+CM_API int cm_set_num_threads(int n);
+/** Number of intra-op threads. */
+CM_API int cm_get_num_threads(int* out);
+/** Sets the number of inter-op threads (only before the first inter-op work). */
+CM_API int cm_set_num_interop_threads(int n);
+/** Number of inter-op threads. */
+CM_API int cm_get_num_interop_threads(int* out);
+/** 1 if CUDA is available (0 cleanly in CPU-only builds). */
+CM_API int cm_cuda_is_available(int* out);
+/** Number of CUDA devices (0 in CPU-only builds). */
+CM_API int cm_cuda_device_count(int* out);
+/** Waits for all work on CUDA device (-1 = current) to finish. */
+CM_API int cm_cuda_synchronize(int device);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Generic operator call: any registered ATen operator by name ("aten::add") and overload ("Tensor", or "").
+ * Push arguments in schema order; omitted trailing arguments take the schema's defaults; types are checked
+ * against the schema before the call. After cm_op_call the stack holds the operator's results.
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** New empty stack. */
+CM_API int cm_stack_new(cm_stack* out);
+/** Frees a stack (NULL is ignored). */
+CM_API int cm_stack_free(cm_stack s);
+/** Empties a stack. */
+CM_API int cm_stack_clear(cm_stack s);
+/** Number of values on the stack. */
+CM_API int cm_stack_size(cm_stack s, size_t* out);
+/** Pushes a tensor (NULL pushes None, for optional tensors). */
+CM_API int cm_stack_push_tensor(cm_stack s, cm_tensor t);
+/** Pushes None. */
+CM_API int cm_stack_push_none(cm_stack s);
+/** Pushes a double. */
+CM_API int cm_stack_push_double(cm_stack s, double v);
+/** Pushes an int (also for dtype, layout and memory-format arguments). */
+CM_API int cm_stack_push_int(cm_stack s, int64_t v);
+/** Pushes a bool. */
+CM_API int cm_stack_push_bool(cm_stack s, int v);
+/** Pushes a string. */
+CM_API int cm_stack_push_string(cm_stack s, const char* v);
+/** Pushes an int list. */
+CM_API int cm_stack_push_int_list(cm_stack s, const int64_t* v, size_t n);
+/** Pushes a double list. */
+CM_API int cm_stack_push_double_list(cm_stack s, const double* v, size_t n);
+/** Pushes a tensor list. */
+CM_API int cm_stack_push_tensor_list(cm_stack s, const cm_tensor* v, size_t n);
+/** Pushes a list of optional tensors (NULL entries are None), as aten::index takes. */
+CM_API int cm_stack_push_optional_tensor_list(cm_stack s, const cm_tensor* v, size_t n);
+/** Kind of value i: 0 none, 1 tensor, 2 double, 3 int, 4 bool, 5 tensor list, 6 int list, 7 string, 8 other. */
+CM_API int cm_stack_kind(cm_stack s, size_t i, int* out);
+/** Value i as a tensor (a new handle; NULL for None or an undefined tensor). */
+CM_API int cm_stack_get_tensor(cm_stack s, size_t i, cm_tensor* out);
+/** Value i as a double (ints and bools convert). */
+CM_API int cm_stack_get_double(cm_stack s, size_t i, double* out);
+/** Value i as an int64 (bools convert). */
+CM_API int cm_stack_get_int(cm_stack s, size_t i, int64_t* out);
+/** Length of the list at i (tensor or int list). */
+CM_API int cm_stack_list_size(cm_stack s, size_t i, size_t* out);
+/** Element j of the tensor list at i (a new handle). */
+CM_API int cm_stack_list_tensor(cm_stack s, size_t i, size_t j, cm_tensor* out);
+/** Finds (and caches) an operator; overload "" is the default overload. The handle lives for the process. */
+CM_API int cm_op_find(const char* name, const char* overload, cm_op* out);
+/** The operator's schema as text, into buf (NUL-terminated, truncated to cap); *len gets the full length. */
+CM_API int cm_op_schema(cm_op op, char* buf, size_t cap, size_t* len);
+/** Calls the operator on the stack: checks and completes the arguments, then replaces them by the results. */
+CM_API int cm_op_call(cm_op op, cm_stack s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CM_TORCH_H */
