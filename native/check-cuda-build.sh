@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 TORCH_PIN="${CM4J_CUDA_TORCH_VERSION:-2.14.1}"
 CACHE="${CM4J_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cm4j}"
 JOBS="${CM4J_BUILD_JOBS:-2}"
-log() { echo "[check-cuda-build] $*" >&2; }
+log() { echo "[check-cuda-build +${SECONDS}s] $*" >&2; }
 valid() { [ -d "$1/lib" ] && [ -d "$1/include/torch" ] && [ -f "$1/share/cmake/Torch/TorchConfig.cmake" ] \
   && [ -f "$1/lib/libtorch_cuda.so" ] && [ -f "$1/lib/libc10_cuda.so" ]; }
 stage="start"; verdict=""; scratch=""

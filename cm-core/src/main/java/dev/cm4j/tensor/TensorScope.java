@@ -69,6 +69,16 @@ public final class TensorScope implements AutoCloseable {
     return t;
   }
 
+  /**
+   * Takes t out of whatever scope owns it (if any): the caller now owns it and must close it. Used for long-lived
+   * tensors such as module parameters, which may be created while a scope happens to be open.
+   */
+  public static <T extends Tensor> T release(T t) {
+    TensorScope o = t.owner();
+    if (o != null) o.keep(t);
+    return t;
+  }
+
   /** Number of live tensors this scope would release. */
   public int liveCount() {
     int n = 0;

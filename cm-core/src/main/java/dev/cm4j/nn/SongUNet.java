@@ -1,0 +1,276 @@
+package dev.cm4j.nn;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.cm4j.tensor.Generator;
+import dev.cm4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * EDM's re-implementation of Song et al.'s DDPM++ and NCSN++ UNets (networks.py {@code SongUNet}), with the same
+ * parameter names and shapes, so state dicts from PyTorch load without renaming.
+ */
+public final class SongUNet extends Module implements EDMNetwork {
+
+  /**
+   * The constructor arguments of EDM's SongUNet (JSON names as in EDM's config dicts).
+   */
+  public record Config(
+      @JsonProperty("img_resolution") int imgResolution,       // image resolution
+      @JsonProperty("in_channels") int inChannels,             // input channels
+      @JsonProperty("out_channels") int outChannels,           // output channels
+      @JsonProperty("label_dim") int labelDim,                 // class labels (0 = unconditional)
+      @JsonProperty("augment_dim") int augmentDim,             // augmentation labels (0 = none)
+      @JsonProperty("model_channels") int modelChannels,       // base channels
+      @JsonProperty("channel_mult") int[] channelMult,         // per-resolution multipliers
+      @JsonProperty("channel_mult_emb") int channelMultEmb,    // embedding width multiplier
+      @JsonProperty("num_blocks") int numBlocks,               // residual blocks per resolution
+      @JsonProperty("attn_resolutions") int[] attnResolutions, // resolutions with self-attention
+      @JsonProperty("dropout") double dropout,                 // dropout probability in blocks
+      @JsonProperty("label_dropout") double labelDropout,      // class-label dropout (classifier-free guidance)
+      @JsonProperty("embedding_type") String embeddingType,    // "positional" (DDPM++) or "fourier" (NCSN++)
+      @JsonProperty("channel_mult_noise") int channelMultNoise, // noise embedding width multiplier
+      @JsonProperty("encoder_type") String encoderType,        // "standard", "skip" or "residual"
+      @JsonProperty("decoder_type") String decoderType,        // "standard" or "skip"
+      @JsonProperty("resample_filter") double[] resampleFilter // FIR filter, [1,1] or [1,3,3,1]
+  ) {
+    public Config {
+      if (!List.of("positional", "fourier").contains(embeddingType)) {
+        throw new IllegalArgumentException("embedding_type must be positional or fourier: " + embeddingType);
+      }
+      if (!List.of("standard", "skip", "residual").contains(encoderType)) {
+        throw new IllegalArgumentException("encoder_type must be standard, skip or residual: " + encoderType);
+      }
+      if (!List.of("standard", "skip").contains(decoderType)) {
+        throw new IllegalArgumentException("decoder_type must be standard or skip: " + decoderType);
+      }
+      if (imgResolution <= 0 || inChannels <= 0 || outChannels <= 0 || modelChannels <= 0 || channelMult.length == 0) {
+        throw new IllegalArgumentException("bad SongUNet config");
+      }
+    }
+
+    /** EDM's SongUNet defaults for a resolution and channel count. */
+    public static Config defaults(int resolution, int channels) {
+      return new Config(resolution, channels, channels, 0, 0, 128, new int[] {1, 2, 2, 2}, 4, 4, new int[] {16},
+          0.10, 0, "positional", 1, "standard", "standard", new double[] {1, 1});
+    }
+
+    /** DDPM++ for CIFAR-10 as EDM and ECT configure it (channel_mult [2,2,2], positional, filter [1,1]). */
+    public static Config ddpmpp(int resolution, int channels, double dropout) {
+      return new Config(resolution, channels, channels, 0, 0, 128, new int[] {2, 2, 2}, 4, 4, new int[] {16},
+          dropout, 0, "positional", 1, "standard", "standard", new double[] {1, 1});
+    }
+
+    /** NCSN++ for CIFAR-10 as EDM configures it (Fourier, residual encoder, filter [1,3,3,1], noise mult 2). */
+    public static Config ncsnpp(int resolution, int channels, double dropout) {
+      return new Config(resolution, channels, channels, 0, 0, 128, new int[] {2, 2, 2}, 4, 4, new int[] {16},
+          dropout, 0, "fourier", 2, "residual", "standard", new double[] {1, 3, 3, 1});
+    }
+  }
+
+  private final Config cfg;
+  private final Module mapNoise;
+  private final Linear mapLabel;
+  private final Linear mapAugment;
+  private final Linear mapLayer0;
+  private final Linear mapLayer1;
+  private final Container enc;
+  private final Container dec;
+  private Generator labelDropoutGenerator;
+
+  /** An ordered name → module container (EDM's ModuleDict). */
+  static final class Container extends Module {
+    final LinkedHashMap<String, Module> items = new LinkedHashMap<>();
+
+    <M extends Module> M add(String name, M m) {
+      items.put(name, child(name, m));
+      return m;
+    }
+  }
+
+  /** Builds the network (parameters drawn from the default generator, in EDM's order). */
+  public SongUNet(Config c) {
+    this.cfg = c;
+    long embChannels = (long) c.modelChannels() * c.channelMultEmb();
+    long noiseChannels = (long) c.modelChannels() * c.channelMultNoise();
+    UNetBlock.Options bk = new UNetBlock.Options(embChannels, 1, 64, c.dropout(), Math.sqrt(0.5), 1e-6,
+        c.resampleFilter(), true, false, Init.XAVIER, Init.XAVIER_ZERO, Init.XAVIER_ATTN);
+
+    // Mapping.
+    mapNoise = child("map_noise", c.embeddingType().equals("positional")
+        ? new PositionalEmbedding(noiseChannels, 10000, true)
+        : new FourierEmbedding(noiseChannels, 16));
+    mapLabel = c.labelDim() > 0 ? child("map_label", new Linear(c.labelDim(), noiseChannels, true, Init.XAVIER)) : null;
+    mapAugment = c.augmentDim() > 0
+        ? child("map_augment", new Linear(c.augmentDim(), noiseChannels, false, Init.XAVIER)) : null;
+    mapLayer0 = child("map_layer0", new Linear(noiseChannels, embChannels, true, Init.XAVIER));
+    mapLayer1 = child("map_layer1", new Linear(embChannels, embChannels, true, Init.XAVIER));
+
+    // Encoder.
+    enc = child("enc", new Container());
+    long cout = c.inChannels();
+    long caux = c.inChannels();
+    List<Long> skips = new ArrayList<>();
+    int[] mult = c.channelMult();
+    for (int level = 0; level < mult.length; level++) {
+      int res = c.imgResolution() >> level;
+      String r = res + "x" + res;
+      if (level == 0) {
+        long cin = cout;
+        cout = c.modelChannels();
+        enc.add(r + "_conv", new Conv2d(cin, cout, 3, Init.XAVIER));
+        skips.add(cout);
+      } else {
+        enc.add(r + "_down", new UNetBlock(cout, cout, false, true, false, bk));
+        skips.add(cout);
+        if (c.encoderType().equals("skip")) {
+          enc.add(r + "_aux_down", new Conv2d(caux, caux, 0, true, false, true, c.resampleFilter(), false, Init.DEFAULT));
+          enc.add(r + "_aux_skip", new Conv2d(caux, cout, 1, Init.XAVIER));
+        }
+        if (c.encoderType().equals("residual")) {
+          enc.add(r + "_aux_residual", new Conv2d(caux, cout, 3, true, false, true, c.resampleFilter(), true,
+              Init.XAVIER));
+          caux = cout;
+        }
+      }
+      for (int idx = 0; idx < c.numBlocks(); idx++) {
+        long cin = cout;
+        cout = (long) c.modelChannels() * mult[level];
+        boolean attn = contains(c.attnResolutions(), res);
+        enc.add(r + "_block" + idx, new UNetBlock(cin, cout, false, false, attn, bk));
+        skips.add(cout);
+      }
+    }
+
+    // Decoder.
+    dec = child("dec", new Container());
+    for (int level = mult.length - 1; level >= 0; level--) {
+      int res = c.imgResolution() >> level;
+      String r = res + "x" + res;
+      if (level == mult.length - 1) {
+        dec.add(r + "_in0", new UNetBlock(cout, cout, false, false, true, bk));
+        dec.add(r + "_in1", new UNetBlock(cout, cout, false, false, false, bk));
+      } else {
+        dec.add(r + "_up", new UNetBlock(cout, cout, true, false, false, bk));
+      }
+      for (int idx = 0; idx < c.numBlocks() + 1; idx++) {
+        long cin = cout + skips.remove(skips.size() - 1);
+        cout = (long) c.modelChannels() * mult[level];
+        boolean attn = idx == c.numBlocks() && contains(c.attnResolutions(), res);
+        dec.add(r + "_block" + idx, new UNetBlock(cin, cout, false, false, attn, bk));
+      }
+      if (c.decoderType().equals("skip") || level == 0) {
+        if (c.decoderType().equals("skip") && level < mult.length - 1) {
+          dec.add(r + "_aux_up", new Conv2d(c.outChannels(), c.outChannels(), 0, true, true, false,
+              c.resampleFilter(), false, Init.DEFAULT));
+        }
+        dec.add(r + "_aux_norm", new GroupNorm(cout, 1e-6));
+        dec.add(r + "_aux_conv", new Conv2d(cout, c.outChannels(), 3, true, false, false, c.resampleFilter(), false,
+            Init.XAVIER_ZERO));
+      }
+    }
+  }
+
+  private static boolean contains(int[] a, int v) {
+    for (int x : a) if (x == v) return true;
+    return false;
+  }
+
+  /** The configuration. */
+  public Config config() {
+    return cfg;
+  }
+
+  @Override
+  public int resolution() {
+    return cfg.imgResolution();
+  }
+
+  @Override
+  public int channels() {
+    return cfg.inChannels();
+  }
+
+  @Override
+  public int labelDim() {
+    return cfg.labelDim();
+  }
+
+  /** Dropout masks (and label dropout) are drawn from g (null: the default generator). */
+  public void setDropoutGenerator(Generator g) {
+    labelDropoutGenerator = g;
+    apply(m -> {
+      if (m instanceof UNetBlock b) b.setDropoutGenerator(g);
+    });
+  }
+
+  private Tensor embedNoise(Tensor noiseLabels) {
+    if (mapNoise instanceof PositionalEmbedding p) return p.forward(noiseLabels);
+    return ((FourierEmbedding) mapNoise).forward(noiseLabels);
+  }
+
+  @Override
+  public Tensor forward(Tensor x, Tensor noiseLabels, Tensor classLabels, Tensor augmentLabels) {
+    // Mapping.
+    Tensor emb = embedNoise(noiseLabels);
+    long[] es = emb.shape();
+    emb = emb.reshape(es[0], 2, -1).flip(1).reshape(es); // swap sin/cos
+    if (mapLabel != null) {
+      if (classLabels == null) throw new IllegalArgumentException("this network is class-conditional: give labels");
+      Tensor tmp = classLabels;
+      if (isTraining() && cfg.labelDropout() > 0) {
+        Tensor keep = Tensor.rand(new long[] {x.size(0), 1}, tmp.dtype(), x.device(), labelDropoutGenerator)
+            .ge(cfg.labelDropout()).to(tmp.dtype());
+        tmp = tmp.mul(keep);
+      }
+      emb = emb.add(mapLabel.forward(tmp.mul(Math.sqrt(mapLabel.inFeatures()))));
+    }
+    if (mapAugment != null && augmentLabels != null) emb = emb.add(mapAugment.forward(augmentLabels));
+    emb = mapLayer0.forward(emb).silu();
+    emb = mapLayer1.forward(emb).silu();
+
+    // Encoder.
+    List<Tensor> skips = new ArrayList<>();
+    Tensor aux = x;
+    for (Map.Entry<String, Module> e : enc.items.entrySet()) {
+      String name = e.getKey();
+      Module block = e.getValue();
+      if (name.contains("aux_down")) {
+        aux = ((Conv2d) block).forward(aux);
+      } else if (name.contains("aux_skip")) {
+        x = x.add(((Conv2d) block).forward(aux));
+        skips.set(skips.size() - 1, x);
+      } else if (name.contains("aux_residual")) {
+        x = x.add(((Conv2d) block).forward(aux)).div(Math.sqrt(2));
+        aux = x;
+        skips.set(skips.size() - 1, x);
+      } else {
+        x = block instanceof UNetBlock u ? u.forward(x, emb) : ((Conv2d) block).forward(x);
+        skips.add(x);
+      }
+    }
+
+    // Decoder.
+    aux = null;
+    Tensor tmp = null;
+    for (Map.Entry<String, Module> e : dec.items.entrySet()) {
+      String name = e.getKey();
+      Module block = e.getValue();
+      if (name.contains("aux_up")) {
+        aux = ((Conv2d) block).forward(aux);
+      } else if (name.contains("aux_norm")) {
+        tmp = ((GroupNorm) block).forward(x);
+      } else if (name.contains("aux_conv")) {
+        tmp = ((Conv2d) block).forward(tmp.silu());
+        aux = aux == null ? tmp : tmp.add(aux);
+      } else {
+        UNetBlock u = (UNetBlock) block;
+        if (x.size(1) != u.inChannels()) x = Tensor.cat(List.of(x, skips.remove(skips.size() - 1)), 1);
+        x = u.forward(x, emb);
+      }
+    }
+    return aux;
+  }
+}

@@ -1,0 +1,110 @@
+package dev.cm4j.nn;
+
+import dev.cm4j.tensor.F;
+import dev.cm4j.tensor.Generator;
+import dev.cm4j.tensor.Tensor;
+
+/**
+ * EDM's UNet residual block (networks.py {@code UNetBlock}): GroupNorm–SiLU–Conv, embedding conditioning (additive,
+ * or adaptive scale/shift), dropout, GroupNorm–SiLU–Conv, skip connection, skip scaling, optional self-attention.
+ */
+public final class UNetBlock extends Module {
+  /** Constructor options shared by the blocks of one network (EDM's {@code block_kwargs}). */
+  public record Options(long embChannels, Integer numHeads, int channelsPerHead, double dropout, double skipScale,
+      double eps, double[] resampleFilter, boolean resampleProj, boolean adaptiveScale, Init init, Init initZero,
+      Init initAttn) {}
+
+  private final long inChannels;
+  private final long outChannels;
+  private final int numHeads;
+  private final double dropout;
+  private final double skipScale;
+  private final boolean adaptiveScale;
+  private final GroupNorm norm0;
+  private final Conv2d conv0;
+  private final Linear affine;
+  private final GroupNorm norm1;
+  private final Conv2d conv1;
+  private final Conv2d skip;
+  private final GroupNorm norm2;
+  private final Conv2d qkv;
+  private final Conv2d proj;
+  private Generator dropoutGenerator;
+
+  /** EDM {@code UNetBlock(in_channels, out_channels, up, down, attention, **block_kwargs)}. */
+  public UNetBlock(long inChannels, long outChannels, boolean up, boolean down, boolean attention, Options o) {
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.numHeads = !attention ? 0 : o.numHeads() != null ? o.numHeads() : (int) (outChannels / o.channelsPerHead());
+    this.dropout = o.dropout();
+    this.skipScale = o.skipScale();
+    this.adaptiveScale = o.adaptiveScale();
+    norm0 = child("norm0", new GroupNorm(inChannels, o.eps()));
+    conv0 = child("conv0", new Conv2d(inChannels, outChannels, 3, true, up, down, o.resampleFilter(), false, o.init()));
+    affine = child("affine", new Linear(o.embChannels(), outChannels * (adaptiveScale ? 2 : 1), true, o.init()));
+    norm1 = child("norm1", new GroupNorm(outChannels, o.eps()));
+    conv1 = child("conv1", new Conv2d(outChannels, outChannels, 3, true, false, false, o.resampleFilter(), false,
+        o.initZero()));
+    if (outChannels != inChannels || up || down) {
+      int kernel = o.resampleProj() || outChannels != inChannels ? 1 : 0;
+      skip = child("skip", new Conv2d(inChannels, outChannels, kernel, true, up, down, o.resampleFilter(), false,
+          o.init()));
+    } else {
+      skip = null;
+    }
+    if (numHeads > 0) {
+      norm2 = child("norm2", new GroupNorm(outChannels, o.eps()));
+      qkv = child("qkv", new Conv2d(outChannels, outChannels * 3, 1, true, false, false, o.resampleFilter(), false,
+          o.initAttn() != null ? o.initAttn() : o.init()));
+      proj = child("proj", new Conv2d(outChannels, outChannels, 1, true, false, false, o.resampleFilter(), false,
+          o.initZero()));
+    } else {
+      norm2 = null;
+      qkv = null;
+      proj = null;
+    }
+  }
+
+  /** Input channels. */
+  public long inChannels() {
+    return inChannels;
+  }
+
+  /** Output channels. */
+  public long outChannels() {
+    return outChannels;
+  }
+
+  /** The generator dropout masks are drawn from (null: the default generator). */
+  public void setDropoutGenerator(Generator g) {
+    dropoutGenerator = g;
+  }
+
+  /** x [N, Cin, H, W], emb [N, E] → [N, Cout, H', W']. */
+  public Tensor forward(Tensor x, Tensor emb) {
+    Tensor orig = x;
+    x = conv0.forward(norm0.forward(x).silu());
+    Tensor params = affine.forward(emb).unsqueeze(2).unsqueeze(3).to(x.dtype());
+    if (adaptiveScale) {
+      var ss = params.chunk(2, 1);
+      x = ss.get(1).add(norm1.forward(x).mul(ss.get(0).add(1.0))).silu();
+    } else {
+      x = norm1.forward(x.add(params)).silu();
+    }
+    x = conv1.forward(F.dropout(x, dropout, isTraining(), dropoutGenerator));
+    x = x.add(skip != null ? skip.forward(orig) : orig);
+    x = x.mul(skipScale);
+    if (numHeads > 0) {
+      long[] sh = x.shape();
+      Tensor qkvT = qkv.forward(norm2.forward(x)).reshape(sh[0] * numHeads, sh[1] / numHeads, 3, -1);
+      Tensor q = qkvT.select(2, 0);
+      Tensor k = qkvT.select(2, 1);
+      Tensor v = qkvT.select(2, 2);
+      Tensor w = Tensor.einsum("ncq,nck->nqk", q, k.div(Math.sqrt(k.size(1)))).softmax(2);
+      Tensor a = Tensor.einsum("nqk,nck->ncq", w, v);
+      x = proj.forward(a.reshape(sh)).add(x);
+      x = x.mul(skipScale);
+    }
+    return x;
+  }
+}

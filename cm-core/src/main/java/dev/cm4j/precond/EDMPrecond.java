@@ -1,0 +1,105 @@
+package dev.cm4j.precond;
+
+import dev.cm4j.nn.EDMNetwork;
+import dev.cm4j.nn.Module;
+import dev.cm4j.tensor.DType;
+import dev.cm4j.tensor.Tensor;
+
+/**
+ * EDM preconditioning (Karras et al. 2022, Table 1) around a raw network F:
+ * D(x, σ) = c_skip(σ)·x + c_out(σ)·F(c_in(σ)·x, c_noise(σ)) with c_in = 1/√(σ² + σ_d²), c_noise = ln(σ)/4.
+ *
+ * <p>Boundary {@link Boundary#EDM}: c_skip = σ_d²/(σ² + σ_d²), c_out = σ·σ_d/√(σ² + σ_d²) (identity at σ = 0).
+ * Boundary {@link Boundary#ECT} (ECT's ECMPrecond): the same in training mode; in eval mode Song et al.'s consistency
+ * boundary c_skip = σ_d²/((σ − σ_min)² + σ_d²), c_out = (σ − σ_min)·σ_d/√(σ² + σ_d²), identity at σ_min
+ * (specs/ect.md §1.2).
+ */
+public final class EDMPrecond extends Module implements Denoiser {
+  /** Which boundary condition c_skip/c_out implement. */
+  public enum Boundary { EDM, ECT }
+
+  private final Module model;
+  private final EDMNetwork net;
+  private final double sigmaData;
+  private final double sigmaMin;
+  private final double sigmaMax;
+  private final Boundary boundary;
+
+  /**
+   * @param net the raw network (a Module implementing EDMNetwork), registered as child "model"
+   * @param sigmaData σ_d, the data standard deviation (0.5 for images in [-1, 1])
+   * @param sigmaMin σ_min (ECT's eval boundary: 0.003; EDM: 0)
+   * @param sigmaMax σ_max (informational: samplers start here)
+   * @param boundary the boundary condition
+   */
+  public <N extends Module & EDMNetwork> EDMPrecond(N net, double sigmaData, double sigmaMin, double sigmaMax,
+      Boundary boundary) {
+    this.model = child("model", net);
+    this.net = net;
+    this.sigmaData = sigmaData;
+    this.sigmaMin = sigmaMin;
+    this.sigmaMax = sigmaMax;
+    this.boundary = boundary;
+  }
+
+  /** EDM's EDMPrecond(σ_d = 0.5, σ_min = 0, σ_max = ∞). */
+  public static <N extends Module & EDMNetwork> EDMPrecond edm(N net) {
+    return new EDMPrecond(net, 0.5, 0, Double.POSITIVE_INFINITY, Boundary.EDM);
+  }
+
+  /** ECT's ECMPrecond(σ_d = 0.5, σ_min = 0.003, σ_max = 80). */
+  public static <N extends Module & EDMNetwork> EDMPrecond ect(N net) {
+    return new EDMPrecond(net, 0.5, 0.003, 80, Boundary.ECT);
+  }
+
+  /** The raw network. */
+  public EDMNetwork network() {
+    return net;
+  }
+
+  /** σ_d. */
+  public double sigmaData() {
+    return sigmaData;
+  }
+
+  /** σ_min. */
+  public double sigmaMin() {
+    return sigmaMin;
+  }
+
+  /** σ_max. */
+  public double sigmaMax() {
+    return sigmaMax;
+  }
+
+  @Override
+  public Tensor denoise(Tensor x, Tensor sigma, Tensor classLabels) {
+    x = x.to(DType.FLOAT32);
+    long n = x.dim();
+    long[] bshape = new long[(int) n];
+    java.util.Arrays.fill(bshape, 1);
+    bshape[0] = -1;
+    Tensor s = sigma.to(DType.FLOAT32).reshape(bshape); // σ as [N, 1, 1, 1]
+    double sd2 = sigmaData * sigmaData;
+    Tensor s2 = s.square();
+    Tensor cIn = s2.add(sd2).rsqrt();                                   // c_in = 1/√(σ² + σ_d²)
+    Tensor cNoise = s.log().div(4.0);                                   // c_noise = ln(σ)/4
+    Tensor cSkip;
+    Tensor cOut;
+    if (boundary == Boundary.ECT && !isTraining()) {
+      Tensor sm = s.sub(sigmaMin);
+      cSkip = sm.square().add(sd2).rdiv(sd2);                            // σ_d²/((σ−σ_min)² + σ_d²)
+      cOut = sm.mul(sigmaData).mul(cIn);                                 // (σ−σ_min)·σ_d/√(σ² + σ_d²)
+    } else {
+      cSkip = s2.add(sd2).rdiv(sd2);                                     // σ_d²/(σ² + σ_d²)
+      cOut = s.mul(sigmaData).mul(cIn);                                  // σ·σ_d/√(σ² + σ_d²)
+    }
+    Tensor labels = null;
+    if (net.labelDim() > 0) {
+      labels = classLabels != null ? classLabels.to(DType.FLOAT32).reshape(-1, net.labelDim())
+          : Tensor.zeros(new long[] {1, net.labelDim()}, DType.FLOAT32, x.device());
+    }
+    Tensor fx = net.forward(cIn.mul(x), cNoise.flatten(), labels, null);
+    return cSkip.mul(x).add(cOut.mul(fx.to(DType.FLOAT32)));             // D = c_skip·x + c_out·F
+  }
+}
