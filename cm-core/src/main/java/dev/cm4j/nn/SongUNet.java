@@ -12,7 +12,7 @@ import java.util.Map;
  * EDM's re-implementation of Song et al.'s DDPM++ and NCSN++ UNets (networks.py {@code SongUNet}), with the same
  * parameter names and shapes, so state dicts from PyTorch load without renaming.
  */
-public final class SongUNet extends Module implements EDMNetwork {
+public final class SongUNet extends Module implements CTMNetwork {
 
   /**
    * The constructor arguments of EDM's SongUNet (JSON names as in EDM's config dicts).
@@ -34,7 +34,8 @@ public final class SongUNet extends Module implements EDMNetwork {
       @JsonProperty("channel_mult_noise") int channelMultNoise, // noise embedding width multiplier
       @JsonProperty("encoder_type") String encoderType,        // "standard", "skip" or "residual"
       @JsonProperty("decoder_type") String decoderType,        // "standard" or "skip"
-      @JsonProperty("resample_filter") double[] resampleFilter // FIR filter, [1,1] or [1,3,3,1]
+      @JsonProperty("resample_filter") double[] resampleFilter, // FIR filter, [1,1] or [1,3,3,1]
+      @JsonProperty("s_embedding") boolean sEmbedding          // CTM: second time input s (map_layer*_s, affine_s)
   ) {
     public Config {
       if (!List.of("positional", "fourier").contains(embeddingType)) {
@@ -54,19 +55,26 @@ public final class SongUNet extends Module implements EDMNetwork {
     /** EDM's SongUNet defaults for a resolution and channel count. */
     public static Config defaults(int resolution, int channels) {
       return new Config(resolution, channels, channels, 0, 0, 128, new int[] {1, 2, 2, 2}, 4, 4, new int[] {16},
-          0.10, 0, "positional", 1, "standard", "standard", new double[] {1, 1});
+          0.10, 0, "positional", 1, "standard", "standard", new double[] {1, 1}, false);
     }
 
     /** DDPM++ for CIFAR-10 as EDM and ECT configure it (channel_mult [2,2,2], positional, filter [1,1]). */
     public static Config ddpmpp(int resolution, int channels, double dropout) {
       return new Config(resolution, channels, channels, 0, 0, 128, new int[] {2, 2, 2}, 4, 4, new int[] {16},
-          dropout, 0, "positional", 1, "standard", "standard", new double[] {1, 1});
+          dropout, 0, "positional", 1, "standard", "standard", new double[] {1, 1}, false);
     }
 
     /** NCSN++ for CIFAR-10 as EDM configures it (Fourier, residual encoder, filter [1,3,3,1], noise mult 2). */
     public static Config ncsnpp(int resolution, int channels, double dropout) {
       return new Config(resolution, channels, channels, 0, 0, 128, new int[] {2, 2, 2}, 4, 4, new int[] {16},
-          dropout, 0, "fourier", 2, "residual", "standard", new double[] {1, 3, 3, 1});
+          dropout, 0, "fourier", 2, "residual", "standard", new double[] {1, 3, 3, 1}, false);
+    }
+
+    /** The same network with CTM's s-embedding path. */
+    public Config withSEmbedding() {
+      return new Config(imgResolution, inChannels, outChannels, labelDim, augmentDim, modelChannels, channelMult,
+          channelMultEmb, numBlocks, attnResolutions, dropout, labelDropout, embeddingType, channelMultNoise,
+          encoderType, decoderType, resampleFilter, true);
     }
   }
 
@@ -76,6 +84,8 @@ public final class SongUNet extends Module implements EDMNetwork {
   private final Linear mapAugment;
   private final Linear mapLayer0;
   private final Linear mapLayer1;
+  private final Linear mapLayer0S;
+  private final Linear mapLayer1S;
   private final Container enc;
   private final Container dec;
   private Generator labelDropoutGenerator;
@@ -171,6 +181,24 @@ public final class SongUNet extends Module implements EDMNetwork {
             Init.XAVIER_ZERO));
       }
     }
+
+    // CTM's s path: its own mapping MLP and a zero-initialised projection in every block (created last, so the
+    // EDM parameters draw the same random numbers as without it).
+    if (c.sEmbedding()) {
+      mapLayer0S = child("map_layer0_s", new Linear(noiseChannels, embChannels, true, Init.XAVIER));
+      mapLayer1S = child("map_layer1_s", new Linear(embChannels, embChannels, true, Init.XAVIER));
+      for (Container part : List.of(enc, dec)) {
+        for (Module m : part.items.values()) if (m instanceof UNetBlock b) b.addSProjection(embChannels);
+      }
+    } else {
+      mapLayer0S = null;
+      mapLayer1S = null;
+    }
+  }
+
+  @Override
+  public boolean hasSEmbedding() {
+    return mapLayer0S != null;
   }
 
   private static boolean contains(int[] a, int v) {
@@ -213,10 +241,22 @@ public final class SongUNet extends Module implements EDMNetwork {
 
   @Override
   public Tensor forward(Tensor x, Tensor noiseLabels, Tensor classLabels, Tensor augmentLabels) {
-    // Mapping.
-    Tensor emb = embedNoise(noiseLabels);
+    return forward(x, noiseLabels, null, classLabels, augmentLabels);
+  }
+
+  /** Positional/Fourier embedding with EDM's sin/cos swap, plus the scaled class-label embedding. */
+  private Tensor embed(Tensor noise, Tensor labelTerm) {
+    Tensor emb = embedNoise(noise);
     long[] es = emb.shape();
     emb = emb.reshape(es[0], 2, -1).flip(1).reshape(es); // swap sin/cos
+    return labelTerm == null ? emb : emb.add(labelTerm);
+  }
+
+  @Override
+  public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
+      Tensor augmentLabels) {
+    // Mapping.
+    Tensor labelTerm = null;
     if (mapLabel != null) {
       if (classLabels == null) throw new IllegalArgumentException("this network is class-conditional: give labels");
       Tensor tmp = classLabels;
@@ -225,11 +265,17 @@ public final class SongUNet extends Module implements EDMNetwork {
             .ge(cfg.labelDropout()).to(tmp.dtype());
         tmp = tmp.mul(keep);
       }
-      emb = emb.add(mapLabel.forward(tmp.mul(Math.sqrt(mapLabel.inFeatures()))));
+      labelTerm = mapLabel.forward(tmp.mul(Math.sqrt(mapLabel.inFeatures())));
     }
+    Tensor emb = embed(noiseLabels, labelTerm);
     if (mapAugment != null && augmentLabels != null) emb = emb.add(mapAugment.forward(augmentLabels));
     emb = mapLayer0.forward(emb).silu();
     emb = mapLayer1.forward(emb).silu();
+    Tensor embS = null;
+    if (sNoiseLabels != null) {
+      if (mapLayer0S == null) throw new IllegalArgumentException("this network has no s-embedding (CTM) path");
+      embS = mapLayer1S.forward(mapLayer0S.forward(embed(sNoiseLabels, labelTerm)).silu()).silu();
+    }
 
     // Encoder.
     List<Tensor> skips = new ArrayList<>();
@@ -247,7 +293,7 @@ public final class SongUNet extends Module implements EDMNetwork {
         aux = x;
         skips.set(skips.size() - 1, x);
       } else {
-        x = block instanceof UNetBlock u ? u.forward(x, emb) : ((Conv2d) block).forward(x);
+        x = block instanceof UNetBlock u ? u.forward(x, emb, embS) : ((Conv2d) block).forward(x);
         skips.add(x);
       }
     }
@@ -268,7 +314,7 @@ public final class SongUNet extends Module implements EDMNetwork {
       } else {
         UNetBlock u = (UNetBlock) block;
         if (x.size(1) != u.inChannels()) x = Tensor.cat(List.of(x, skips.remove(skips.size() - 1)), 1);
-        x = u.forward(x, emb);
+        x = u.forward(x, emb, embS);
       }
     }
     return aux;

@@ -23,6 +23,7 @@ public final class UNetBlock extends Module {
   private final GroupNorm norm0;
   private final Conv2d conv0;
   private final Linear affine;
+  private Linear affineS;
   private final GroupNorm norm1;
   private final Conv2d conv1;
   private final Conv2d skip;
@@ -75,6 +76,15 @@ public final class UNetBlock extends Module {
     return outChannels;
   }
 
+  /**
+   * Adds CTM's per-block projection of the s-embedding ({@code affine_s}, added to the t conditioning), zero-initialised
+   * so a loaded EDM model's output is unchanged (specs/ctm.md §1.2).
+   */
+  void addSProjection(long embChannels) {
+    if (affineS != null) throw new IllegalStateException("affine_s already present");
+    affineS = child("affine_s", new Linear(embChannels, affine.outFeatures(), true, new Init("xavier_uniform", 0, 0)));
+  }
+
   /** The generator dropout masks are drawn from (null: the default generator). */
   public void setDropoutGenerator(Generator g) {
     dropoutGenerator = g;
@@ -82,9 +92,19 @@ public final class UNetBlock extends Module {
 
   /** x [N, Cin, H, W], emb [N, E] → [N, Cout, H', W']. */
   public Tensor forward(Tensor x, Tensor emb) {
+    return forward(x, emb, null);
+  }
+
+  /** With CTM's s-embedding embS [N, E] (null: none) added to the conditioning through affine_s. */
+  public Tensor forward(Tensor x, Tensor emb, Tensor embS) {
     Tensor orig = x;
     x = conv0.forward(norm0.forward(x).silu());
-    Tensor params = affine.forward(emb).unsqueeze(2).unsqueeze(3).to(x.dtype());
+    Tensor cond = affine.forward(emb);
+    if (embS != null) {
+      if (affineS == null) throw new IllegalStateException("this block has no s-embedding path");
+      cond = cond.add(affineS.forward(embS));
+    }
+    Tensor params = cond.unsqueeze(2).unsqueeze(3).to(x.dtype());
     if (adaptiveScale) {
       var ss = params.chunk(2, 1);
       x = ss.get(1).add(norm1.forward(x).mul(ss.get(0).add(1.0))).silu();

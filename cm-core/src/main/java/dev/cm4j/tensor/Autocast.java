@@ -9,6 +9,10 @@ import java.lang.foreign.ValueLayout;
  * run in bf16 or fp16 on the given device type; the previous state returns on close.
  */
 public final class Autocast implements AutoCloseable {
+  static {
+    Native.ensureLoaded();
+  }
+
   private final int deviceType;
   private final boolean prevEnabled;
   private final int prevDtype;

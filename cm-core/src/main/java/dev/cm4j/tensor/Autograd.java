@@ -8,6 +8,10 @@ import java.util.List;
 
 /** Reverse-mode automatic differentiation (torch.autograd.backward / torch.autograd.grad). */
 public final class Autograd {
+  static {
+    Native.ensureLoaded();
+  }
+
   private Autograd() {}
 
   /**

@@ -7,6 +7,10 @@ import java.lang.foreign.ValueLayout;
 
 /** Neural-network functions (torch.nn.functional): linear, convolutions, normalisation, attention, losses. */
 public final class F {
+  static {
+    Native.ensureLoaded();
+  }
+
   private F() {}
 
   private static Tensor result(Native.Scratch s, int rc) {

@@ -13,6 +13,10 @@ import java.util.function.Function;
  * with one forward pass this way.
  */
 public final class ForwardAD {
+  static {
+    Native.ensureLoaded();
+  }
+
   private ForwardAD() {}
 
   /** A dual level: tangents attached at this level are dropped when it closes (always, also on exceptions). */

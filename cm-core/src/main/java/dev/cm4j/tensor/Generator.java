@@ -10,6 +10,10 @@ import java.lang.foreign.ValueLayout;
  * computation's randomness can be pinned; its full state saves to and restores from bytes (checkpoints).
  */
 public final class Generator implements AutoCloseable {
+  static {
+    Native.ensureLoaded();
+  }
+
   private MemorySegment handle;
   private final Device device;
 

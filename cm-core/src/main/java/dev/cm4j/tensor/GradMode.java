@@ -9,6 +9,10 @@ import java.lang.foreign.ValueLayout;
  * and restores the previous mode on close, also when the block throws.
  */
 public final class GradMode implements AutoCloseable {
+  static {
+    Native.ensureLoaded();
+  }
+
   private final boolean previous;
   private boolean closed;
 

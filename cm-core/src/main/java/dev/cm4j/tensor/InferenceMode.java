@@ -10,6 +10,10 @@ import java.lang.foreign.ValueLayout;
  * inside cannot later be used in autograd. Guards nest and close in reverse order on the thread that opened them.
  */
 public final class InferenceMode implements AutoCloseable {
+  static {
+    Native.ensureLoaded();
+  }
+
   private MemorySegment guard;
   private final Thread thread = Thread.currentThread();
 

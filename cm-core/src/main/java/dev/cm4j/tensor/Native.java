@@ -19,6 +19,15 @@ final class Native {
 
   private Native() {}
 
+  /**
+   * Forces the library to load. Every class that calls the generated bindings runs this in its static initialiser,
+   * because the bindings resolve symbols lazily through the loader lookup and must not be touched before the library
+   * is loaded.
+   */
+  static void ensureLoaded() {
+    // The static initialiser above did the work.
+  }
+
   static final int OUT_SLOTS = 64;
   private static final long SCRATCH_BYTES = 64 * 1024;
   private static final long ARGS_BASE = OUT_SLOTS * 8L;

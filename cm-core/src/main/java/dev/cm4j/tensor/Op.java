@@ -25,6 +25,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * optional tensors). Results: Tensor (null for None), Double, Long, Boolean, List of Tensors, or a String.
  */
 public final class Op {
+  static {
+    Native.ensureLoaded();
+  }
+
   private static final ConcurrentHashMap<String, Op> CACHE = new ConcurrentHashMap<>();
   private static final ThreadLocal<MemorySegment> STACK = new ThreadLocal<>();
 

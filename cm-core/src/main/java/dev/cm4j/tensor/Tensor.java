@@ -22,6 +22,10 @@ import java.util.List;
  * end in {@code _}. A tensor is not thread-safe; libtorch work must run on platform threads.
  */
 public final class Tensor implements AutoCloseable {
+  static {
+    Native.ensureLoaded();
+  }
+
   private static final Cleaner CLEANER = Cleaner.create();
 
   /** Frees an unowned tensor's handle exactly once, from close() or from the Cleaner. */

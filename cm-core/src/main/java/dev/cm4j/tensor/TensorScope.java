@@ -22,6 +22,10 @@ import java.util.Arrays;
  * (a leak net, not a memory-management strategy).
  */
 public final class TensorScope implements AutoCloseable {
+  static {
+    Native.ensureLoaded();
+  }
+
   private static final ThreadLocal<TensorScope> CURRENT = new ThreadLocal<>();
 
   private final TensorScope parent;

@@ -8,6 +8,10 @@ import java.lang.foreign.ValueLayout;
 
 /** Process-wide libtorch settings and facts: seeds, threads, CUDA devices, versions. */
 public final class Torch {
+  static {
+    Native.ensureLoaded();
+  }
+
   private Torch() {}
 
   /** Loads the native library (idempotent) and reports what was loaded. */

@@ -1,0 +1,15 @@
+package dev.cm4j.nn;
+
+import dev.cm4j.tensor.Tensor;
+
+/**
+ * A raw network with a second time input s (Consistency Trajectory Models): F(x, c_noise(t), c_noise(s), labels).
+ * With s = t it is an ordinary EDM network (CTM's DSM and diffusion modes call it that way).
+ */
+public interface CTMNetwork extends EDMNetwork {
+  /** F(x, noise labels of t [N], noise labels of s [N], class labels or null, augment labels or null). */
+  Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels, Tensor augmentLabels);
+
+  /** Whether this network has the s-embedding path (otherwise the s input is rejected). */
+  boolean hasSEmbedding();
+}
