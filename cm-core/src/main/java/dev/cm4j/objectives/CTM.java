@@ -5,6 +5,7 @@ import dev.cm4j.precond.CTMPrecond;
 import dev.cm4j.precond.Denoiser;
 import dev.cm4j.precond.TrigFlowPrecond;
 import dev.cm4j.sampling.Samplers;
+import dev.cm4j.sampling.Solvers;
 import dev.cm4j.tensor.Autograd;
 import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Device;
@@ -130,32 +131,18 @@ public final class CTM {
    * special case; specs/ctm.md §2.2).
    */
   public Tensor teacherHeun(Denoiser teacher, Tensor x, long[] n, int k, Tensor labels) {
-    try (GradMode g = GradMode.noGrad()) {
-      Tensor xs = x;
-      for (int j = 0; j < k; j++) {
-        long[] a = new long[n.length];
-        long[] b = new long[n.length];
-        for (int i = 0; i < n.length; i++) {
-          a[i] = n[i] + j;
-          b[i] = n[i] + j + 1;
-        }
-        Tensor tj = sigmas(a, x);
-        Tensor tn = sigmas(b, x);
-        Tensor tjb = TrigFlowPrecond.broadcast(tj, xs);
-        Tensor tnb = TrigFlowPrecond.broadcast(tn, xs);
-        Tensor d = xs.sub(teacher.denoise(xs, tj, labels)).div(tjb);
-        Tensor xp = xs.add(d.mul(tnb.sub(tjb)));
-        Tensor dp = xp.sub(teacher.denoise(xp, tn, labels)).div(tnb);
-        xs = xs.add(d.add(dp).mul(0.5).mul(tnb.sub(tjb)));
-      }
-      return xs;
+    List<Tensor> levels = new java.util.ArrayList<>(k + 1);
+    for (int j = 0; j <= k; j++) {
+      long[] idx = new long[n.length];
+      for (int i = 0; i < n.length; i++) idx[i] = n[i] + j;
+      levels.add(sigmas(idx, x));
     }
+    return Solvers.heun(teacher, x, levels, labels);
   }
 
   private Tensor distance(Tensor a, Tensor b) {
-    Tensor s2 = a.sub(b).square().reshape(a.size(0), -1).sum(false, 1);
-    if (cfg.distance() == Distance.PSEUDO_HUBER) return s2.add(cfg.huberC() * cfg.huberC()).sqrt().sub(cfg.huberC());
-    return s2.div((double) (a.numel() / a.size(0))); // mean squared error per sample
+    return cfg.distance() == Distance.PSEUDO_HUBER ? Distances.pseudoHuber(a, b, cfg.huberC())
+        : Distances.meanSquared(a, b);
   }
 
   /** DSM's σ draw: first half log-normal(P_mean, P_std), second half uniform in ρ-space up to v_max. */

@@ -123,9 +123,8 @@ public final class ECT {
             return Tensor.where(mask, dYr, y); // r = 0 → the clean image
           }
         });
-    Tensor diff = passes.first().sub(passes.second().detach());
-    Tensor s2 = diff.square().reshape(diff.size(0), -1).sum(false, 1);
-    Tensor d = cfg.c() > 0 ? s2.add(cfg.c() * cfg.c()).sqrt().sub(cfg.c()) : s2.sqrt();
+    Tensor target = passes.second().detach();
+    Tensor d = cfg.c() > 0 ? Distances.pseudoHuber(passes.first(), target, cfg.c()) : Distances.l2(passes.first(), target);
     if (cfg.weighting() == Weighting.EDM2) {
       return d.mul(t.square().reciprocal().add(1 / (cfg.sigmaData() * cfg.sigmaData())));
     }

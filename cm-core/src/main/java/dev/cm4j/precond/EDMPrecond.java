@@ -16,7 +16,14 @@ import dev.cm4j.tensor.Tensor;
  */
 public final class EDMPrecond extends Module implements Denoiser {
   /** Which boundary condition c_skip/c_out implement. */
-  public enum Boundary { EDM, ECT }
+  public enum Boundary {
+    /** EDM's: identity at σ = 0. */
+    EDM,
+    /** ECT's: EDM's in training mode, the consistency boundary at σ_min in eval mode. */
+    ECT,
+    /** Song et al.'s consistency boundary at σ_min in both modes (CD, CT, iCT). */
+    CM
+  }
 
   private final Module model;
   private final EDMNetwork net;
@@ -50,6 +57,11 @@ public final class EDMPrecond extends Module implements Denoiser {
   /** ECT's ECMPrecond(σ_d = 0.5, σ_min = 0.003, σ_max = 80). */
   public static <N extends Module & EDMNetwork> EDMPrecond ect(N net) {
     return new EDMPrecond(net, 0.5, 0.003, 80, Boundary.ECT);
+  }
+
+  /** Song et al.'s consistency-model parameterisation (σ_d = 0.5, σ_min = 0.002, σ_max = 80). */
+  public static <N extends Module & EDMNetwork> EDMPrecond cm(N net) {
+    return new EDMPrecond(net, 0.5, 0.002, 80, Boundary.CM);
   }
 
   /** The raw network. */
@@ -86,7 +98,7 @@ public final class EDMPrecond extends Module implements Denoiser {
     Tensor cNoise = s.log().div(4.0);                                   // c_noise = ln(σ)/4
     Tensor cSkip;
     Tensor cOut;
-    if (boundary == Boundary.ECT && !isTraining()) {
+    if (boundary == Boundary.CM || (boundary == Boundary.ECT && !isTraining())) {
       Tensor sm = s.sub(sigmaMin);
       cSkip = sm.square().add(sd2).rdiv(sd2);                            // σ_d²/((σ−σ_min)² + σ_d²)
       cOut = sm.mul(sigmaData).mul(cIn);                                 // (σ−σ_min)·σ_d/√(σ² + σ_d²)
