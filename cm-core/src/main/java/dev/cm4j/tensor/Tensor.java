@@ -895,14 +895,20 @@ public final class Tensor implements AutoCloseable {
   }
   /** this += v. */
   public Tensor add_(double v) { return bin_(CM_BINARY_ADD(), v); }
+  /** this += v (integer scalar: valid on integer tensors). */
+  public Tensor add_(long v) { return bin_(CM_BINARY_ADD(), v); }
   /** this −= other. */
   public Tensor sub_(Tensor other) { return bin_(CM_BINARY_SUB(), other); }
   /** this −= v. */
   public Tensor sub_(double v) { return bin_(CM_BINARY_SUB(), v); }
+  /** this −= v (integer scalar: valid on integer tensors). */
+  public Tensor sub_(long v) { return bin_(CM_BINARY_SUB(), v); }
   /** this ·= other. */
   public Tensor mul_(Tensor other) { return bin_(CM_BINARY_MUL(), other); }
   /** this ·= v. */
   public Tensor mul_(double v) { return bin_(CM_BINARY_MUL(), v); }
+  /** this ·= v (integer scalar: valid on integer tensors). */
+  public Tensor mul_(long v) { return bin_(CM_BINARY_MUL(), v); }
   /** this /= other. */
   public Tensor div_(Tensor other) { return bin_(CM_BINARY_DIV(), other); }
   /** this /= v. */
