@@ -443,7 +443,9 @@ int cm_sdpa(cm_tensor q, cm_tensor k, cm_tensor v, cm_tensor mask, int is_causal
     if (m.scalar_type() == at::kBool) logits = logits.masked_fill(m.logical_not(), -std::numeric_limits<double>::infinity());
     else logits = logits + m;
   }
-  put(out, at::matmul(at::softmax(logits, -1), V));
+  // _safe_softmax (as PyTorch's math attention): a row whose keys are all masked gives zeros, not NaN, and its
+  // gradient and tangent are zero; it is differentiable in both modes.
+  put(out, at::matmul(at::_safe_softmax(logits, -1), V));
   CM_CATCH
 }
 int cm_embedding(cm_tensor weight, cm_tensor indices, cm_tensor* out) {

@@ -431,6 +431,38 @@ class FunctionalTest {
   }
 
   @Test
+  void attentionRowsWithEveryKeyMaskedAreZeroAsInPyTorch() {
+    double[] q = gaussian(2 * 3 * 4, 111), k = gaussian(2 * 5 * 4, 112), v = gaussian(2 * 5 * 6, 113);
+    boolean[] bm = new boolean[15];
+    java.util.Arrays.fill(bm, true);
+    for (int j = 0; j < 5; j++) bm[5 + j] = false; // query 1 may attend to nothing
+    double[] fm = new double[15];
+    for (int j = 0; j < 5; j++) fm[j] = Double.NEGATIVE_INFINITY; // query 0 likewise, through an additive mask
+    fm[7] = -1.5;
+    Tensor Q = Tensor.of(q, 2, 3, 4).requiresGrad_(true), K = Tensor.of(k, 2, 5, 4), V = Tensor.of(v, 2, 5, 6);
+    Tensor yb = F.scaledDotProductAttention(Q, K, V, Tensor.of(bm, 3, 5), false, Double.NaN);
+    Tensor yf = F.scaledDotProductAttention(Q, K, V, Tensor.of(fm, 3, 5), false, Double.NaN);
+    yb.mul(yb).sum().add(yf.mul(yf).sum()).backward();
+
+    StringBuilder bmPy = new StringBuilder("[");
+    for (int i = 0; i < 15; i++) bmPy.append(i > 0 ? "," : "").append(bm[i] ? "True" : "False");
+    bmPy.append(']');
+    Map<String, Ref> ref = python(def("Q", q, 2, 3, 4) + def("K", k, 2, 5, 4) + def("V", v, 2, 5, 6)
+        + def("FM", fm, 3, 5) + "BM = torch.tensor(" + bmPy + ").reshape(3, 5)\n"
+        + "Q.requires_grad_(True)\n"
+        + "yb = F.scaled_dot_product_attention(Q, K, V, attn_mask=BM)\n"
+        + "yf = F.scaled_dot_product_attention(Q, K, V, attn_mask=FM)\n"
+        + "((yb * yb).sum() + (yf * yf).sum()).backward()\n"
+        + "out = {'yb': yb, 'yf': yf, 'gq': Q.grad}");
+    assertMatches(ref.get("yb"), yb, RTOL);
+    assertMatches(ref.get("yf"), yf, RTOL);
+    double[] b = yb.toDoubleArray();
+    for (int bi = 0; bi < 2; bi++) for (int c = 0; c < 6; c++) assertEquals(0.0, b[(bi * 3 + 1) * 6 + c]);
+    // Gradients stay finite (no NaN from the empty rows) and match PyTorch.
+    assertMatches(ref.get("gq"), Q.grad(), RTOL);
+  }
+
+  @Test
   void embeddingSelectsRows() {
     Tensor w = Tensor.of(new double[] {0, 0.5, 1, 10, 11, 12, 20, 21, 22, 30, 31, 32}, 4, 3);
     Tensor y = F.embedding(w, Tensor.of(new long[] {1, 3, 0, 1}, 2, 2));
