@@ -174,6 +174,23 @@ class DTypeRoundTripTest {
   }
 
   @Test
+  void emptyTensorsRoundTripAndReduce() {
+    Tensor e = Tensor.of(new float[0]);
+    assertArrayEquals(new long[] {0}, e.shape());
+    assertEquals(0, e.numel());
+    assertArrayEquals(new float[0], e.toFloatArray());
+    assertArrayEquals(new byte[0], e.toByteArray());
+    Tensor m = Tensor.zeros(new long[] {3, 0}, DType.FLOAT64, Device.CPU);
+    assertEquals(0.0, m.sum().item(), "an empty sum is 0");
+    assertArrayEquals(new double[] {0, 0, 0}, m.sum(false, 1).toDoubleArray(), "row sums of empty rows");
+    assertTrue(Double.isNaN(m.mean().item()), "an empty mean is NaN");
+    assertEquals(1.0, Tensor.of(new double[0]).prod().item(), "an empty product is 1");
+    assertTrue(Tensor.of(new boolean[0]).all().itemBoolean());
+    assertFalse(Tensor.of(new boolean[0]).any().itemBoolean());
+    assertThrows(TorchException.class, () -> m.amax(false), "max of nothing");
+  }
+
+  @Test
   void creationFactoriesProduceTheirClosedForms() {
     assertArrayEquals(new double[] {0, 0, 0, 0}, Tensor.zeros(2, 2).toDoubleArray());
     assertArrayEquals(new double[] {1, 1, 1}, Tensor.ones(3).toDoubleArray());

@@ -460,6 +460,17 @@ class FunctionalTest {
     for (int bi = 0; bi < 2; bi++) for (int c = 0; c < 6; c++) assertEquals(0.0, b[(bi * 3 + 1) * 6 + c]);
     // Gradients stay finite (no NaN from the empty rows) and match PyTorch.
     assertMatches(ref.get("gq"), Q.grad(), RTOL);
+
+    // Forward mode: the JVP along a tangent of q equals a central finite difference (and 0 on the empty rows).
+    Tensor q0 = Tensor.of(q, 2, 3, 4), tq = Tensor.of(gaussian(24, 114), 2, 3, 4), mask = Tensor.of(bm, 3, 5);
+    ForwardAD.Jvp jvp = ForwardAD.jvp(x -> F.scaledDotProductAttention(x, K, V, mask, false, Double.NaN), q0, tq);
+    double h = 1e-6;
+    Tensor plus = F.scaledDotProductAttention(q0.add(tq, h), K, V, mask, false, Double.NaN);
+    Tensor minus = F.scaledDotProductAttention(q0.add(tq, -h), K, V, mask, false, Double.NaN);
+    double[] fd = plus.sub(minus).div(2 * h).toDoubleArray();
+    assertClose(fd, jvp.tangents().get(0), 1e-6, 1e-8);
+    double[] tan = jvp.tangents().get(0).toDoubleArray();
+    for (int bi = 0; bi < 2; bi++) for (int c = 0; c < 6; c++) assertEquals(0.0, tan[(bi * 3 + 1) * 6 + c]);
   }
 
   @Test

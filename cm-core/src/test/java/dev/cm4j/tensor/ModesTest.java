@@ -96,6 +96,9 @@ class ModesTest {
       // bf16 has an 8-bit significand: inputs and output rounded, relative error ~1e-2.
       assertClose(exact, y, 3e-2, 3e-2);
       assertEquals(DType.BFLOAT16, F.linear(ta, tb.transpose(0, 1), null).dtype());
+      Tensor img = Tensor.of(toFloats(gaussian(2 * 3 * 5 * 5, 5)), 2, 3, 5, 5);
+      Tensor ker = Tensor.of(toFloats(gaussian(4 * 3 * 3 * 3, 6)), 4, 3, 3, 3);
+      assertEquals(DType.BFLOAT16, F.conv2d(img, ker, null, 1, 1, 1, 1).dtype());
       // Ops outside the lower-precision list keep float32.
       assertEquals(DType.FLOAT32, ta.add(1.0).dtype());
       try (Autocast off = Autocast.disable(Device.Type.CPU)) {

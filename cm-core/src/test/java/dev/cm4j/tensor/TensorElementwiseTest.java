@@ -462,6 +462,8 @@ class TensorElementwiseTest {
     assertArrayEquals(new double[] {6, -12, 18}, x.grad().toDoubleArray());
     x.requiresGrad_(false);
     assertFalse(x.mul(2.0).requiresGrad());
+    // Only floating-point tensors can require gradients.
+    assertThrows(TorchException.class, () -> Tensor.of(new long[] {1}).requiresGrad_(true));
     // Only leaves can change requires_grad.
     Tensor z = Tensor.of(new double[] {1}).requiresGrad_(true).mul(2.0);
     assertThrows(TorchException.class, () -> z.requiresGrad_(false));
