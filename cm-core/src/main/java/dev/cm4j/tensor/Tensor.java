@@ -596,7 +596,7 @@ public final class Tensor implements AutoCloseable {
     return itemLong() != 0;
   }
 
-  /** Converted to dtype (a new tensor even when the dtype is unchanged). */
+  /** Converted to dtype: a new handle, which shares this storage when the dtype is unchanged (as torch.Tensor.to). */
   public Tensor to(DType dtype) {
     Native.Scratch s = Native.scratch();
     return result(s, cm_to(handle(), dtype.code(), deviceCode(), 0, 0, s.out));

@@ -156,8 +156,12 @@ class DTypeRoundTripTest {
     Tensor both = t.to(Device.CPU, DType.FLOAT32);
     assertEquals(DType.FLOAT32, both.dtype());
     assertArrayEquals(new float[] {1.75f, -2.5f, 300f}, both.toFloatArray());
-    // to() with the same dtype gives a tensor with the same values.
-    assertArrayEquals(t.toDoubleArray(), t.to(DType.FLOAT64).toDoubleArray(), 0.0);
+    // As torch's to(): the same dtype aliases the storage; another dtype copies.
+    Tensor alias = Tensor.of(new double[] {1, 2});
+    alias.to(DType.FLOAT64).fill_(5.0);
+    assertArrayEquals(new double[] {5, 5}, alias.toDoubleArray());
+    alias.to(DType.FLOAT32).fill_(7.0);
+    assertArrayEquals(new double[] {5, 5}, alias.toDoubleArray());
     if (!Torch.cudaIsAvailable()) {
       assertThrows(TorchException.class, () -> t.to(Device.cuda(0)));
     }
