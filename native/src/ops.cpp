@@ -143,6 +143,12 @@ template <class B> void binary_(int op, at::Tensor a, const B& b) {
   throw cm::ArgError("binary op " + std::to_string(op) + " has no in-place form for these operands");
 }
 
+std::vector<int64_t> all_dims(const at::Tensor& x) {
+  std::vector<int64_t> all(static_cast<size_t>(x.dim()));
+  for (int64_t k = 0; k < x.dim(); k++) all[static_cast<size_t>(k)] = k;
+  return all;
+}
+
 c10::OptionalIntArrayRef dims_opt(const int64_t* dims, size_t n) {
   if (n == 0) return c10::nullopt;
   return cm::ints(dims, n, "dims");
@@ -245,19 +251,18 @@ int cm_reduce(int op, cm_tensor a, const int64_t* dims, size_t n, int keepdim, i
     case CM_REDUCE_AMIN: put(out, at::amin(x, n ? cm::ints(dims, n) : at::IntArrayRef{}, kd)); break;
     case CM_REDUCE_LOGSUMEXP:
       if (n == 0) {
-        std::vector<int64_t> all(static_cast<size_t>(x.dim()));
-        for (int64_t k = 0; k < x.dim(); k++) all[static_cast<size_t>(k)] = k;
-        put(out, x.dim() == 0 ? at::logsumexp(x.reshape({1}), {0}, false) : at::logsumexp(x, all, kd));
+        put(out, x.dim() == 0 ? at::logsumexp(x.reshape({1}), {0}, false) : at::logsumexp(x, all_dims(x), kd));
       } else {
         put(out, at::logsumexp(x, cm::ints(dims, n), kd));
       }
       break;
+    // any/all: an empty dim list means "no dims" to ATen (identity), so "all dims" is spelled out.
     case CM_REDUCE_ANY:
-      if (n == 0) put(out, kd ? at::any(x, at::IntArrayRef{}, true) : at::any(x));
+      if (n == 0) put(out, kd ? at::any(x, all_dims(x), true) : at::any(x));
       else put(out, at::any(x, cm::ints(dims, n), kd));
       break;
     case CM_REDUCE_ALL:
-      if (n == 0) put(out, kd ? at::all(x, at::IntArrayRef{}, true) : at::all(x));
+      if (n == 0) put(out, kd ? at::all(x, all_dims(x), true) : at::all(x));
       else put(out, at::all(x, cm::ints(dims, n), kd));
       break;
     case CM_REDUCE_PROD:

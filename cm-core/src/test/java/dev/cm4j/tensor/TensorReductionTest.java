@@ -246,6 +246,18 @@ class TensorReductionTest {
     assertArrayEquals(new boolean[] {true, true, false}, m.any(false, 0).toBooleanArray());
     assertArrayEquals(new boolean[] {false, false, false}, m.all(false, 0).toBooleanArray());
     assertArrayEquals(new long[] {2, 1}, m.any(true, 1).shape());
+    // No dims with keepdim reduces everything to [1, 1] (torch.any(x, dim=None, keepdim=True)).
+    Tensor anyAll = m.any(true);
+    assertArrayEquals(new long[] {1, 1}, anyAll.shape());
+    assertTrue(anyAll.itemBoolean());
+    Tensor allAll = m.all(true);
+    assertArrayEquals(new long[] {1, 1}, allAll.shape());
+    assertFalse(allAll.itemBoolean());
+    assertEquals(0, m.any(false).dim());
+    Tensor zeroD = Tensor.scalar(2.0).all(true);
+    assertEquals(0, zeroD.dim());
+    assertEquals(DType.BOOL, zeroD.dtype());
+    assertTrue(zeroD.itemBoolean());
     Tensor ones = Tensor.of(new boolean[] {true, true, true, true}, 2, 2);
     assertTrue(ones.all().itemBoolean());
     assertArrayEquals(new boolean[] {true, true}, ones.all(true, 0).toBooleanArray());
