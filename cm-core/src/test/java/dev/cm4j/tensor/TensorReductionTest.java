@@ -134,6 +134,20 @@ class TensorReductionTest {
   }
 
   @Test
+  void noDimsWithKeepdimReducesEverythingToOnes() {
+    Tensor t = t();
+    long[] ones = {1, 1, 1};
+    assertClose(new double[] {sum(X)}, ones, t.sum(true), 1e-12, 1e-12);
+    assertClose(new double[] {mean(X)}, ones, t.mean(true), 1e-12, 1e-12);
+    assertClose(new double[] {var(X, 1)}, ones, t.var(1, true), 1e-12, 1e-12);
+    assertClose(new double[] {Math.sqrt(var(X, 0))}, ones, t.std(0, true), 1e-12, 1e-12);
+    assertClose(new double[] {min(X)}, ones, t.amin(true), 0, 0);
+    assertClose(new double[] {pnorm(X, 3)}, ones, t.norm(3, true), 1e-12, 1e-12);
+    assertClose(new double[] {lse(X)}, ones, t.logsumexp(true), 1e-12, 1e-12);
+    assertClose(new double[] {sum(X)}, new long[0], t.sum(false), 1e-12, 1e-12);
+  }
+
+  @Test
   void sumWithAnAccumulationDtype() {
     Tensor i = Tensor.of(new int[] {2_000_000_000, 2_000_000_000, 1});
     Tensor s = i.sum(DType.INT64, false, 0);
