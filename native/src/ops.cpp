@@ -111,7 +111,8 @@ template <class B> at::Tensor binary(int op, const at::Tensor& a, const B& b) {
       case CM_BINARY_RDIV: return at::mul(at::reciprocal(a), b);
       case CM_BINARY_MINIMUM: return at::clamp_max(a, b);
       case CM_BINARY_MAXIMUM: return at::clamp_min(a, b);
-      case CM_BINARY_ATAN2: return at::atan2(a, at::scalar_tensor(b, a.options()));
+      // The scalar becomes a 0-D tensor of the promoted type (not a's: an int tensor would truncate 0.5 to 0).
+      case CM_BINARY_ATAN2: return at::atan2(a, at::scalar_tensor(b, a.options().dtype(at::result_type(a, b))));
       default: break;
     }
   }

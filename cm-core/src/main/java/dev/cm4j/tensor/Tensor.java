@@ -703,6 +703,8 @@ public final class Tensor implements AutoCloseable {
   public Tensor remainder(double v) { return bin(CM_BINARY_REMAINDER(), v); }
   /** atan2(this, other). */
   public Tensor atan2(Tensor other) { return bin(CM_BINARY_ATAN2(), other); }
+  /** atan2(this, v). */
+  public Tensor atan2(double v) { return bin(CM_BINARY_ATAN2(), v); }
   /** Elementwise minimum (NaN-propagating). */
   public Tensor minimum(Tensor other) { return bin(CM_BINARY_MINIMUM(), other); }
   /** Elementwise maximum (NaN-propagating). */

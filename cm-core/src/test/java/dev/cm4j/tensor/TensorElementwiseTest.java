@@ -172,6 +172,11 @@ class TensorElementwiseTest {
     assertClose(exp, Tensor.of(y).atan2(Tensor.of(xx)), 1e-15, 1e-15);
     assertClose(new double[] {Math.PI * 3 / 4}, Tensor.of(new double[] {1}).atan2(Tensor.of(new double[] {-1})),
         1e-15, 0);
+    // Scalar second argument, also for an integer tensor (the scalar must not be truncated to the tensor's dtype).
+    assertClose(map(y, v -> Math.atan2(v, -0.5)), Tensor.of(y).atan2(-0.5), 1e-15, 1e-15);
+    Tensor ia = Tensor.of(new long[] {1, -2, 0}).atan2(0.5);
+    assertEquals(DType.FLOAT32, ia.dtype());
+    assertClose(new double[] {Math.atan2(1, 0.5), Math.atan2(-2, 0.5), 0}, ia, 1e-6, 1e-7);
   }
 
   @Test
