@@ -111,7 +111,8 @@ template <class B> at::Tensor binary(int op, const at::Tensor& a, const B& b) {
       case CM_BINARY_RDIV: return at::mul(at::reciprocal(a), b);
       case CM_BINARY_MINIMUM: return at::clamp_max(a, b);
       case CM_BINARY_MAXIMUM: return at::clamp_min(a, b);
-      case CM_BINARY_ATAN2: return at::atan2(a, at::scalar_tensor(b, a.options()));
+      // The scalar becomes a 0-D tensor of the promoted type (not a's: an int tensor would truncate 0.5 to 0).
+      case CM_BINARY_ATAN2: return at::atan2(a, at::scalar_tensor(b, a.options().dtype(at::result_type(a, b))));
       default: break;
     }
   }
@@ -141,6 +142,12 @@ template <class B> void binary_(int op, at::Tensor a, const B& b) {
     }
   }
   throw cm::ArgError("binary op " + std::to_string(op) + " has no in-place form for these operands");
+}
+
+std::vector<int64_t> all_dims(const at::Tensor& x) {
+  std::vector<int64_t> all(static_cast<size_t>(x.dim()));
+  for (int64_t k = 0; k < x.dim(); k++) all[static_cast<size_t>(k)] = k;
+  return all;
 }
 
 c10::OptionalIntArrayRef dims_opt(const int64_t* dims, size_t n) {
@@ -245,19 +252,18 @@ int cm_reduce(int op, cm_tensor a, const int64_t* dims, size_t n, int keepdim, i
     case CM_REDUCE_AMIN: put(out, at::amin(x, n ? cm::ints(dims, n) : at::IntArrayRef{}, kd)); break;
     case CM_REDUCE_LOGSUMEXP:
       if (n == 0) {
-        std::vector<int64_t> all(static_cast<size_t>(x.dim()));
-        for (int64_t k = 0; k < x.dim(); k++) all[static_cast<size_t>(k)] = k;
-        put(out, x.dim() == 0 ? at::logsumexp(x.reshape({1}), {0}, false) : at::logsumexp(x, all, kd));
+        put(out, x.dim() == 0 ? at::logsumexp(x.reshape({1}), {0}, false) : at::logsumexp(x, all_dims(x), kd));
       } else {
         put(out, at::logsumexp(x, cm::ints(dims, n), kd));
       }
       break;
+    // any/all: an empty dim list means "no dims" to ATen (identity), so "all dims" is spelled out.
     case CM_REDUCE_ANY:
-      if (n == 0) put(out, kd ? at::any(x, at::IntArrayRef{}, true) : at::any(x));
+      if (n == 0) put(out, kd ? at::any(x, all_dims(x), true) : at::any(x));
       else put(out, at::any(x, cm::ints(dims, n), kd));
       break;
     case CM_REDUCE_ALL:
-      if (n == 0) put(out, kd ? at::all(x, at::IntArrayRef{}, true) : at::all(x));
+      if (n == 0) put(out, kd ? at::all(x, all_dims(x), true) : at::all(x));
       else put(out, at::all(x, cm::ints(dims, n), kd));
       break;
     case CM_REDUCE_PROD:
@@ -443,7 +449,9 @@ int cm_sdpa(cm_tensor q, cm_tensor k, cm_tensor v, cm_tensor mask, int is_causal
     if (m.scalar_type() == at::kBool) logits = logits.masked_fill(m.logical_not(), -std::numeric_limits<double>::infinity());
     else logits = logits + m;
   }
-  put(out, at::matmul(at::softmax(logits, -1), V));
+  // _safe_softmax (as PyTorch's math attention): a row whose keys are all masked gives zeros, not NaN, and its
+  // gradient and tangent are zero; it is differentiable in both modes.
+  put(out, at::matmul(at::_safe_softmax(logits, -1), V));
   CM_CATCH
 }
 int cm_embedding(cm_tensor weight, cm_tensor indices, cm_tensor* out) {

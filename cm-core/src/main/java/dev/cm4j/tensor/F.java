@@ -53,10 +53,17 @@ public final class F {
   /** Transposed 2-D convolution with symmetric parameters (b may be null). */
   public static Tensor convTranspose2d(Tensor x, Tensor w, Tensor b, int stride, int padding, int outputPadding,
       int groups, int dilation) {
+    return convTranspose2d(x, w, b, stride, stride, padding, padding, outputPadding, outputPadding, groups, dilation,
+        dilation);
+  }
+
+  /** Transposed 2-D convolution with per-axis parameters (b may be null). */
+  public static Tensor convTranspose2d(Tensor x, Tensor w, Tensor b, int strideH, int strideW, int padH, int padW,
+      int outputPadH, int outputPadW, int groups, int dilH, int dilW) {
     MemorySegment xh = h(x, "input"), wh = h(w, "weight"), bh = opt(b);
     Native.Scratch s = Native.scratch();
-    return result(s, cm_conv_transpose2d(xh, wh, bh, stride, stride, padding, padding, outputPadding, outputPadding,
-        groups, dilation, dilation, s.out));
+    return result(s, cm_conv_transpose2d(xh, wh, bh, strideH, strideW, padH, padW, outputPadH, outputPadW, groups,
+        dilH, dilW, s.out));
   }
 
   /** Group normalisation (weight and bias may be null). */

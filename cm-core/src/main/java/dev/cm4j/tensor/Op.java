@@ -22,7 +22,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * Arguments: {@link Tensor}, null (None), Double/Float, Long/Integer, Boolean, String, {@link DType} (as its code),
  * long[] / int[] (int lists), double[], and a List or array of Tensors (tensor list; null entries for lists of
- * optional tensors). Results: Tensor (null for None), Double, Long, Boolean, List of Tensors, or a String.
+ * optional tensors). Results: Tensor (null for None), Double, Long, Boolean, or a List of Tensors; other result
+ * types (int lists, strings, ...) throw a {@link TorchException}, as the C API has no accessor for them.
  */
 public final class Op {
   static {

@@ -600,7 +600,7 @@ public final class Tensor implements AutoCloseable {
     return itemLong() != 0;
   }
 
-  /** Converted to dtype (a new tensor even when the dtype is unchanged). */
+  /** Converted to dtype: a new handle, which shares this storage when the dtype is unchanged (as torch.Tensor.to). */
   public Tensor to(DType dtype) {
     Native.Scratch s = Native.scratch();
     return result(s, cm_to(handle(), dtype.code(), deviceCode(), 0, 0, s.out));
@@ -707,6 +707,8 @@ public final class Tensor implements AutoCloseable {
   public Tensor remainder(double v) { return bin(CM_BINARY_REMAINDER(), v); }
   /** atan2(this, other). */
   public Tensor atan2(Tensor other) { return bin(CM_BINARY_ATAN2(), other); }
+  /** atan2(this, v). */
+  public Tensor atan2(double v) { return bin(CM_BINARY_ATAN2(), v); }
   /** Elementwise minimum (NaN-propagating). */
   public Tensor minimum(Tensor other) { return bin(CM_BINARY_MINIMUM(), other); }
   /** Elementwise maximum (NaN-propagating). */
@@ -899,14 +901,20 @@ public final class Tensor implements AutoCloseable {
   }
   /** this += v. */
   public Tensor add_(double v) { return bin_(CM_BINARY_ADD(), v); }
+  /** this += v (integer scalar: valid on integer tensors). */
+  public Tensor add_(long v) { return bin_(CM_BINARY_ADD(), v); }
   /** this −= other. */
   public Tensor sub_(Tensor other) { return bin_(CM_BINARY_SUB(), other); }
   /** this −= v. */
   public Tensor sub_(double v) { return bin_(CM_BINARY_SUB(), v); }
+  /** this −= v (integer scalar: valid on integer tensors). */
+  public Tensor sub_(long v) { return bin_(CM_BINARY_SUB(), v); }
   /** this ·= other. */
   public Tensor mul_(Tensor other) { return bin_(CM_BINARY_MUL(), other); }
   /** this ·= v. */
   public Tensor mul_(double v) { return bin_(CM_BINARY_MUL(), v); }
+  /** this ·= v (integer scalar: valid on integer tensors). */
+  public Tensor mul_(long v) { return bin_(CM_BINARY_MUL(), v); }
   /** this /= other. */
   public Tensor div_(Tensor other) { return bin_(CM_BINARY_DIV(), other); }
   /** this /= v. */
