@@ -70,6 +70,45 @@ public final class SongUNet extends Module implements CTMNetwork {
           dropout, 0, "fourier", 2, "residual", "standard", new double[] {1, 3, 3, 1}, false);
     }
 
+    /**
+     * A config from EDM-style keyword arguments (JSON object, e.g. a training_options.json network_kwargs or the
+     * reference fixture's metadata); absent keys take SongUNet's defaults. "img_channels" sets in and out channels.
+     */
+    public static Config fromKwargs(String json) {
+      try {
+        com.fasterxml.jackson.databind.JsonNode n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+        if (n == null || !n.isObject()) throw new IllegalArgumentException("network kwargs must be a JSON object");
+        int res = n.path("img_resolution").asInt(32);
+        int ch = n.has("img_channels") ? n.get("img_channels").asInt() : n.path("in_channels").asInt(3);
+        Config d = defaults(res, ch);
+        return new Config(res, n.path("in_channels").asInt(ch), n.path("out_channels").asInt(ch),
+            n.path("label_dim").asInt(d.labelDim()), n.path("augment_dim").asInt(d.augmentDim()),
+            n.path("model_channels").asInt(d.modelChannels()), ints(n.get("channel_mult"), d.channelMult()),
+            n.path("channel_mult_emb").asInt(d.channelMultEmb()), n.path("num_blocks").asInt(d.numBlocks()),
+            ints(n.get("attn_resolutions"), d.attnResolutions()), n.path("dropout").asDouble(d.dropout()),
+            n.path("label_dropout").asDouble(d.labelDropout()), n.path("embedding_type").asText(d.embeddingType()),
+            n.path("channel_mult_noise").asInt(d.channelMultNoise()), n.path("encoder_type").asText(d.encoderType()),
+            n.path("decoder_type").asText(d.decoderType()), doubles(n.get("resample_filter"), d.resampleFilter()),
+            n.path("s_embedding").asBoolean(false));
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalArgumentException("bad network kwargs JSON: " + e.getOriginalMessage(), e);
+      }
+    }
+
+    private static int[] ints(com.fasterxml.jackson.databind.JsonNode a, int[] dflt) {
+      if (a == null) return dflt;
+      int[] r = new int[a.size()];
+      for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
+      return r;
+    }
+
+    private static double[] doubles(com.fasterxml.jackson.databind.JsonNode a, double[] dflt) {
+      if (a == null) return dflt;
+      double[] r = new double[a.size()];
+      for (int i = 0; i < r.length; i++) r[i] = a.get(i).asDouble();
+      return r;
+    }
+
     /** The same network with CTM's s-embedding path. */
     public Config withSEmbedding() {
       return new Config(imgResolution, inChannels, outChannels, labelDim, augmentDim, modelChannels, channelMult,
