@@ -118,6 +118,8 @@ public abstract class Optimizer implements AutoCloseable {
   private boolean closed;
 
   /**
+   * An optimizer over parameter groups; a group's NaN lr or weight decay takes the defaults given here.
+   *
    * @param groups the parameter groups (names must be unique across groups)
    * @param lr the default learning rate
    * @param weightDecay the default weight decay
