@@ -6,10 +6,10 @@ package dev.cm4j.image;
  * HxW or HxWxC uint8 array with colour type ctype (0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA), rows filtered
  * with filter 0..4 in turn; {@code dec(path)} reads such a PNG (all five filters) and returns HxWxC uint8.
  */
-final class PyPng {
+public final class PyPng {
   private PyPng() {}
 
-  static final String CODE = """
+  public static final String CODE = """
       import zlib, struct, numpy as np
       CH = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
       def _chunk(t, d):
