@@ -4,7 +4,9 @@ import dev.cm4j.image.Resample;
 import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.Tensor;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
@@ -55,6 +57,8 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
   private Object pending; // next host batch, END or a Failure
   private LoaderState state;
   private boolean failed;
+  private final Arena staging = Arena.ofShared(); // consumer-side native staging buffers, freed by close()
+  private MemorySegment stage;
 
   private static final Object END = new Object();
 
@@ -193,11 +197,11 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
     int b = hb.indices().length;
     long[] shape = batchShape();
     shape[0] = b;
-    Tensor x = Tensor.fromBytes(MemorySegment.ofArray(hb.x()), DType.FLOAT32, shape, device);
+    Tensor x = Tensor.fromBytes(staged(hb.x()), DType.FLOAT32, shape, device);
     Tensor y = null;
     if (hb.labels() != null) {
       try {
-        y = Tensor.fromBytes(MemorySegment.ofArray(hb.labels()), DType.FLOAT32, new long[] {b, labelDim}, device);
+        y = Tensor.fromBytes(staged(hb.labels()), DType.FLOAT32, new long[] {b, labelDim}, device);
       } catch (RuntimeException e) {
         x.close();
         throw e;
@@ -205,6 +209,14 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
     }
     state = hb.stateAfter();
     return new Batch(x, y, hb.indices(), hb.flipped());
+  }
+
+  /** Copies v into a reused native buffer (saving the per-call staging arena of heap segments). */
+  private MemorySegment staged(float[] v) {
+    long bytes = 4L * v.length;
+    if (stage == null || stage.byteSize() < bytes) stage = staging.allocate(Math.max(bytes, 64), 64);
+    MemorySegment.copy(v, 0, stage, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, v.length);
+    return stage.asSlice(0, bytes);
   }
 
   private Object peek() {
@@ -250,6 +262,8 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
       queue.clear();
     }
     pending = null;
+    stage = null;
+    staging.close();
   }
 
   // ------------------------------------------------------------------------------------------ producer side
