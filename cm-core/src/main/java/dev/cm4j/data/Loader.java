@@ -1,0 +1,414 @@
+package dev.cm4j.data;
+
+import dev.cm4j.image.Resample;
+import dev.cm4j.tensor.DType;
+import dev.cm4j.tensor.Device;
+import dev.cm4j.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+
+/**
+ * Batches a {@link Dataset} into float32 tensors: seeded shuffling, sharding, collation, optional resize/pad and
+ * random x-flips, background prefetch, and an exactly resumable {@link LoaderState}.
+ *
+ * <p><b>Item stream.</b> Epoch e visits the dataset in permutation π_e — a Fisher–Yates shuffle driven by
+ * {@code SplitMix64(derive(seed, e))} (the identity when {@code shuffle} is off), the same on every rank. The global
+ * stream is π_0 followed by π_1, … (infinite mode) or π_e alone (finite mode); rank r of W takes stream positions
+ * r, r + W, r + 2W, …, so within an epoch the shards are disjoint and together cover the dataset, and ranks stay
+ * in lockstep. Batches are consecutive runs of a rank's stream and may straddle epochs (as with EDM's
+ * {@code InfiniteSampler}, which this replaces with a plain per-epoch permutation instead of windowed shuffling).
+ *
+ * <p><b>Collation.</b> Image pixels u become {@code u / 127.5 − 1} (float arithmetic, bit-identical to EDM's
+ * {@code images.to(torch.float32) / 127.5 - 1}); then the image is padded or bilinearly resized to
+ * {@link LoaderConfig#resolution()} and, with {@code xflip}, mirrored horizontally when the next draw of the x-flip
+ * generator (a {@link SplitMix64} seeded from the seed and the rank, one draw per image) has its top bit set. Labels
+ * become float vectors (one-hot for classes). Points are passed through unchanged.
+ *
+ * <p><b>Threads and memory.</b> With {@code prefetch > 0} a daemon platform thread reads and collates batches into
+ * plain Java arrays and hands them over through a queue of {@code prefetch} slots, so at most {@code prefetch + 1}
+ * host batches exist at once; it never touches libtorch. Tensors are created by {@link #next()} on the calling
+ * thread, so they belong to that thread's open {@link dev.cm4j.tensor.TensorScope} (or to the caller), copied in
+ * through one reused native staging buffer. A loader is used from one thread; {@link #close()} stops the prefetch
+ * thread and frees the staging buffer.
+ *
+ * <p><b>Checkpoints.</b> {@link #state()} is the state after the last batch returned by {@link #next()} (not of the
+ * prefetch thread, which runs ahead). A loader opened with that state returns exactly the batches the original
+ * would have returned next, bit for bit.
+ *
+ * <p>Errors reading the dataset (a missing or corrupt file) are rethrown by {@link #next()} as the
+ * {@link DataException} naming the file; the loader is then unusable.
+ */
+public final class Loader implements Iterator<Batch>, AutoCloseable {
+  private final Dataset dataset;
+  private final LoaderConfig cfg;
+  private final Cursor cursor; // producer side
+  private final int outRes; // images: output resolution
+  private final int perItem; // floats per item in the output
+  private final int labelDim; // 0 when labels are off or absent
+  private final BlockingQueue<Object> queue; // null when synchronous
+  private final Thread thread;
+  private volatile boolean closed;
+  private Object pending; // next host batch, END or a Failure
+  private LoaderState state;
+  private boolean failed;
+  private final Arena staging = Arena.ofShared(); // consumer-side native staging buffers, freed by close()
+  private MemorySegment stage;
+
+  private static final Object END = new Object();
+
+  private record Failure(Throwable error) {}
+
+  private record HostBatch(float[] x, float[] labels, int[] indices, boolean[] flipped, LoaderState stateAfter) {}
+
+  private Loader(Dataset dataset, LoaderConfig cfg, LoaderState resume) {
+    this.dataset = Objects.requireNonNull(dataset, "dataset");
+    this.cfg = Objects.requireNonNull(cfg, "cfg");
+    if (dataset.size() == 0) throw new IllegalArgumentException("the dataset is empty");
+    if (dataset instanceof ImageDataset im) {
+      outRes = cfg.resolution() == 0 ? im.resolution() : cfg.resolution();
+      if (cfg.resize() == LoaderConfig.Resize.PAD && outRes < im.resolution()) {
+        throw new IllegalArgumentException("cannot pad " + im.resolution() + " down to " + outRes
+            + " (use Resize.BILINEAR)");
+      }
+      perItem = im.channels() * outRes * outRes;
+    } else {
+      PointDataset pd = (PointDataset) dataset;
+      if (cfg.xflip() || cfg.resolution() != 0) {
+        throw new IllegalArgumentException("xflip and resolution apply to images, not to a point dataset");
+      }
+      outRes = 0;
+      perItem = pd.dim();
+    }
+    labelDim = cfg.useLabels() ? dataset.labelDim() : 0;
+    LoaderState s = resume != null ? resume : initialState(cfg, dataset.size());
+    checkCompatible(s, cfg, dataset.size());
+    this.state = s;
+    this.cursor = new Cursor(s, cfg.infinite());
+    if (cfg.prefetch() > 0) {
+      queue = new ArrayBlockingQueue<>(cfg.prefetch());
+      thread = Thread.ofPlatform().name("cm4j-loader").daemon(true).unstarted(this::produceLoop);
+      thread.start();
+    } else {
+      queue = null;
+      thread = null;
+    }
+  }
+
+  /** A loader at the start of the stream. */
+  public static Loader open(Dataset dataset, LoaderConfig cfg) {
+    return new Loader(dataset, cfg, null);
+  }
+
+  /**
+   * A loader resuming from a saved state.
+   *
+   * @throws IllegalArgumentException if the state belongs to a different seed, shuffle flag, shard or dataset size
+   */
+  public static Loader open(Dataset dataset, LoaderConfig cfg, LoaderState state) {
+    return new Loader(dataset, cfg, Objects.requireNonNull(state, "state"));
+  }
+
+  /** The state at the start of the stream for a configuration and dataset size. */
+  public static LoaderState initialState(LoaderConfig cfg, int datasetSize) {
+    return new LoaderState(0, cfg.rank(), SplitMix64.derive(cfg.seed() ^ 0x6c6f61646572L, cfg.rank()), cfg.seed(),
+        cfg.shuffle(), cfg.rank(), cfg.worldSize(), datasetSize);
+  }
+
+  private static void checkCompatible(LoaderState s, LoaderConfig cfg, int n) {
+    if (s.seed() != cfg.seed() || s.shuffle() != cfg.shuffle() || s.rank() != cfg.rank()
+        || s.worldSize() != cfg.worldSize() || s.datasetSize() != n) {
+      throw new IllegalArgumentException("loader state " + s + " does not match this loader (seed " + cfg.seed()
+          + ", shuffle " + cfg.shuffle() + ", rank " + cfg.rank() + " of " + cfg.worldSize() + ", dataset size " + n
+          + ")");
+    }
+    if (s.epoch() < 0 || s.position() < 0 || s.position() >= Math.max(n, cfg.worldSize()) + (long) cfg.worldSize()) {
+      throw new IllegalArgumentException("loader state " + s + " is out of range");
+    }
+  }
+
+  /** The permutation of epoch e: Fisher–Yates driven by SplitMix64(derive(seed, e)), or the identity. */
+  public static int[] permutation(int n, long seed, long epoch, boolean shuffle) {
+    int[] p = new int[n];
+    for (int i = 0; i < n; i++) p[i] = i;
+    if (!shuffle) return p;
+    SplitMix64 rng = new SplitMix64(SplitMix64.derive(seed, epoch));
+    for (int i = n - 1; i > 0; i--) {
+      int j = rng.nextInt(i + 1);
+      int t = p[i];
+      p[i] = p[j];
+      p[j] = t;
+    }
+    return p;
+  }
+
+  /** The dataset. */
+  public Dataset dataset() {
+    return dataset;
+  }
+
+  /** The configuration. */
+  public LoaderConfig config() {
+    return cfg;
+  }
+
+  /** The shape of {@link Batch#x()} for a full batch. */
+  public long[] batchShape() {
+    if (dataset instanceof ImageDataset im) return new long[] {cfg.batchSize(), im.channels(), outRes, outRes};
+    return new long[] {cfg.batchSize(), perItem};
+  }
+
+  /** The state after the last batch returned by {@link #next()}: resuming from it continues exactly there. */
+  public LoaderState state() {
+    return state;
+  }
+
+  // ------------------------------------------------------------------------------------------ consumer side
+
+  /** False only in finite mode once the epoch is exhausted. */
+  @Override
+  public boolean hasNext() {
+    return peek() != END;
+  }
+
+  /** The next batch as CPU tensors. */
+  @Override
+  public Batch next() {
+    return next(Device.CPU);
+  }
+
+  /** The next batch, with its tensors created directly on {@code device}. */
+  public Batch next(Device device) {
+    Object o = peek();
+    if (o == END) throw new NoSuchElementException("the epoch is exhausted (finite loader)");
+    pending = null;
+    if (o instanceof Failure f) {
+      failed = true;
+      if (f.error() instanceof RuntimeException re) throw re;
+      if (f.error() instanceof Error er) throw er;
+      throw new IllegalStateException("loader failed: " + f.error(), f.error());
+    }
+    HostBatch hb = (HostBatch) o;
+    int b = hb.indices().length;
+    long[] shape = batchShape();
+    shape[0] = b;
+    Tensor x = Tensor.fromBytes(staged(hb.x()), DType.FLOAT32, shape, device);
+    Tensor y = null;
+    if (hb.labels() != null) {
+      try {
+        y = Tensor.fromBytes(staged(hb.labels()), DType.FLOAT32, new long[] {b, labelDim}, device);
+      } catch (RuntimeException e) {
+        x.close();
+        throw e;
+      }
+    }
+    state = hb.stateAfter();
+    return new Batch(x, y, hb.indices(), hb.flipped());
+  }
+
+  /** Copies v into a reused native buffer (saving the per-call staging arena of heap segments). */
+  private MemorySegment staged(float[] v) {
+    long bytes = 4L * v.length;
+    if (stage == null || stage.byteSize() < bytes) stage = staging.allocate(Math.max(bytes, 64), 64);
+    MemorySegment.copy(v, 0, stage, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, v.length);
+    return stage.asSlice(0, bytes);
+  }
+
+  private Object peek() {
+    if (closed) throw new IllegalStateException("loader is closed");
+    if (failed) throw new IllegalStateException("loader failed earlier; open a new one");
+    if (pending == null) {
+      if (queue == null) {
+        try {
+          HostBatch hb = produce();
+          pending = hb == null ? END : hb;
+        } catch (RuntimeException | Error e) {
+          pending = new Failure(e);
+        }
+      } else {
+        try {
+          pending = queue.take();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted while waiting for a batch", e);
+        }
+      }
+    }
+    return pending;
+  }
+
+  /** Stops the prefetch thread and drops queued batches (tensors already returned are unaffected). */
+  @Override
+  public void close() {
+    if (closed) return;
+    closed = true;
+    if (thread != null) {
+      thread.interrupt();
+      boolean interrupted = false;
+      while (true) {
+        try {
+          thread.join();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) Thread.currentThread().interrupt();
+      queue.clear();
+    }
+    pending = null;
+    stage = null;
+    staging.close();
+  }
+
+  // ------------------------------------------------------------------------------------------ producer side
+
+  private void produceLoop() {
+    try {
+      while (!closed) {
+        HostBatch hb = produce();
+        queue.put(hb == null ? END : hb);
+        if (hb == null) return;
+      }
+    } catch (InterruptedException e) {
+      // closed
+    } catch (Throwable t) {
+      if (!closed) {
+        try {
+          queue.put(new Failure(t));
+        } catch (InterruptedException ignored) {
+          // closed
+        }
+      }
+    }
+  }
+
+  /** Reads and collates the next batch; null at the end of a finite epoch. */
+  private HostBatch produce() {
+    int bs = cfg.batchSize();
+    int[] idx = new int[bs];
+    int b = 0;
+    while (b < bs && cursor.hasNext()) idx[b++] = cursor.next();
+    if (b == 0) return null;
+    if (b < bs) idx = Arrays.copyOf(idx, b);
+    float[] x = new float[b * perItem];
+    boolean[] flipped = new boolean[b];
+    if (dataset instanceof ImageDataset im) {
+      collateImages(im, idx, x, flipped);
+    } else {
+      PointDataset pd = (PointDataset) dataset;
+      for (int k = 0; k < b; k++) pd.readPoint(idx[k], x, k * perItem);
+    }
+    float[] labels = null;
+    if (labelDim > 0) {
+      Labels l = dataset.labels().orElseThrow();
+      labels = new float[b * labelDim];
+      for (int k = 0; k < b; k++) l.write(idx[k], labels, k * labelDim);
+    }
+    return new HostBatch(x, labels, idx, flipped, cursor.snapshot());
+  }
+
+  private byte[] pixels;
+  private float[] plane;
+
+  private void collateImages(ImageDataset im, int[] idx, float[] out, boolean[] flipped) {
+    int c = im.channels();
+    int r = im.resolution();
+    int in = c * r * r;
+    if (pixels == null) {
+      pixels = new byte[in];
+      plane = new float[in];
+    }
+    for (int k = 0; k < idx.length; k++) {
+      im.readImage(idx[k], pixels, 0);
+      int o = k * perItem;
+      if (outRes == r) {
+        for (int j = 0; j < in; j++) out[o + j] = (pixels[j] & 0xff) / 127.5f - 1f;
+      } else if (cfg.resize() == LoaderConfig.Resize.PAD) {
+        int lo = (outRes - r) / 2;
+        Arrays.fill(out, o, o + perItem, -1f);
+        for (int ch = 0; ch < c; ch++) {
+          for (int y = 0; y < r; y++) {
+            int s = (ch * r + y) * r;
+            int d = o + (ch * outRes + y + lo) * outRes + lo;
+            for (int xx = 0; xx < r; xx++) out[d + xx] = (pixels[s + xx] & 0xff) / 127.5f - 1f;
+          }
+        }
+      } else {
+        for (int j = 0; j < in; j++) plane[j] = (pixels[j] & 0xff) / 127.5f - 1f;
+        Resample.bilinear(plane, 0, c, r, r, out, o, outRes, outRes);
+      }
+      if (cfg.xflip() && cursor.flip()) {
+        flipped[k] = true;
+        for (int row = 0; row < c * outRes; row++) {
+          int a = o + row * outRes;
+          for (int i = 0, j = outRes - 1; i < j; i++, j--) {
+            float t = out[a + i];
+            out[a + i] = out[a + j];
+            out[a + j] = t;
+          }
+        }
+      }
+    }
+  }
+
+  /** The producer's position in the item stream. */
+  private final class Cursor {
+    private final boolean infinite;
+    private final int n;
+    private final int w;
+    private final long endEpoch; // finite mode: the epoch at which to stop
+    private long epoch;
+    private long position;
+    private final SplitMix64 flipRng;
+    private int[] perm;
+    private long permEpoch = -1;
+
+    Cursor(LoaderState s, boolean infinite) {
+      this.infinite = infinite;
+      this.n = s.datasetSize();
+      this.w = s.worldSize();
+      this.epoch = s.epoch();
+      this.position = s.position();
+      this.flipRng = new SplitMix64(s.flipState());
+      this.endEpoch = epoch + 1; // before normalising: a rank whose first position is past the end gets nothing
+      normalise();
+    }
+
+    private void normalise() {
+      while (position >= n) {
+        position -= n;
+        epoch++;
+      }
+    }
+
+    boolean hasNext() {
+      return infinite || epoch < endEpoch;
+    }
+
+    int next() {
+      if (permEpoch != epoch) {
+        perm = permutation(n, cfg.seed(), epoch, cfg.shuffle());
+        permEpoch = epoch;
+      }
+      int i = perm[(int) position];
+      position += w;
+      normalise();
+      return i;
+    }
+
+    boolean flip() {
+      return flipRng.nextLong() < 0;
+    }
+
+    LoaderState snapshot() {
+      return new LoaderState(epoch, position, flipRng.state(), cfg.seed(), cfg.shuffle(), cfg.rank(), w, n);
+    }
+  }
+}

@@ -1,0 +1,86 @@
+package dev.cm4j.data;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.ServiceLoader;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * Point clouds — {@code [N, D]} float arrays — read from files into {@link InMemoryPointDataset}s, dispatching on
+ * the file format ({@link PointCloudFormat}). Built in: {@code .npy} (little-endian f4/f8, C order, 2-D; float64 is
+ * rounded to float32). Safetensors point clouds are not implemented yet: add a {@link PointCloudFormat} for
+ * {@code .safetensors} (reading the tensor named by {@code key}) and register it (see {@link PointCloudFormat}).
+ */
+public final class PointClouds {
+  private PointClouds() {}
+
+  private static final List<PointCloudFormat> FORMATS = new CopyOnWriteArrayList<>();
+
+  static {
+    FORMATS.add(new NpyFormat());
+    ServiceLoader.load(PointCloudFormat.class).forEach(FORMATS::add);
+  }
+
+  /** Adds a format; it is consulted before the ones registered earlier. */
+  public static void register(PointCloudFormat format) {
+    FORMATS.addFirst(format);
+  }
+
+  /** The registered formats, most recently registered first. */
+  public static List<PointCloudFormat> formats() {
+    return List.copyOf(FORMATS);
+  }
+
+  /** Reads a single-array point-cloud file (e.g. {@code .npy}). */
+  public static InMemoryPointDataset read(Path file) {
+    return read(file, null);
+  }
+
+  /**
+   * Reads a point cloud; {@code key} names the array inside a multi-array container (null for single-array files).
+   *
+   * @throws DataException naming the file if no registered format accepts it, or the format's reader fails
+   */
+  public static InMemoryPointDataset read(Path file, String key) {
+    for (PointCloudFormat f : FORMATS) {
+      if (f.accepts(file)) return f.read(file, key);
+    }
+    String n = file.getFileName().toString().toLowerCase(Locale.ROOT);
+    String hint = n.endsWith(".safetensors")
+        ? " (safetensors point clouds are not implemented yet: register a PointCloudFormat)"
+        : "";
+    throw new DataException(file.toString(), "no point-cloud format accepts this file; known: "
+        + FORMATS.stream().map(PointCloudFormat::name).toList() + hint);
+  }
+
+  /** Converts a 2-D float array to a point dataset; {@code name} is the file for messages. */
+  public static InMemoryPointDataset fromArray(Npy.Array a, String name) {
+    if (a.shape().length != 2) {
+      throw new DataException(name, "a point cloud must be a 2-D [N, D] array, got shape "
+          + Arrays.toString(a.shape()));
+    }
+    if (a.shape()[1] < 1) throw new DataException(name, "points of dimension 0");
+    return new InMemoryPointDataset(a.toFloatArray(), Math.toIntExact(a.shape()[1]), null);
+  }
+
+  /** The built-in {@code .npy} format. */
+  private static final class NpyFormat implements PointCloudFormat {
+    @Override
+    public String name() {
+      return "npy";
+    }
+
+    @Override
+    public boolean accepts(Path file) {
+      return file.getFileName() != null && file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npy");
+    }
+
+    @Override
+    public InMemoryPointDataset read(Path file, String key) {
+      if (key != null) throw new IllegalArgumentException(".npy files hold one array; key must be null");
+      return fromArray(Npy.read(file), file.toString());
+    }
+  }
+}

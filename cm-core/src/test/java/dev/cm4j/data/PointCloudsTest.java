@@ -1,0 +1,77 @@
+package dev.cm4j.data;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.cm4j.testing.PythonRef;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PointCloudsTest {
+  @TempDir Path dir;
+
+  @Test
+  void readsNpyPointCloudsAsFloat32() throws Exception {
+    PythonRef.run("""
+        import sys, numpy as np
+        np.save(sys.argv[1] + '/pc.npy', np.array([[0.1, 0.2, 0.3], [1e-3, -2.5, 7.0]], dtype=np.float64))
+        np.save(sys.argv[1] + '/flat.npy', np.zeros(4, dtype=np.float32))
+        """, dir.toString());
+    InMemoryPointDataset ds = PointClouds.read(dir.resolve("pc.npy"));
+    assertEquals(2, ds.size());
+    assertEquals(3, ds.dim());
+    assertArrayEquals(new float[] {0.001f, -2.5f, 7f}, ds.item(1).point());
+    assertArrayEquals(new float[] {0.1f, 0.2f, 0.3f}, ds.item(0).point());
+    DataException e = assertThrows(DataException.class, () -> PointClouds.read(dir.resolve("flat.npy")));
+    assertTrue(e.getMessage().contains("flat.npy") && e.getMessage().contains("2-D"), e.getMessage());
+  }
+
+  @Test
+  void unknownFormatsNameTheFileAndSafetensorsPointsAtTheExtensionPoint() throws Exception {
+    Path st = dir.resolve("points.safetensors");
+    Files.write(st, new byte[16]);
+    DataException e = assertThrows(DataException.class, () -> PointClouds.read(st, "points"));
+    assertTrue(e.getMessage().contains(st.toString()) && e.getMessage().contains("PointCloudFormat"),
+        e.getMessage());
+    Path csv = dir.resolve("points.csv");
+    Files.writeString(csv, "1,2\n");
+    e = assertThrows(DataException.class, () -> PointClouds.read(csv));
+    assertTrue(e.getMessage().contains("points.csv") && e.getMessage().contains("npy"), e.getMessage());
+  }
+
+  @Test
+  void registeredFormatsAreConsultedFirst() throws Exception {
+    Path csv = dir.resolve("two.csv2");
+    Files.writeString(csv, "1,2\n3,4\n");
+    PointClouds.register(new PointCloudFormat() {
+      @Override
+      public String name() {
+        return "csv2";
+      }
+
+      @Override
+      public boolean accepts(Path file) {
+        return file.toString().endsWith(".csv2");
+      }
+
+      @Override
+      public InMemoryPointDataset read(Path file, String key) {
+        try {
+          float[] v = Files.readAllLines(file).stream().flatMap(l -> java.util.Arrays.stream(l.split(",")))
+              .collect(java.util.stream.Collectors.collectingAndThen(java.util.stream.Collectors.toList(), l -> {
+                float[] f = new float[l.size()];
+                for (int i = 0; i < f.length; i++) f[i] = Float.parseFloat(l.get(i));
+                return f;
+              }));
+          return new InMemoryPointDataset(v, 2, null);
+        } catch (java.io.IOException ex) {
+          throw new DataException(file.toString(), ex.toString(), ex);
+        }
+      }
+    });
+    assertEquals("csv2", PointClouds.formats().getFirst().name());
+    InMemoryPointDataset ds = PointClouds.read(csv);
+    assertArrayEquals(new float[] {3, 4}, ds.item(1).point());
+  }
+}
