@@ -144,7 +144,8 @@ public abstract class Module implements AutoCloseable {
 
   /**
    * Moves floating-point parameters and buffers to device and dtype (dtype null keeps it; integer tensors only
-   * move); optimizers built before must be rebuilt. Returns this.
+   * move). The {@link Param} slots keep their identity, so cm4j optimizers and EMAs built before follow the move.
+   * Returns this.
    */
   public Module to(Device device, DType dtype) {
     try (GradMode g = GradMode.noGrad()) {
