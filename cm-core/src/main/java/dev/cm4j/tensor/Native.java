@@ -32,8 +32,17 @@ final class Native {
   private static final long SCRATCH_BYTES = 64 * 1024;
   private static final long ARGS_BASE = OUT_SLOTS * 8L;
 
-  /** Per-thread scratch: out-pointer slots at the start, then a bump region for argument arrays. */
+  /**
+   * Per-thread state: the scratch segment (out-pointer slots at the start, then a bump region for argument arrays)
+   * and the thread's scope bookkeeping, so that the per-op path needs one ThreadLocal lookup for both.
+   */
   static final class Scratch {
+    /** The platform thread this state belongs to. */
+    final Thread thread = Thread.currentThread();
+    /** The innermost open {@link TensorScope} of this thread, or null. */
+    TensorScope scope;
+    /** A closed scope's (emptied) handle array, reused by the next scope this thread opens. */
+    Tensor[] spareOwned;
     final MemorySegment seg = Arena.ofAuto().allocate(SCRATCH_BYTES, 16);
     /** First out slot (8 bytes), the most common out-parameter. */
     final MemorySegment out = seg.asSlice(0, 8);
@@ -93,16 +102,26 @@ final class Native {
     }
   }
 
-  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
-
-  /** The calling thread's scratch, reset. Torch work must run on platform threads (libtorch keeps TLS state). */
-  static Scratch scratch() {
-    Thread t = Thread.currentThread();
-    if (t.isVirtual()) {
+  /**
+   * Created on the thread that asks first. A virtual thread has a ThreadLocal map of its own, so its first call
+   * always lands here: refusing it once here keeps the check off the per-op path.
+   */
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(() -> {
+    if (Thread.currentThread().isVirtual()) {
       throw new IllegalStateException("tensor work on a virtual thread: libtorch keeps thread-local state "
           + "(grad mode, autocast, errors); use a platform thread");
     }
+    return new Scratch();
+  });
+
+  /** The calling thread's scratch, reset. Torch work must run on platform threads (libtorch keeps TLS state). */
+  static Scratch scratch() {
     return SCRATCH.get().reset();
+  }
+
+  /** The calling thread's state without resetting the scratch (scope bookkeeping). Refuses virtual threads. */
+  static Scratch state() {
+    return SCRATCH.get();
   }
 
   /** Throws a TorchException carrying libtorch's message when rc is not CM_OK. */

@@ -26,33 +26,49 @@ public final class TensorScope implements AutoCloseable {
     Native.ensureLoaded();
   }
 
-  private static final ThreadLocal<TensorScope> CURRENT = new ThreadLocal<>();
+  /** Handle arrays up to this length are kept for the thread's next scope when a scope closes. */
+  private static final int MAX_POOLED = 4096;
 
   private final TensorScope parent;
   private final Thread thread;
-  private Tensor[] owned = new Tensor[32];
+  /** The opening thread's state (scratch and current-scope slot), so that closing needs no ThreadLocal lookup. */
+  private final Native.Scratch state;
+  private Tensor[] owned;
   private int size;
   private boolean closed;
 
-  private TensorScope(TensorScope parent) {
-    this.parent = parent;
-    this.thread = Thread.currentThread();
+  private TensorScope(Native.Scratch state) {
+    this.state = state;
+    this.parent = state.scope;
+    this.thread = state.thread;
+    Tensor[] spare = state.spareOwned;
+    if (spare != null) {
+      state.spareOwned = null;
+      owned = spare;
+    } else {
+      owned = new Tensor[32];
+    }
   }
 
-  /** Opens a scope nested in the current one (if any) and makes it current on this thread. */
+  /**
+   * Opens a scope nested in the current one (if any) and makes it current on this thread.
+   *
+   * @throws IllegalStateException on a virtual thread (tensor work must run on platform threads)
+   */
   public static TensorScope open() {
-    TensorScope s = new TensorScope(CURRENT.get());
-    CURRENT.set(s);
+    Native.Scratch st = Native.state();
+    TensorScope s = new TensorScope(st);
+    st.scope = s;
     return s;
   }
 
   /** The innermost open scope of this thread, or null. */
   static TensorScope current() {
-    return CURRENT.get();
+    return Native.state().scope;
   }
 
   void adopt(Tensor t) {
-    if (size == owned.length) owned = Arrays.copyOf(owned, size * 2);
+    if (size == owned.length) owned = Arrays.copyOf(owned, Math.max(32, size * 2));
     owned[size++] = t;
   }
 
@@ -100,12 +116,12 @@ public final class TensorScope implements AutoCloseable {
   public void close() {
     if (closed) return;
     if (Thread.currentThread() != thread) throw new IllegalStateException("scope closed from another thread");
-    if (CURRENT.get() != this) {
+    if (state.scope != this) {
       throw new IllegalStateException("scopes must be closed innermost first (an inner scope is still open)");
     }
     closed = true;
-    CURRENT.set(parent);
-    Native.Scratch s = Native.scratch();
+    state.scope = parent;
+    Native.Scratch s = state.reset();
     int batch = Native.OUT_SLOTS;
     MemorySegment arr = s.outs;
     int k = 0;
@@ -123,5 +139,11 @@ public final class TensorScope implements AutoCloseable {
     }
     if (k > 0) Native.check(CmTorch.cm_tensor_free_many(arr, k));
     size = 0;
+    // Every slot is null again: hand the array to this thread's next scope (the larger one, within a bound).
+    Tensor[] spare = state.spareOwned;
+    if (owned.length <= MAX_POOLED && (spare == null || spare.length < owned.length)) state.spareOwned = owned;
+    owned = EMPTY;
   }
+
+  private static final Tensor[] EMPTY = new Tensor[0];
 }
