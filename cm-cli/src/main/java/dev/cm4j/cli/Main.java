@@ -2,9 +2,23 @@ package dev.cm4j.cli;
 
 import dev.cm4j.bindings.NativeLibrary;
 import dev.cm4j.tensor.Torch;
+import dev.cm4j.train.Presets;
+import dev.cm4j.train.Trainer;
+import dev.cm4j.train.TrainingOptions;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.DefaultParser;
+import org.apache.commons.cli.HelpFormatter;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+import org.apache.commons.cli.ParseException;
 
-/** The {@code cm} command. Sub-commands so far: info. */
+/** The {@code cm} command: train, info (sample, eval and export follow). */
 public final class Main {
   private Main() {}
 
@@ -12,30 +26,137 @@ public final class Main {
     System.exit(run(args, System.out, System.err));
   }
 
-  /** Runs the command; returns the exit code. */
+  /** Runs the command; returns the exit code. Errors print one line (stack traces only with --verbose). */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    boolean verbose = false;
-    for (String a : args) if (a.equals("--verbose") || a.equals("-v")) verbose = true;
+    boolean verbose = Arrays.asList(args).contains("--verbose") || Arrays.asList(args).contains("-v");
     String cmd = args.length == 0 ? "--help" : args[0];
+    String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
     try {
       switch (cmd) {
         case "info":
           return info(out);
+        case "train":
+          return train(rest, out);
         case "--help":
         case "-h":
         case "help":
-          out.println("usage: cm <command> [options]\n\ncommands:\n  info    cm4j and libtorch versions, devices, threads,"
-              + " build configuration\n\nRun 'cm <command> --help' for a command's options.");
+          out.println("""
+              usage: cm <command> [options]
+
+              commands:
+                train   train a consistency model (ECT, sCT, iCT; presets: %s)
+                info    cm4j and libtorch versions, devices, threads, build configuration
+
+              Run 'cm <command> --help' for a command's options; --verbose shows stack traces."""
+              .formatted(String.join(", ", Presets.names())));
           return 0;
         default:
           err.println("cm: unknown command '" + cmd + "' (try 'cm --help')");
           return 2;
       }
-    } catch (RuntimeException e) {
-      err.println("cm: " + e.getMessage());
+    } catch (ParseException e) {
+      err.println("cm " + cmd + ": " + e.getMessage() + " (try 'cm " + cmd + " --help')");
+      return 2;
+    } catch (RuntimeException | Error e) {
+      String msg = e.getMessage() != null ? e.getMessage() : e.toString();
+      err.println("cm " + cmd + ": " + msg);
       if (verbose) e.printStackTrace(err);
       return 1;
     }
+  }
+
+  static Options trainOptions() {
+    Options o = new Options();
+    o.addOption(Option.builder().longOpt("preset").hasArg().argName("name")
+        .desc("start from a preset: " + String.join(", ", Presets.names())).get());
+    o.addOption(Option.builder().longOpt("options").hasArg().argName("file.json")
+        .desc("start from a training_options.json").get());
+    o.addOption(Option.builder().longOpt("outdir").hasArg().argName("dir").desc("where run directories go (runs)").get());
+    o.addOption(Option.builder().longOpt("resume").hasArg().argName("run-dir|state")
+        .desc("continue a run from its newest (or the given) training state").get());
+    o.addOption(Option.builder().longOpt("set").hasArgs().argName("key=value")
+        .desc("override any option by dotted path, e.g. --set objective.P_mean=-1.0 (repeatable)").get());
+    o.addOption(Option.builder().longOpt("data").hasArg().argName("path").desc("dataset path (data.path)").get());
+    o.addOption(Option.builder().longOpt("batch").hasArg().argName("N").desc("global batch size").get());
+    o.addOption(Option.builder().longOpt("batch-gpu").hasArg().argName("N").desc("per-round batch (accumulation)").get());
+    o.addOption(Option.builder().longOpt("duration").hasArg().argName("Mimg").desc("training length in Mimg").get());
+    o.addOption(Option.builder().longOpt("lr").hasArg().argName("lr").desc("learning rate").get());
+    o.addOption(Option.builder().longOpt("optim").hasArg().argName("name").desc("Adam, AdamW, RAdam or SGD").get());
+    o.addOption(Option.builder().longOpt("ema_beta").hasArg().argName("beta").desc("fixed EMA decay").get());
+    o.addOption(Option.builder().longOpt("dropout").hasArg().argName("p").desc("network dropout").get());
+    o.addOption(Option.builder().longOpt("tick").hasArg().argName("kimg").desc("status interval in kimg").get());
+    o.addOption(Option.builder().longOpt("snap").hasArg().argName("ticks").desc("snapshot interval in ticks").get());
+    o.addOption(Option.builder().longOpt("dump").hasArg().argName("ticks").desc("training-state interval in ticks").get());
+    o.addOption(Option.builder().longOpt("seed").hasArg().argName("N").desc("random seed").get());
+    o.addOption(Option.builder().longOpt("threads").hasArg().argName("N").desc("intra-op threads").get());
+    o.addOption(Option.builder().longOpt("desc").hasArg().argName("text").desc("run-directory description").get());
+    o.addOption(Option.builder("n").longOpt("dry-run").desc("print the options and exit").get());
+    o.addOption(Option.builder("v").longOpt("verbose").desc("stack traces on errors").get());
+    o.addOption(Option.builder("h").longOpt("help").desc("this help").get());
+    return o;
+  }
+
+  static int train(String[] args, PrintStream out) throws ParseException {
+    Options spec = trainOptions();
+    CommandLine cl = new DefaultParser().parse(spec, args);
+    if (cl.hasOption("help")) {
+      PrintWriter pw = new PrintWriter(out);
+      new HelpFormatter().printHelp(pw, 100, "cm train [--preset name | --options file] [options]",
+          "Train a consistency model; writes NNNNN-desc/ under --outdir.", spec, 2, 2, "", false);
+      pw.flush();
+      return 0;
+    }
+    if (cl.hasOption("resume")) {
+      try (Trainer t = Trainer.resume(Path.of(cl.getOptionValue("resume")), out)) {
+        t.installSignalHandler();
+        t.run();
+      }
+      return 0;
+    }
+    TrainingOptions opts;
+    if (cl.hasOption("options")) opts = TrainingOptions.read(Path.of(cl.getOptionValue("options")));
+    else opts = Presets.get(cl.getOptionValue("preset", "fmnist-ect-tiny"));
+    Map<String, String> ov = new LinkedHashMap<>();
+    map(cl, ov, "data", "data.path", false);
+    map(cl, ov, "batch", "batch", false);
+    map(cl, ov, "batch-gpu", "batch_gpu", false);
+    if (cl.hasOption("duration")) {
+      ov.put("duration_kimg", Double.toString(Double.parseDouble(cl.getOptionValue("duration")) * 1000));
+    }
+    map(cl, ov, "lr", "optimizer.lr", false);
+    map(cl, ov, "optim", "optimizer.kind", true);
+    if (cl.hasOption("ema_beta")) ov.put("ema", "[{\"kind\": \"fixed\", \"beta\": " + cl.getOptionValue("ema_beta") + "}]");
+    map(cl, ov, "dropout", "network.dropout", false);
+    map(cl, ov, "tick", "tick_kimg", false);
+    map(cl, ov, "snap", "snap_ticks", false);
+    map(cl, ov, "dump", "state_ticks", false);
+    map(cl, ov, "seed", "seed", false);
+    map(cl, ov, "threads", "threads", false);
+    map(cl, ov, "desc", "desc", true);
+    if (cl.hasOption("set")) {
+      for (String kv : cl.getOptionValues("set")) {
+        int eq = kv.indexOf('=');
+        if (eq <= 0) throw new ParseException("--set takes key=value, got '" + kv + "'");
+        ov.put(kv.substring(0, eq), kv.substring(eq + 1));
+      }
+    }
+    opts = opts.with(ov);
+    if (cl.hasOption("dry-run")) {
+      out.println(opts.toJson());
+      return 0;
+    }
+    try (Trainer t = Trainer.start(opts, Path.of(cl.getOptionValue("outdir", "runs")), out)) {
+      t.installSignalHandler();
+      Trainer.Result r = t.run();
+      out.println("run directory: " + r.runDir());
+    }
+    return 0;
+  }
+
+  private static void map(CommandLine cl, Map<String, String> ov, String flag, String key, boolean string) {
+    if (!cl.hasOption(flag)) return;
+    String v = cl.getOptionValue(flag);
+    ov.put(key, string ? "\"" + v.replace("\"", "\\\"") + "\"" : v);
   }
 
   static int info(PrintStream out) {
@@ -49,12 +170,13 @@ public final class Main {
     out.println("threads     intra-op " + Torch.numThreads() + ", inter-op " + Torch.numInteropThreads());
     out.println("cuda        " + (Torch.cudaIsAvailable() ? Torch.cudaDeviceCount() + " device(s)" : "not available"));
     out.println("devices     cpu" + (Torch.cudaIsAvailable() ? ", cuda:0.." + (Torch.cudaDeviceCount() - 1) : ""));
-    String cfg = Torch.buildConfig();
-    for (String line : cfg.split("\n")) {
+    for (String line : Torch.buildConfig().split("\n")) {
       String t = line.trim();
-      if (t.startsWith("- BLAS") || t.startsWith("- LAPACK") || t.startsWith("- OpenMP") || t.startsWith("- CPU capability")
-          || t.contains("BLAS_INFO") || t.contains("LAPACK_INFO")) {
+      if (t.startsWith("- OpenMP") || t.startsWith("- LAPACK") || t.startsWith("- CPU capability")) {
         out.println("build       " + t.replaceFirst("^- ", ""));
+      } else if (t.contains("BLAS_INFO=")) {
+        String blas = t.replaceAll(".*BLAS_INFO=([^,]*).*", "$1");
+        out.println("build       BLAS " + blas);
       }
     }
     return 0;

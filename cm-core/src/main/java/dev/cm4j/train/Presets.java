@@ -1,0 +1,115 @@
+package dev.cm4j.train;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Named run configurations. The CIFAR-10 ones reproduce the reference scripts' settings (specs/ect.md §3, scm.md §6):
+ * {@code cifar10-ect} is ECT's run_ecm.sh (RAdam 1e-4, batch 128, dropout 0.2, q 2, 250 ticks of 12.8 kimg per stage,
+ * EMA 0.9999, 25.6 Mimg); {@code cifar10-ect-1hour} its 1-hour variant (q 256, EMA 0.9993); the CPU presets train small
+ * models from scratch in minutes.
+ */
+public final class Presets {
+  private Presets() {}
+
+  private static final Map<String, String> PRESETS = new LinkedHashMap<>();
+
+  static {
+    String ectCifar = """
+        {"desc": "cifar10-ect",
+         "network": {"arch": "ddpmpp", "dropout": 0.2},
+         "precond": {"kind": "ect", "sigma_data": 0.5, "sigma_min": 0.003, "sigma_max": 80},
+         "objective": {"kind": "ect", "P_mean": -1.1, "P_std": 2.0, "q": 2, "k": 8, "b": 1, "c": 0.0,
+                       "mapping": "sigmoid", "denoise_kimg": 0, "double_kimg": 3200},
+         "optimizer": {"kind": "radam", "lr": 1e-4, "betas": [0.9, 0.999], "eps": 1e-8},
+         "ema": [{"kind": "fixed", "beta": 0.9999}],
+         "data": {"kind": "cifar10", "resolution": 32, "xflip": false, "grid": 64},
+         "batch": 128, "batch_gpu": 0, "duration_kimg": 25600, "tick_kimg": 12.8, "snap_ticks": 500,
+         "state_ticks": 500, "seed": 0, "threads": 0, "nan_guard": "sanitize", "precision": "fp32",
+         "sample_steps": [0.821]}
+        """;
+    PRESETS.put("cifar10-ect", ectCifar);
+    PRESETS.put("cifar10-ect-1hour", ectCifar.replace("\"cifar10-ect\"", "\"cifar10-ect-1hour\"")
+        .replace("\"q\": 2,", "\"q\": 256,").replace("\"beta\": 0.9999", "\"beta\": 0.9993")
+        .replace("\"double_kimg\": 3200", "\"double_kimg\": 128000"));
+    PRESETS.put("cifar10-sct", """
+        {"desc": "cifar10-sct",
+         "network": {"arch": "ddpmpp", "dropout": 0.2},
+         "precond": {"kind": "trigflow", "sigma_data": 0.5, "sigma_max": 80},
+         "objective": {"kind": "sct", "P_mean": -1.0, "P_std": 1.4, "warmup_iterations": 10000,
+                       "tangent_norm_c": 0.1},
+         "optimizer": {"kind": "radam", "lr": 1e-4, "betas": [0.9, 0.99], "eps": 1e-8},
+         "ema": [{"kind": "halflife", "halflife_kimg": 500, "rampup_ratio": 0.05}],
+         "data": {"kind": "cifar10", "resolution": 32, "xflip": true, "grid": 64},
+         "batch": 512, "batch_gpu": 0, "duration_kimg": 204800, "tick_kimg": 51.2, "snap_ticks": 100,
+         "state_ticks": 100, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp32",
+         "sample_steps": [1.1]}
+        """);
+    PRESETS.put("cifar10-ict", """
+        {"desc": "cifar10-ict",
+         "network": {"arch": "ncsnpp", "dropout": 0.3},
+         "precond": {"kind": "cm", "sigma_data": 0.5, "sigma_min": 0.002, "sigma_max": 80},
+         "objective": {"kind": "ict", "total_iterations": 400000},
+         "optimizer": {"kind": "radam", "lr": 1e-4, "betas": [0.9, 0.999], "eps": 1e-8},
+         "ema": [{"kind": "fixed", "beta": 0.99993}],
+         "data": {"kind": "cifar10", "resolution": 32, "xflip": true, "grid": 64},
+         "batch": 1024, "batch_gpu": 0, "duration_kimg": 409600, "tick_kimg": 51.2, "snap_ticks": 100,
+         "state_ticks": 100, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp32",
+         "sample_steps": [0.821]}
+        """);
+    PRESETS.put("fmnist-ect-tiny", """
+        {"desc": "fmnist-ect-tiny",
+         "network": {"arch": "songunet", "model_channels": 32, "channel_mult": [1, 2, 2], "channel_mult_emb": 4,
+                     "num_blocks": 1, "attn_resolutions": [8], "dropout": 0.0, "embedding_type": "positional",
+                     "channel_mult_noise": 1, "resample_filter": [1, 1]},
+         "precond": {"kind": "ect", "sigma_data": 0.5, "sigma_min": 0.003, "sigma_max": 80},
+         "objective": {"kind": "ect", "P_mean": -1.1, "P_std": 2.0, "q": 2, "k": 8, "b": 1, "c": 0.0,
+                       "mapping": "sigmoid", "denoise_kimg": 20, "double_kimg": 4},
+         "optimizer": {"kind": "adam", "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8},
+         "ema": [{"kind": "fixed", "beta": 0.995}],
+         "data": {"kind": "fashion-mnist", "resolution": 32, "xflip": false, "grid": 64},
+         "batch": 32, "batch_gpu": 0, "duration_kimg": 32, "tick_kimg": 2, "snap_ticks": 4,
+         "state_ticks": 5, "seed": 0, "threads": 0, "nan_guard": "sanitize", "precision": "fp32",
+         "sample_steps": [0.821]}
+        """);
+    PRESETS.put("toy2d-ect", """
+        {"desc": "toy2d-ect",
+         "network": {"arch": "mlp", "hidden": 128, "blocks": 3, "emb_channels": 32, "dropout": 0.0},
+         "precond": {"kind": "ect", "sigma_data": 0.5, "sigma_min": 0.003, "sigma_max": 80},
+         "objective": {"kind": "ect", "P_mean": -1.1, "P_std": 2.0, "q": 2, "k": 8, "b": 1, "c": 0.001,
+                       "mapping": "sigmoid", "denoise_kimg": 320, "double_kimg": 80},
+         "optimizer": {"kind": "adam", "lr": 1e-3},
+         "ema": [{"kind": "fixed", "beta": 0.995}],
+         "data": {"kind": "toy2d", "name": "eight-gaussians", "scale": 0.25, "size": 100000},
+         "batch": 128, "batch_gpu": 0, "duration_kimg": 640, "tick_kimg": 32, "snap_ticks": 5,
+         "state_ticks": 5, "seed": 0, "threads": 1, "nan_guard": "sanitize", "precision": "fp32",
+         "sample_steps": []}
+        """);
+    PRESETS.put("toy2d-sct", """
+        {"desc": "toy2d-sct",
+         "network": {"arch": "mlp", "hidden": 128, "blocks": 3, "emb_channels": 32, "dropout": 0.0},
+         "precond": {"kind": "trigflow", "sigma_data": 0.5, "sigma_max": 80},
+         "objective": {"kind": "sct", "P_mean": -1.0, "P_std": 1.4, "warmup_iterations": 1000,
+                       "tangent_norm_c": 0.1},
+         "optimizer": {"kind": "adam", "lr": 1e-3, "betas": [0.9, 0.99]},
+         "ema": [{"kind": "fixed", "beta": 0.995}],
+         "data": {"kind": "toy2d", "name": "eight-gaussians", "scale": 0.25, "size": 100000},
+         "batch": 128, "batch_gpu": 0, "duration_kimg": 640, "tick_kimg": 32, "snap_ticks": 5,
+         "state_ticks": 5, "seed": 0, "threads": 1, "nan_guard": "stop", "precision": "fp32",
+         "sample_steps": []}
+        """);
+  }
+
+  /** The preset names. */
+  public static Set<String> names() {
+    return PRESETS.keySet();
+  }
+
+  /** The named preset's options. */
+  public static TrainingOptions get(String name) {
+    String json = PRESETS.get(name);
+    if (json == null) throw new IllegalArgumentException("unknown preset '" + name + "' (" + String.join(", ", names()) + ")");
+    return TrainingOptions.fromJson(json);
+  }
+}

@@ -1,0 +1,486 @@
+package dev.cm4j.train;
+
+import dev.cm4j.data.Batch;
+import dev.cm4j.data.Dataset;
+import dev.cm4j.data.ImageDataset;
+import dev.cm4j.data.Loader;
+import dev.cm4j.data.LoaderConfig;
+import dev.cm4j.data.LoaderState;
+import dev.cm4j.data.PointDataset;
+import dev.cm4j.image.ImageGrid;
+import dev.cm4j.io.SafeTensorFile;
+import dev.cm4j.io.SafeTensors;
+import dev.cm4j.nn.Module;
+import dev.cm4j.optim.EMA;
+import dev.cm4j.optim.NanToNum;
+import dev.cm4j.optim.Optimizer;
+import dev.cm4j.tensor.DType;
+import dev.cm4j.tensor.Device;
+import dev.cm4j.tensor.Generator;
+import dev.cm4j.tensor.GradMode;
+import dev.cm4j.tensor.Tensor;
+import dev.cm4j.tensor.TensorScope;
+import dev.cm4j.tensor.Torch;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The training loop (EDM's training_loop / ECT's ct_training_loop): a run directory {@code NNNNN-desc/} with
+ * training_options.json, log.txt, stats.jsonl (one record per tick), loss.png, sample grids (1-step and multistep,
+ * fixed seeds) and EMA network snapshots per snapshot tick, and training-state files (parameters, optimizer, EMAs,
+ * RNG, data-sampler position, images seen). Every file is written atomically. Resuming from a state reproduces the
+ * uninterrupted run bit for bit on the CPU. SIGINT/SIGTERM finish the step, write a state and end the run cleanly.
+ */
+public final class Trainer implements AutoCloseable {
+  private static final Pattern STATE_FILE = Pattern.compile("training-state-(\\d+)\\.safetensors");
+
+  private final TrainingOptions opts;
+  private final Path runDir;
+  private final PrintStream console;
+  private final Dataset dataset;
+  private final Loader loader;
+  private final RunObjective objective;
+  private final Module model;
+  private final List<Module> emaModels = new ArrayList<>();
+  private final EMA ema;
+  private final Optimizer optimizer;
+  private final Generator sampleGen = Generator.cpu(0);
+  private final int rounds;
+  private final int batchGpu;
+  private long images;
+  private long iteration;
+  private long tick;
+  private final List<Map<String, Object>> history = new ArrayList<>();
+  private volatile boolean stopRequested;
+  private final CountDownLatch finished = new CountDownLatch(1);
+
+  /** What a finished (or stopped) run reports. */
+  public record Result(Path runDir, long images, long iterations, boolean interrupted, double lastLoss) {}
+
+  private Trainer(TrainingOptions opts, Path runDir, PrintStream console, Path resumeState) {
+    this.opts = opts;
+    this.runDir = runDir;
+    this.console = console;
+    if (opts.threads() > 0) Torch.setNumThreads(opts.threads());
+    Torch.manualSeed(opts.seed());
+    dataset = Builders.dataset(opts.data());
+    int resolution;
+    int channels;
+    if (dataset instanceof ImageDataset img) {
+      resolution = (int) Builders.num(opts.data(), "resolution", img.resolution());
+      channels = img.channels();
+    } else if (dataset instanceof PointDataset pd) {
+      resolution = 0;
+      channels = pd.dim();
+    } else {
+      throw new IllegalArgumentException("unsupported dataset type " + dataset.getClass().getSimpleName());
+    }
+    batchGpu = opts.batchGpu() > 0 ? opts.batchGpu() : opts.batch();
+    rounds = opts.batch() / batchGpu;
+    LoaderConfig lc = new LoaderConfig(batchGpu, opts.seed(), true, true, Builders.bool(opts.data(), "xflip", false),
+        resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, false, 0, 1, 2);
+    objective = RunObjective.create(opts, () -> Builders.network(opts.network(), resolution, channels, false),
+        opts.seed());
+    model = objective.model();
+    model.train(true);
+    List<EMA.Beta> rules = Builders.emaRules(opts.ema());
+    for (int i = 0; i < rules.size(); i++) {
+      Module copy = RunObjective.create(opts, () -> Builders.network(opts.network(), resolution, channels, false),
+          opts.seed()).model();
+      copy.copyFrom(model);
+      copy.eval();
+      copy.requiresGrad_(false);
+      emaModels.add(copy);
+    }
+    ema = rules.isEmpty() ? null : EMA.of(model, emaModels, rules);
+    optimizer = Builders.optimizer(opts.optimizer(), model);
+    LoaderState state = null;
+    if (resumeState != null) state = restore(resumeState);
+    loader = state == null ? Loader.open(dataset, lc) : Loader.open(dataset, lc, state);
+  }
+
+  /** Starts a new run in a fresh NNNNN-desc directory under outdir. */
+  public static Trainer start(TrainingOptions opts, Path outdir, PrintStream console) {
+    Path dir = newRunDir(outdir, opts.desc());
+    Trainer t = new Trainer(opts, dir, console, null);
+    Atomic.writeString(dir.resolve("training_options.json"), opts.toJson());
+    return t;
+  }
+
+  /** Resumes the run in runDir from its newest training state (or from the given state file). */
+  public static Trainer resume(Path runDirOrState, PrintStream console) {
+    Path dir = Files.isDirectory(runDirOrState) ? runDirOrState : runDirOrState.getParent();
+    Path state = Files.isDirectory(runDirOrState) ? latestState(dir) : runDirOrState;
+    if (state == null) throw new IllegalArgumentException("no training-state-*.safetensors in " + dir);
+    TrainingOptions opts = TrainingOptions.read(dir.resolve("training_options.json"));
+    return new Trainer(opts, dir, console, state);
+  }
+
+  static Path latestState(Path dir) {
+    try (var s = Files.list(dir)) {
+      return s.filter(p -> STATE_FILE.matcher(p.getFileName().toString()).matches())
+          .max((a, b) -> Long.compare(stateNumber(a), stateNumber(b))).orElse(null);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static long stateNumber(Path p) {
+    Matcher m = STATE_FILE.matcher(p.getFileName().toString());
+    return m.matches() ? Long.parseLong(m.group(1)) : -1;
+  }
+
+  static Path newRunDir(Path outdir, String desc) {
+    try {
+      Files.createDirectories(outdir);
+      int next = 0;
+      try (var s = Files.list(outdir)) {
+        for (Path p : (Iterable<Path>) s::iterator) {
+          String n = p.getFileName().toString();
+          if (n.length() >= 5 && n.substring(0, 5).chars().allMatch(Character::isDigit)) {
+            next = Math.max(next, Integer.parseInt(n.substring(0, 5)) + 1);
+          }
+        }
+      }
+      Path dir = outdir.resolve(String.format(Locale.ROOT, "%05d-%s", next, desc == null ? "run" : desc));
+      Files.createDirectories(dir);
+      return dir;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create the run directory under " + outdir, e);
+    }
+  }
+
+  /** The run directory. */
+  public Path runDir() {
+    return runDir;
+  }
+
+  /** Images seen so far. */
+  public long images() {
+    return images;
+  }
+
+  /** Asks the loop to stop after the current step (writes a state first). */
+  public void requestStop() {
+    stopRequested = true;
+  }
+
+  /** Installs a shutdown hook that stops the loop cleanly on SIGINT/SIGTERM and waits for the state to be written. */
+  public Thread installSignalHandler() {
+    Thread hook = new Thread(() -> {
+      stopRequested = true;
+      try {
+        finished.await(120, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "cm4j-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    return hook;
+  }
+
+  private void log(String line) {
+    console.println(line);
+    Atomic.append(runDir.resolve("log.txt"), line + "\n");
+  }
+
+  /** Runs until duration_kimg (or a stop request); returns what was done. */
+  public Result run() {
+    try {
+      return loop();
+    } finally {
+      finished.countDown();
+    }
+  }
+
+  private Result loop() {
+    long total = (long) (opts.durationKimg() * 1000);
+    long tickImages = Math.max(1, (long) (opts.tickKimg() * 1000));
+    NanToNum sanitize = opts.nanGuard().equals("sanitize") ? NanToNum.ECT : null;
+    double baseLr = Builders.num(opts.optimizer(), "lr", 1e-3);
+    if (images == 0) {
+      log(String.format(Locale.ROOT, "cm4j training run %s: %d parameters, batch %d (%d x %d), %.1f kimg",
+          runDir.getFileName(), model.parameterCount(), opts.batch(), rounds, batchGpu, opts.durationKimg()));
+      snapshot();
+    } else {
+      log(String.format(Locale.ROOT, "resumed %s at %.1f kimg (tick %d)", runDir.getFileName(), images / 1000.0, tick));
+    }
+    long tickStart = System.nanoTime();
+    long tickStartImages = images;
+    double lossSum = 0;
+    long lossCount = 0;
+    double lastLoss = Double.NaN;
+    Map<String, Double> parts = new LinkedHashMap<>();
+    boolean interrupted = false;
+    while (images < total) {
+      if (stopRequested) {
+        interrupted = true;
+        break;
+      }
+      double rampup = opts.lrRampupKimg() > 0 ? Math.min(images / (opts.lrRampupKimg() * 1000), 1) : 1;
+      optimizer.setLr(baseLr * rampup);
+      optimizer.zeroGrad();
+      double stepLoss = 0;
+      for (int r = 0; r < rounds; r++) {
+        try (TensorScope s = TensorScope.open(); Batch b = loader.next()) {
+          Tensor loss = objective.loss(b.x(), b.labels(), iteration, images, parts).mean();
+          double v = loss.item();
+          stepLoss += v / rounds;
+          loss.div((double) rounds).backward(); // averages over accumulation rounds
+        }
+      }
+      if (!Double.isFinite(stepLoss)) {
+        if (opts.nanGuard().equals("stop")) {
+          Path dump = runDir.resolve(String.format(Locale.ROOT, "nan-dump-%09d.safetensors", images));
+          writeState(dump);
+          throw new IllegalStateException(String.format(Locale.ROOT,
+              "loss is %s at %.3f kimg (iteration %d); state dumped to %s; set nan_guard to skip or sanitize to go on",
+              stepLoss, images / 1000.0, iteration, dump));
+        }
+        if (opts.nanGuard().equals("skip")) {
+          log(String.format(Locale.ROOT, "non-finite loss at iteration %d: step skipped", iteration));
+          optimizer.zeroGrad();
+          images += opts.batch();
+          iteration++;
+          continue;
+        }
+      }
+      if (sanitize != null) sanitize.apply(model);
+      if (opts.clipGradNorm() > 0) dev.cm4j.optim.ClipGradNorm.of(opts.clipGradNorm()).apply(model);
+      optimizer.step();
+      if (ema != null) ema.update(opts.batch());
+      images += opts.batch();
+      iteration++;
+      lastLoss = stepLoss;
+      lossSum += stepLoss;
+      lossCount++;
+      boolean done = images >= total;
+      if (images - tickStartImages >= tickImages || done || stopRequested) {
+        double sec = (System.nanoTime() - tickStart) / 1e9;
+        Map<String, Object> rec = new LinkedHashMap<>();
+        rec.put("tick", tick);
+        rec.put("kimg", images / 1000.0);
+        rec.put("iteration", iteration);
+        rec.put("loss", lossSum / Math.max(lossCount, 1));
+        for (var e : parts.entrySet()) rec.put(e.getKey(), e.getValue());
+        rec.put("lr", optimizer.lr());
+        rec.put("sec_per_tick", sec);
+        rec.put("images_per_sec", (images - tickStartImages) / Math.max(sec, 1e-9));
+        rec.put("rss_mb", rssMb());
+        rec.put("time", System.currentTimeMillis() / 1000.0);
+        history.add(rec);
+        Atomic.append(runDir.resolve("stats.jsonl"), json(rec) + "\n");
+        log(String.format(Locale.ROOT,
+            "tick %-5d kimg %-8.1f loss %-9.4f %-10s sec/tick %-6.1f img/s %-7.0f ETA %s  rss %.0f MB", tick,
+            images / 1000.0, lossSum / Math.max(lossCount, 1), objective.position(images), sec,
+            (images - tickStartImages) / Math.max(sec, 1e-9),
+            eta((total - images) / Math.max((images - tickStartImages) / Math.max(sec, 1e-9), 1e-9)), rssMb()));
+        LossPlot.write(history, runDir.resolve("loss.png"));
+        tick++;
+        if (tick % opts.snapTicks() == 0 || done) snapshot();
+        if (tick % opts.stateTicks() == 0 || done || stopRequested) {
+          writeState(runDir.resolve(String.format(Locale.ROOT, "training-state-%09d.safetensors", images)));
+        }
+        tickStart = System.nanoTime();
+        tickStartImages = images;
+        lossSum = 0;
+        lossCount = 0;
+      }
+    }
+    if (interrupted) {
+      writeState(runDir.resolve(String.format(Locale.ROOT, "training-state-%09d.safetensors", images)));
+      log(String.format(Locale.ROOT, "stopped at %.1f kimg on request; resume with: cm train --resume %s",
+          images / 1000.0, runDir));
+    } else {
+      log(String.format(Locale.ROOT, "done: %.1f kimg, %d iterations", images / 1000.0, iteration));
+    }
+    return new Result(runDir, images, iteration, interrupted, lastLoss);
+  }
+
+  private static String eta(double seconds) {
+    long s = (long) Math.max(0, seconds);
+    return String.format(Locale.ROOT, "%dh%02dm%02ds", s / 3600, (s / 60) % 60, s % 60);
+  }
+
+  private static double rssMb() {
+    try {
+      for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (l.startsWith("VmRSS:")) return Long.parseLong(l.replaceAll("[^0-9]", "")) / 1024.0;
+      }
+    } catch (IOException | NumberFormatException e) {
+      return -1;
+    }
+    return -1;
+  }
+
+  static String json(Map<String, Object> rec) {
+    try {
+      return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(rec);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The module sampled for grids and snapshots: the first EMA, or the trained model without EMA. */
+  private Module sampledModel() {
+    return emaModels.isEmpty() ? model : emaModels.get(0);
+  }
+
+  /** EMA snapshot (safetensors + JSON metadata) and sample grids (1-step and multistep, fixed seeds). */
+  private void snapshot() {
+    Module m = sampledModel();
+    boolean wasTraining = m.isTraining();
+    m.eval();
+    String base = String.format(Locale.ROOT, "%09d", images);
+    try (TensorScope s = TensorScope.open(); GradMode g = GradMode.noGrad()) {
+      Map<String, String> meta = new LinkedHashMap<>();
+      meta.put("training_options", opts.toJson());
+      meta.put("kimg", Double.toString(images / 1000.0));
+      meta.put("format", "cm4j network snapshot");
+      SafeTensors.write(runDir.resolve("network-snapshot-" + base + ".safetensors"), m.stateDict(), meta);
+      if (dataset instanceof ImageDataset) {
+        int n = (int) Builders.num(opts.data(), "grid", 64);
+        int cols = (int) Math.ceil(Math.sqrt(n));
+        long[] shape = {n, ((ImageDataset) dataset).channels(), (long) Builders.num(opts.data(), "resolution",
+            ((ImageDataset) dataset).resolution()), (long) Builders.num(opts.data(), "resolution",
+            ((ImageDataset) dataset).resolution())};
+        Tensor z = Tensor.randn(shape, DType.FLOAT32, Device.CPU, Generator.cpu(1234));
+        sampleGen.setSeed(5678);
+        ImageGrid.save(objective.sample(m, z, new double[0], sampleGen).clamp(-1, 1), cols,
+            runDir.resolve("samples-1step-" + base + ".png"));
+        if (opts.sampleSteps().length > 0) {
+          ImageGrid.save(objective.sample(m, z, opts.sampleSteps(), sampleGen).clamp(-1, 1), cols,
+              runDir.resolve("samples-" + (opts.sampleSteps().length + 1) + "step-" + base + ".png"));
+        }
+      } else {
+        Tensor z = Tensor.randn(new long[] {2000, ((PointDataset) dataset).dim()}, DType.FLOAT32, Device.CPU,
+            Generator.cpu(1234));
+        ScatterPlot.write(objective.sample(m, z, new double[0], sampleGen),
+            runDir.resolve("samples-1step-" + base + ".png"));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write a snapshot into " + runDir, e);
+    } finally {
+      m.train(wasTraining);
+    }
+  }
+
+  /** Everything needed to continue the run exactly, in one safetensors file written atomically. */
+  private void writeState(Path file) {
+    Map<String, Tensor> t = new LinkedHashMap<>();
+    try (TensorScope s = TensorScope.open()) {
+      for (var e : model.stateDict().entrySet()) t.put("model." + e.getKey(), e.getValue());
+      for (var e : optimizer.stateDict().entrySet()) t.put("optimizer." + e.getKey(), e.getValue());
+      if (ema != null) for (var e : ema.stateDict().entrySet()) t.put("ema." + e.getKey(), e.getValue());
+      byte[] rng;
+      try (Generator g = Generator.defaultFor(Device.CPU)) {
+        rng = g.getState();
+      }
+      t.put("rng.cpu", Tensor.fromBytes(java.lang.foreign.MemorySegment.ofArray(rng), DType.UINT8, rng.length));
+      byte[] sg = sampleGen.getState();
+      t.put("rng.sample", Tensor.fromBytes(java.lang.foreign.MemorySegment.ofArray(sg), DType.UINT8, sg.length));
+      Map<String, String> meta = new LinkedHashMap<>();
+      meta.put("format", "cm4j training state");
+      meta.put("images", Long.toString(images));
+      meta.put("iteration", Long.toString(iteration));
+      meta.put("tick", Long.toString(tick));
+      meta.put("loader", loader.state().toJson());
+      meta.put("history", historyJson());
+      meta.put("objective_rng", objectiveRngJson());
+      SafeTensors.write(file, t, meta);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the training state " + file, e);
+    }
+  }
+
+  private String historyJson() {
+    try {
+      return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(history);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The objective's own generators (noise draws), as base64 states. */
+  private String objectiveRngJson() {
+    Map<String, String> m = new LinkedHashMap<>();
+    for (var e : objectiveGenerators().entrySet()) {
+      m.put(e.getKey(), java.util.Base64.getEncoder().encodeToString(e.getValue().getState()));
+    }
+    return json(new LinkedHashMap<>(m));
+  }
+
+  private Map<String, Generator> objectiveGenerators() {
+    Map<String, Generator> m = new LinkedHashMap<>();
+    if (objective instanceof RunObjective.EctObjective e) m.put("ect", e.gen);
+    if (objective instanceof RunObjective.SctObjective e) m.put("sct", e.gen);
+    if (objective instanceof RunObjective.IctObjective e) m.put("ict", e.gen);
+    return m;
+  }
+
+  @SuppressWarnings("unchecked")
+  private LoaderState restore(Path file) {
+    try (SafeTensorFile f = SafeTensors.read(file); TensorScope s = TensorScope.open()) {
+      Map<String, String> meta = f.metadata();
+      if (!"cm4j training state".equals(meta.get("format"))) {
+        throw new IllegalArgumentException(file + " is not a cm4j training state");
+      }
+      Map<String, Tensor> m = new HashMap<>();
+      Map<String, Tensor> o = new HashMap<>();
+      Map<String, Tensor> e = new HashMap<>();
+      for (String k : f.names()) {
+        if (k.startsWith("model.")) m.put(k.substring(6), f.tensor(k));
+        else if (k.startsWith("optimizer.")) o.put(k.substring(10), f.tensor(k));
+        else if (k.startsWith("ema.")) e.put(k.substring(4), f.tensor(k));
+      }
+      model.loadStateDict(m, true);
+      optimizer.loadStateDict(o);
+      if (ema != null) ema.loadStateDict(e);
+      try (Generator g = Generator.defaultFor(Device.CPU)) {
+        g.setState(f.tensor("rng.cpu").toByteArray());
+      }
+      sampleGen.setState(f.tensor("rng.sample").toByteArray());
+      images = Long.parseLong(meta.get("images"));
+      iteration = Long.parseLong(meta.get("iteration"));
+      tick = Long.parseLong(meta.get("tick"));
+      var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+      history.addAll(mapper.readValue(meta.get("history"), List.class));
+      Map<String, String> rngs = mapper.readValue(meta.get("objective_rng"), Map.class);
+      for (var g : objectiveGenerators().entrySet()) {
+        String st = rngs.get(g.getKey());
+        if (st != null) g.getValue().setState(java.util.Base64.getDecoder().decode(st));
+      }
+      return LoaderState.fromJson(meta.get("loader"));
+    } catch (IOException ex) {
+      throw new UncheckedIOException("cannot read the training state " + file, ex);
+    }
+  }
+
+  /** The trained model (for tests and library use). */
+  public Module model() {
+    return model;
+  }
+
+  @Override
+  public void close() {
+    loader.close();
+    optimizer.close();
+    if (ema != null) ema.close();
+    for (Module m : emaModels) m.close();
+    model.close();
+    sampleGen.close();
+  }
+
+}

@@ -1,0 +1,113 @@
+package dev.cm4j.train;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.cm4j.io.SafeTensorFile;
+import dev.cm4j.io.SafeTensors;
+import dev.cm4j.tensor.Tensor;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainerTest {
+  static final PrintStream QUIET = new PrintStream(new ByteArrayOutputStream());
+
+  /** A small, fast toy run: ECT on eight Gaussians with a tiny MLP. */
+  static TrainingOptions toy(double durationKimg, String objective) {
+    return Presets.get("toy2d-" + objective).with(Map.of(
+        "duration_kimg", Double.toString(durationKimg), "tick_kimg", "0.256", "snap_ticks", "2", "state_ticks", "2",
+        "batch", "64", "network.hidden", "32", "network.blocks", "1", "data.size", "2000",
+        "objective.denoise_kimg", "0.5"));
+  }
+
+  static Map<String, Tensor> params(Trainer t) {
+    return t.model().stateDict();
+  }
+
+  @Test
+  void stopAndResumeIsBitIdenticalToAnUninterruptedRun(@TempDir Path dir) throws Exception {
+    for (String objective : List.of("ect", "sct")) {
+      float[][] full;
+      try (Trainer a = Trainer.start(toy(1.28, objective), dir.resolve("a-" + objective), QUIET)) {
+        a.run();
+        full = params(a).values().stream().map(Tensor::toFloatArray).toArray(float[][]::new);
+      }
+      Path runB;
+      try (Trainer b = Trainer.start(toy(0.64, objective), dir.resolve("b-" + objective), QUIET)) {
+        b.run();
+        runB = b.runDir();
+      }
+      // Extend the finished half-run to the full duration and resume it from its last state.
+      Path optFile = runB.resolve("training_options.json");
+      Files.writeString(optFile, TrainingOptions.read(optFile).with(Map.of("duration_kimg", "1.28")).toJson());
+      try (Trainer c = Trainer.resume(runB, QUIET)) {
+        Trainer.Result r = c.run();
+        assertEquals(1280, r.images());
+        float[][] resumed = params(c).values().stream().map(Tensor::toFloatArray).toArray(float[][]::new);
+        assertEquals(full.length, resumed.length);
+        for (int i = 0; i < full.length; i++) assertArrayEquals(full[i], resumed[i], 0f, objective + " tensor " + i);
+      }
+    }
+  }
+
+  @Test
+  void runDirectoryHoldsTheArtifacts(@TempDir Path dir) throws Exception {
+    Path run;
+    try (Trainer t = Trainer.start(toy(0.512, "ect"), dir, QUIET)) {
+      Trainer.Result r = t.run();
+      run = r.runDir();
+      assertEquals(512, r.images());
+      assertTrue(Double.isFinite(r.lastLoss()));
+    }
+    assertTrue(run.getFileName().toString().startsWith("00000-toy2d-ect"));
+    for (String f : List.of("training_options.json", "log.txt", "stats.jsonl", "loss.png")) {
+      assertTrue(Files.size(run.resolve(f)) > 0, f);
+    }
+    List<String> stats = Files.readAllLines(run.resolve("stats.jsonl"));
+    assertEquals(2, stats.size());
+    assertTrue(stats.get(0).contains("\"loss\"") && stats.get(0).contains("\"images_per_sec\""));
+    assertEquals(TrainingOptions.read(run.resolve("training_options.json")).toJson(), toy(0.512, "ect").toJson());
+    try (var s = Files.list(run)) {
+      List<String> names = s.map(p -> p.getFileName().toString()).sorted().toList();
+      assertTrue(names.contains("network-snapshot-000000512.safetensors"), names.toString());
+      assertTrue(names.contains("training-state-000000512.safetensors"), names.toString());
+      assertTrue(names.contains("samples-1step-000000512.png"), names.toString());
+      assertTrue(names.stream().noneMatch(n -> n.endsWith(".tmp")), "no temporary files left: " + names);
+    }
+    try (SafeTensorFile f = SafeTensors.read(run.resolve("network-snapshot-000000512.safetensors"))) {
+      assertTrue(f.names().contains("model.out_proj.weight"), f.names().toString());
+      assertTrue(f.metadata().get("training_options").contains("toy2d-ect"));
+    }
+  }
+
+  @Test
+  void aNonFiniteLossStopsWithAClearMessageAndADump(@TempDir Path dir) {
+    TrainingOptions o = toy(0.512, "ect").with(Map.of("optimizer.lr", "1e30", "nan_guard", "\"stop\""));
+    try (Trainer t = Trainer.start(o, dir, QUIET)) {
+      IllegalStateException e = assertThrows(IllegalStateException.class, t::run);
+      assertTrue(e.getMessage().contains("loss is") && e.getMessage().contains("nan-dump"), e.getMessage());
+      Path dump = Path.of(e.getMessage().replaceAll(".*state dumped to (\\S+?);.*", "$1"));
+      assertTrue(Files.exists(dump), dump.toString());
+    }
+  }
+
+  @Test
+  void optionsValidateAndOverride() {
+    TrainingOptions o = Presets.get("fmnist-ect-tiny");
+    assertEquals(o.toJson(), TrainingOptions.fromJson(o.toJson()).toJson());
+    TrainingOptions p = o.with(Map.of("objective.P_mean", "-1.0", "batch", "16", "data.path", "/x"));
+    assertEquals(-1.0, p.objective().get("P_mean").asDouble());
+    assertEquals(16, p.batch());
+    assertEquals("/x", p.data().get("path").asText());
+    assertThrows(IllegalArgumentException.class, () -> o.with(Map.of("nonsense", "1")));
+    assertThrows(IllegalArgumentException.class, () -> o.with(Map.of("batch", "0")));
+    assertThrows(IllegalArgumentException.class, () -> o.with(Map.of("batch_gpu", "5")));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Presets.get("nope"));
+    assertTrue(e.getMessage().contains("fmnist-ect-tiny"));
+  }
+}
