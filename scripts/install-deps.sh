@@ -10,6 +10,8 @@ command -v g++ >/dev/null || need+=(g++)
 command -v mvn >/dev/null || need+=(maven)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+# Fashion-MNIST for the CPU presets and data tests (Debian's dataset-fashion-mnist).
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "apt-get install ${need[*]}"
