@@ -37,6 +37,8 @@ public final class Main {
           return info(out);
         case "train":
           return train(rest, out);
+        case "sample":
+          return sample(rest, out);
         case "--help":
         case "-h":
         case "help":
@@ -45,6 +47,7 @@ public final class Main {
 
               commands:
                 train   train a consistency model (ECT, sCT, iCT; presets: %s)
+                sample  sample a network snapshot to a PNG grid (1-step or multistep)
                 info    cm4j and libtorch versions, devices, threads, build configuration
 
               Run 'cm <command> --help' for a command's options; --verbose shows stack traces."""
@@ -150,6 +153,47 @@ public final class Main {
       Trainer.Result r = t.run();
       out.println("run directory: " + r.runDir());
     }
+    return 0;
+  }
+
+  static int sample(String[] args, PrintStream out) throws ParseException {
+    Options spec = new Options();
+    spec.addOption(Option.builder().longOpt("snapshot").hasArg().argName("file").desc("network-snapshot-*.safetensors").get());
+    spec.addOption(Option.builder().longOpt("n").hasArg().argName("N").desc("number of samples (64)").get());
+    spec.addOption(Option.builder().longOpt("steps").hasArg().argName("K").desc("sampling steps: 1, or 2 with --t-mid (1)").get());
+    spec.addOption(Option.builder().longOpt("t-mid").hasArgs().argName("t").desc("intermediate time(s), e.g. 0.821 (ECT) or 1.1 (sCM)").get());
+    spec.addOption(Option.builder().longOpt("seed").hasArg().argName("N").desc("seed of latents and noise (0)").get());
+    spec.addOption(Option.builder().longOpt("out").hasArg().argName("grid.png").desc("output PNG grid (samples.png)").get());
+    spec.addOption(Option.builder("v").longOpt("verbose").desc("stack traces on errors").get());
+    spec.addOption(Option.builder("h").longOpt("help").desc("this help").get());
+    CommandLine cl = new DefaultParser().parse(spec, args);
+    if (cl.hasOption("help") || !cl.hasOption("snapshot")) {
+      PrintWriter pw = new PrintWriter(out);
+      new HelpFormatter().printHelp(pw, 100, "cm sample --snapshot file [options]", "Sample a trained network.", spec, 2, 2,
+          "", false);
+      pw.flush();
+      return cl.hasOption("help") ? 0 : 2;
+    }
+    int n = Integer.parseInt(cl.getOptionValue("n", "64"));
+    int steps = Integer.parseInt(cl.getOptionValue("steps", "1"));
+    String[] mids = cl.getOptionValues("t-mid");
+    double[] m;
+    if (mids != null) {
+      m = Arrays.stream(mids).mapToDouble(Double::parseDouble).toArray();
+    } else if (steps > 1) {
+      throw new ParseException("--steps " + steps + " needs " + (steps - 1) + " --t-mid value(s)");
+    } else {
+      m = new double[0];
+    }
+    if (steps != m.length + 1) throw new ParseException("--steps " + steps + " does not match " + m.length + " --t-mid value(s)");
+    Path png = Path.of(cl.getOptionValue("out", "samples.png"));
+    try (dev.cm4j.train.Snapshot s = dev.cm4j.train.Snapshot.load(Path.of(cl.getOptionValue("snapshot")));
+        dev.cm4j.tensor.TensorScope scope = dev.cm4j.tensor.TensorScope.open()) {
+      dev.cm4j.tensor.Tensor x = s.sample(n, m, Long.parseLong(cl.getOptionValue("seed", "0")));
+      if (x.dim() != 4) throw new IllegalArgumentException("PNG grids need image data; this snapshot samples points");
+      dev.cm4j.image.ImageGrid.save(x.clamp(-1, 1), (int) Math.ceil(Math.sqrt(n)), png);
+    }
+    out.println("wrote " + png);
     return 0;
   }
 

@@ -86,6 +86,26 @@ class TrainerTest {
   }
 
   @Test
+  void snapshotsReloadForSamplingDeterministically(@TempDir Path dir) {
+    Path run;
+    try (Trainer t = Trainer.start(toy(0.256, "ect"), dir, QUIET)) {
+      run = t.run().runDir();
+    }
+    try (Snapshot s = Snapshot.load(run.resolve("network-snapshot-000000256.safetensors"));
+        dev.cm4j.tensor.TensorScope scope = dev.cm4j.tensor.TensorScope.open()) {
+      assertArrayEquals(new long[] {2}, s.itemShape());
+      Tensor a = s.sample(16, new double[0], 3);
+      Tensor b = s.sample(16, new double[0], 3);
+      assertArrayEquals(new long[] {16, 2}, a.shape());
+      assertArrayEquals(a.toFloatArray(), b.toFloatArray(), 0f);
+      assertTrue(Double.isFinite(a.abs().sum().item()));
+    }
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Snapshot.load(run.resolve("training-state-000000256.safetensors")));
+    assertTrue(e.getMessage().contains("not a cm4j network snapshot"), e.getMessage());
+  }
+
+  @Test
   void aNonFiniteLossStopsWithAClearMessageAndADump(@TempDir Path dir) {
     TrainingOptions o = toy(0.512, "ect").with(Map.of("optimizer.lr", "1e30", "nan_guard", "\"stop\""));
     try (Trainer t = Trainer.start(o, dir, QUIET)) {
