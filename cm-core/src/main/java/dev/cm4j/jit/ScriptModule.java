@@ -87,12 +87,14 @@ public final class ScriptModule implements AutoCloseable {
 
   /** Switches training mode on or off; returns this. */
   public ScriptModule train(boolean training) {
+    NativeAccess.requirePlatformThread();
     NativeAccess.check(cm_jit_set_training(handle(), training ? 1 : 0));
     return this;
   }
 
   /** Whether the module is in training mode. */
   public boolean isTraining() {
+    NativeAccess.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(ValueLayout.JAVA_INT);
       NativeAccess.check(cm_jit_is_training(handle(), out));
@@ -105,6 +107,7 @@ public final class ScriptModule implements AutoCloseable {
    * gradient should reach the inputs only). Returns this.
    */
   public ScriptModule requiresGrad(boolean requiresGrad) {
+    NativeAccess.requirePlatformThread();
     NativeAccess.check(cm_jit_set_requires_grad(handle(), requiresGrad ? 1 : 0));
     return this;
   }
