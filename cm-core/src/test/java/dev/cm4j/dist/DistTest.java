@@ -115,6 +115,20 @@ class DistTest {
   }
 
   @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aMasterOnPortZeroGetsAFreePort() {
+    try (Store s = Store.tcp("127.0.0.1", 0, 1, true, Duration.ofSeconds(10))) {
+      assertTrue(s.port() > 0, "port " + s.port());
+      assertEquals("127.0.0.1", s.host());
+      s.setString("a", "b");
+      assertEquals("b", s.getString("a"));
+    }
+    TorchException e = assertThrows(TorchException.class,
+        () -> Store.tcp("127.0.0.1", 0, 2, false, Duration.ofSeconds(1)));
+    assertTrue(e.getMessage().contains("needs the master's port"), e.getMessage());
+  }
+
+  @Test
   void argumentsAreCheckedBeforeAnythingNative() {
     assertThrows(IllegalArgumentException.class,
         () -> ProcessGroup.init(Backend.GLOO, "127.0.0.1", 1, 2, 2, Duration.ofSeconds(1)));
