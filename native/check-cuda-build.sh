@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Build-only check of native/ against a CUDA 13 libtorch, so the CUDA code paths compile and link on a
-# machine without a GPU. Needs a CUDA 13 toolkit (nvcc; nvrtc may be missing) but no GPU, cuDNN, NCCL...
+# Build-only check of native/ against a CUDA 13 libtorch, so the CUDA code paths (NCCL process groups included)
+# compile and link on a machine without a GPU. Needs a CUDA 13 toolkit (nvcc; nvrtc may be missing) but no GPU,
+# cuDNN or NCCL library; NCCL's and cuBLAS/cuSPARSE/cuSOLVER's headers come from the nvidia-* wheels if the
+# toolkit lacks them (step 2b).
 #  1. finds the CUDA toolkit root ($CUDA_HOME, else from the nvcc on PATH, else /usr/local/cuda);
 #  2. resolves a CUDA libtorch: $LIBTORCH_CUDA, else $CACHE/libtorch-<pin>-cu13, else `pip download
 #     torch==<pin>` and unzips torch/{lib,include,share} into it (atomic rename; the wheel is then deleted);
-#  3. configures and builds the cm_torch target (not the selftest: it cannot link or run without the
-#     wheel's nvidia-* libraries) in its own build dir, kept for incremental reruns, with -O0 (a check
+#  2b. finds nccl.h and the cuBLAS/cuSPARSE/cuSOLVER headers in the toolkit, else in $CACHE/cuda13-dev-headers,
+#     else `pip download --no-deps nvidia-nccl-cu13 nvidia-cublas nvidia-cusparse nvidia-cusolver` and keeps
+#     only their include directories there;
+#  3. configures (with -DCM_WITH_NCCL=ON) and builds the cm_torch target (not the selftest: it cannot link or
+#     run without the wheel's nvidia-* libraries) in its own build dir, kept for incremental reruns, with -O0 (a check
 #     needs no optimisation; halves the compile time) and -Wl,-z,defs (every symbol libcm_torch.so uses
 #     must resolve in the libraries it links);
 #  4. checks that libcm_torch.so has libtorch_cuda.so and libc10_cuda.so among its NEEDED entries.
@@ -96,6 +101,50 @@ PY
   fi
 fi
 
+# ---- 2b. CUDA library headers for the NCCL process group (ProcessGroupNCCL.hpp includes nccl.h and, through
+# ATen/cuda/CUDAContext.h, the cuBLAS/cuSPARSE/cuSOLVER headers). A minimal toolkit lacks them: take the include
+# directories of the nvidia-* wheels (`pip download --no-deps`, cached; the wheels are then deleted).
+stage="CUDA library headers"
+need_h=(nccl.h cublas_v2.h cublasLt.h cusparse.h cusolverDn.h cusolver_common.h)
+have_headers() { local h; for h in "${need_h[@]}"; do [ -f "$1/$h" ] || return 1; done; }
+extra_inc=""
+if ! have_headers "$cuda/include"; then
+  extra_inc="$CACHE/cuda13-dev-headers/include"
+  if have_headers "$extra_inc"; then
+    log "using cached CUDA library headers in $extra_inc"
+  else
+    command -v python3 >/dev/null || { log "no python3 to run pip download"; exit 2; }
+    mkdir -p "$CACHE"
+    [ ! -e "$CACHE/cuda13-dev-headers" ] || rm -rf "$CACHE/cuda13-dev-headers"
+    [ -z "$scratch" ] || rm -rf "$scratch"
+    tmp=$(mktemp -d "$CACHE/.cuda-headers.XXXXXX"); scratch=$tmp
+    wheels=(nvidia-nccl-cu13 nvidia-cublas nvidia-cusparse nvidia-cusolver)
+    log "pip download ${wheels[*]} (headers only are kept) into $tmp"
+    if ! python3 -m pip download --no-deps --retries 0 --timeout 2 -d "$tmp/wheel" "${wheels[@]}" >&2; then
+      log "could not obtain ${wheels[*]}: install NCCL/cuBLAS/cuSPARSE/cuSOLVER headers into $cuda/include"; exit 2
+    fi
+    python3 - "$tmp/x/include" "$tmp"/wheel/*.whl <<'PY'
+import sys, zipfile, os
+out = sys.argv[1]
+for whl in sys.argv[2:]:
+    with zipfile.ZipFile(whl) as z:
+        for m in z.infolist():
+            parts = m.filename.split("/")
+            if "include" in parts and not m.filename.endswith("/"):
+                rel = "/".join(parts[parts.index("include") + 1:])
+                dst = os.path.join(out, rel)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                with z.open(m) as src, open(dst, "wb") as f:
+                    f.write(src.read())
+PY
+    rm -rf "$tmp/wheel"
+    have_headers "$tmp/x/include" || { log "the nvidia-* wheels lack one of: ${need_h[*]}"; exit 2; }
+    mv -T "$tmp/x" "$CACHE/cuda13-dev-headers" 2>/dev/null || have_headers "$extra_inc" \
+      || { log "could not move the headers into $CACHE/cuda13-dev-headers"; exit 2; }
+    log "CUDA library headers ready in $extra_inc"
+  fi
+fi
+
 # ---- 3. configure + build
 stage="configure"
 key=$(echo -n "$here|$lt|$cuda" | sha256sum | cut -c1-12)
@@ -111,6 +160,8 @@ flags=(
   "-DCUDA_CUDART_LIBRARY=$cudart"
   "-DCUDA_nvrtc_LIBRARY=$nvrtc"
   -DTORCH_CUDA_ARCH_LIST=8.0
+  -DCM_WITH_NCCL=ON
+  "-DCM_CUDA_EXTRA_INCLUDE_DIRS=$extra_inc"
 )
 stamp="$bdir/.cm4j-flags"
 if [ ! -f "$bdir/CMakeCache.txt" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${flags[*]}" ]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing cm4j needs, idempotently: Debian's build tools (cmake, g++, maven, python3
-# venv support), a JDK >= 22 check, libtorch 2.13.0 (CPU) and the reference Python venv. Safe to rerun.
+# venv support, libgloo-dev), a JDK >= 22 check, libtorch 2.13.0 (CPU) and the reference Python venv. Safe to rerun.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 log() { echo "[install-deps] $*" >&2; }
@@ -12,6 +12,8 @@ command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # Fashion-MNIST for the CPU presets and data tests (Debian's dataset-fashion-mnist).
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+# gloo's headers for the c10d Gloo process group (the torch wheel has gloo's code but not its headers)
+[ -f /usr/include/gloo/config.h ] || need+=(libgloo-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "apt-get install ${need[*]}"

@@ -63,6 +63,9 @@ typedef struct cm_generator_s* cm_generator; /* an at::Generator (CPU or CUDA) *
 typedef struct cm_guard_s* cm_guard;         /* a scoped libtorch mode (inference mode) */
 typedef struct cm_stack_s* cm_stack;         /* an argument/result stack for the generic operator call */
 typedef struct cm_op_s* cm_op;               /* a cached ATen operator handle (never freed) */
+typedef struct cm_store_s* cm_store;         /* a c10d key-value store (TCPStore) used for rendezvous */
+typedef struct cm_process_group_s* cm_process_group; /* a c10d process group backend (Gloo or NCCL) */
+typedef struct cm_jit_module_s* cm_jit_module; /* a loaded TorchScript module */
 
 /* ---------------------------------------------------------------------------------------------------------
  * Errors and versions
@@ -512,6 +515,96 @@ CM_API int cm_op_find(const char* name, const char* overload, cm_op* out);
 CM_API int cm_op_schema(cm_op op, char* buf, size_t cap, size_t* len);
 /** Calls the operator on the stack: checks and completes the arguments, then replaces them by the results. */
 CM_API int cm_op_call(cm_op op, cm_stack s);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Distributed (c10d): a TCP key-value store for rendezvous and process groups for collectives.
+ *
+ * Timeouts are in milliseconds and must be > 0. Every collective blocks until it has completed on this rank
+ * (the work is waited for); a peer that died or stopped participating turns into CM_ERROR within about the
+ * process group's timeout (a closed connection is usually reported at once), never a hang or an abort. After
+ * a failed collective the process group is in an undefined state: free it (and normally end the process).
+ * Collectives on one process group must be issued in the same order on every rank, from one thread at a time.
+ * Tensors of a collective must be dense and on the process group's device type (CPU for Gloo, CUDA for NCCL);
+ * non-contiguous tensors are handled through a contiguous copy that is written back.
+ * ------------------------------------------------------------------------------------------------------- */
+
+/* collective reduction codes (c10d::ReduceOp) */
+#define CM_DIST_SUM 0
+#define CM_DIST_AVG 1 /* sum divided by the world size (floating-point tensors only) */
+#define CM_DIST_PRODUCT 2
+#define CM_DIST_MIN 3
+#define CM_DIST_MAX 4
+
+/** 1 if this library was built with the named backend ("gloo" or "nccl"), else 0 (unknown names give 0). */
+CM_API int cm_dist_backend_available(const char* backend, int* out);
+/** A c10d TCPStore. The master (is_master != 0) listens on host:port (port 0 picks a free port, see
+ * cm_dist_store_port) and waits up to timeout_ms for world_size - 1 clients; a client connects to host:port,
+ * retrying until timeout_ms. The timeout also bounds every later get/wait on the store. */
+CM_API int cm_dist_store_tcp(const char* host, int port, int world_size, int is_master, int64_t timeout_ms,
+                             cm_store* out);
+/** The port a TCP store listens on / connects to. */
+CM_API int cm_dist_store_port(cm_store s, int* out);
+/** Releases a store handle (NULL is ignored); process groups created from it keep their own reference. */
+CM_API int cm_dist_store_free(cm_store s);
+/** Sets key to len bytes at data (overwrites). */
+CM_API int cm_dist_store_set(cm_store s, const char* key, const void* data, size_t len);
+/** Gets key's value, waiting up to the store's timeout for the key to appear. Copies up to cap bytes into buf;
+ * *len gets the value's full length (call again with a large enough buffer if *len > cap). */
+CM_API int cm_dist_store_get(cm_store s, const char* key, void* buf, size_t cap, size_t* len);
+/** Atomically adds delta to the integer counter at key (created at 0) and returns the new value in *out. */
+CM_API int cm_dist_store_add(cm_store s, const char* key, int64_t delta, int64_t* out);
+/** Waits until all n keys exist, up to timeout_ms (an error naming the timeout otherwise). */
+CM_API int cm_dist_store_wait(cm_store s, const char* const* keys, size_t n, int64_t timeout_ms);
+/** 1 in *out if all n keys exist now (does not wait). */
+CM_API int cm_dist_store_check(cm_store s, const char* const* keys, size_t n, int* out);
+
+/** A process group of `size` ranks with this process as `rank`, rendezvousing through the store (all ranks
+ * must call it; it waits up to timeout_ms for the others). backend: "gloo" (CPU tensors) or "nccl" (CUDA
+ * tensors; only in builds against a CUDA libtorch: otherwise a clear error). timeout_ms bounds every later
+ * collective. For Gloo the transport binds to the address of GLOO_SOCKET_IFNAME if set, to the store's host
+ * if that is a loopback address, else to this machine's hostname address. For NCCL, TORCH_NCCL_BLOCKING_WAIT
+ * is set to 1 unless already set, so a timed-out collective raises an error instead of aborting the process. */
+CM_API int cm_dist_pg_new(const char* backend, cm_store store, int rank, int size, int64_t timeout_ms,
+                          cm_process_group* out);
+/** Releases a process group (NULL is ignored). Every rank should free its group after its last collective. */
+CM_API int cm_dist_pg_free(cm_process_group pg);
+/** This process's rank in the group. */
+CM_API int cm_dist_pg_rank(cm_process_group pg, int* out);
+/** Number of ranks in the group. */
+CM_API int cm_dist_pg_size(cm_process_group pg, int* out);
+/** All-reduces each of the n tensors in place with op (CM_DIST_*), one collective per tensor, in order. */
+CM_API int cm_dist_allreduce(cm_process_group pg, const cm_tensor* ts, size_t n, int op);
+/** Broadcasts each of the n tensors in place from rank root (its values replace every other rank's). */
+CM_API int cm_dist_broadcast(cm_process_group pg, const cm_tensor* ts, size_t n, int root);
+/** Blocks until every rank has reached the barrier. */
+CM_API int cm_dist_barrier(cm_process_group pg);
+/** All-gathers `input` (same shape and dtype on every rank): outs[r] gets a new tensor with rank r's values,
+ * for r < size; cap must be at least the group size. */
+CM_API int cm_dist_allgather(cm_process_group pg, cm_tensor input, cm_tensor* outs, size_t cap);
+/** All-reduces one double (for logging: e.g. the mean loss over ranks) and returns the result in *out. */
+CM_API int cm_dist_allreduce_double(cm_process_group pg, double value, int op, double* out);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * TorchScript modules (torch::jit::load): run models supplied as TorchScript files (e.g. Inception-v3 for FID,
+ * LPIPS networks).
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** Loads a TorchScript module from path onto device (-1 CPU, n CUDA n). A missing or corrupt file is an error
+ * whose message names the file. */
+CM_API int cm_jit_load(const char* path, int device, cm_jit_module* out);
+/** Releases a module (NULL is ignored). */
+CM_API int cm_jit_free(cm_jit_module m);
+/** Sets training mode (training != 0) or eval mode (0) on the module and its submodules. */
+CM_API int cm_jit_set_training(cm_jit_module m, int training);
+/** 1 if the module is in training mode. */
+CM_API int cm_jit_is_training(cm_jit_module m, int* out);
+/** Sets requires_grad on every parameter of the module (0 freezes it, e.g. for use as a loss network). */
+CM_API int cm_jit_set_requires_grad(cm_jit_module m, int requires_grad);
+/** Runs forward(inputs...). The result's tensors go into outs (up to cap; *n_out gets their count): a tensor
+ * result gives one, a tuple or list gives one entry per element (NULL for a non-tensor element); any other
+ * result type is an error. */
+CM_API int cm_jit_forward(cm_jit_module m, const cm_tensor* inputs, size_t n, cm_tensor* outs, size_t cap,
+                          size_t* n_out);
 
 #ifdef __cplusplus
 }

@@ -950,6 +950,51 @@ public class CmTorch {
     public static int CM_LOSS_HUBER() {
         return CM_LOSS_HUBER;
     }
+    private static final int CM_DIST_SUM = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_DIST_SUM 0
+     * }
+     */
+    public static int CM_DIST_SUM() {
+        return CM_DIST_SUM;
+    }
+    private static final int CM_DIST_AVG = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_DIST_AVG 1
+     * }
+     */
+    public static int CM_DIST_AVG() {
+        return CM_DIST_AVG;
+    }
+    private static final int CM_DIST_PRODUCT = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_DIST_PRODUCT 2
+     * }
+     */
+    public static int CM_DIST_PRODUCT() {
+        return CM_DIST_PRODUCT;
+    }
+    private static final int CM_DIST_MIN = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_DIST_MIN 3
+     * }
+     */
+    public static int CM_DIST_MIN() {
+        return CM_DIST_MIN;
+    }
+    private static final int CM_DIST_MAX = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_DIST_MAX 4
+     * }
+     */
+    public static int CM_DIST_MAX() {
+        return CM_DIST_MAX;
+    }
     /**
      * {@snippet lang=c :
      * typedef struct cm_tensor_s *cm_tensor
@@ -980,6 +1025,24 @@ public class CmTorch {
      * }
      */
     public static final AddressLayout cm_op = CmTorch.C_POINTER;
+    /**
+     * {@snippet lang=c :
+     * typedef struct cm_store_s *cm_store
+     * }
+     */
+    public static final AddressLayout cm_store = CmTorch.C_POINTER;
+    /**
+     * {@snippet lang=c :
+     * typedef struct cm_process_group_s *cm_process_group
+     * }
+     */
+    public static final AddressLayout cm_process_group = CmTorch.C_POINTER;
+    /**
+     * {@snippet lang=c :
+     * typedef struct cm_jit_module_s *cm_jit_module
+     * }
+     */
+    public static final AddressLayout cm_jit_module = CmTorch.C_POINTER;
 
     private static class cm_last_error {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -9646,6 +9709,1450 @@ public class CmTorch {
                 traceDowncall("cm_op_call", op, s);
             }
             return (int)mh$.invokeExact(op, s);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_backend_available {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_backend_available");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_backend_available(const char *backend, int *out)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_backend_available$descriptor() {
+        return cm_dist_backend_available.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_backend_available(const char *backend, int *out)
+     * }
+     */
+    public static MethodHandle cm_dist_backend_available$handle() {
+        return cm_dist_backend_available.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_backend_available(const char *backend, int *out)
+     * }
+     */
+    public static MemorySegment cm_dist_backend_available$address() {
+        return cm_dist_backend_available.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_backend_available(const char *backend, int *out)
+     * }
+     */
+    public static int cm_dist_backend_available(MemorySegment backend, MemorySegment out) {
+        var mh$ = cm_dist_backend_available.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_backend_available", backend, out);
+            }
+            return (int)mh$.invokeExact(backend, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_store_tcp {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_LONG,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_store_tcp");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_store_tcp(const char *host, int port, int world_size, int is_master, int64_t timeout_ms, cm_store *out)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_store_tcp$descriptor() {
+        return cm_dist_store_tcp.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_store_tcp(const char *host, int port, int world_size, int is_master, int64_t timeout_ms, cm_store *out)
+     * }
+     */
+    public static MethodHandle cm_dist_store_tcp$handle() {
+        return cm_dist_store_tcp.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_store_tcp(const char *host, int port, int world_size, int is_master, int64_t timeout_ms, cm_store *out)
+     * }
+     */
+    public static MemorySegment cm_dist_store_tcp$address() {
+        return cm_dist_store_tcp.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_store_tcp(const char *host, int port, int world_size, int is_master, int64_t timeout_ms, cm_store *out)
+     * }
+     */
+    public static int cm_dist_store_tcp(MemorySegment host, int port, int world_size, int is_master, long timeout_ms, MemorySegment out) {
+        var mh$ = cm_dist_store_tcp.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_store_tcp", host, port, world_size, is_master, timeout_ms, out);
+            }
+            return (int)mh$.invokeExact(host, port, world_size, is_master, timeout_ms, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_store_port {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_store_port");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_store_port(cm_store s, int *out)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_store_port$descriptor() {
+        return cm_dist_store_port.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_store_port(cm_store s, int *out)
+     * }
+     */
+    public static MethodHandle cm_dist_store_port$handle() {
+        return cm_dist_store_port.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_store_port(cm_store s, int *out)
+     * }
+     */
+    public static MemorySegment cm_dist_store_port$address() {
+        return cm_dist_store_port.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_store_port(cm_store s, int *out)
+     * }
+     */
+    public static int cm_dist_store_port(MemorySegment s, MemorySegment out) {
+        var mh$ = cm_dist_store_port.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_store_port", s, out);
+            }
+            return (int)mh$.invokeExact(s, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_store_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_store_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_store_free(cm_store s)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_store_free$descriptor() {
+        return cm_dist_store_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_store_free(cm_store s)
+     * }
+     */
+    public static MethodHandle cm_dist_store_free$handle() {
+        return cm_dist_store_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_store_free(cm_store s)
+     * }
+     */
+    public static MemorySegment cm_dist_store_free$address() {
+        return cm_dist_store_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_store_free(cm_store s)
+     * }
+     */
+    public static int cm_dist_store_free(MemorySegment s) {
+        var mh$ = cm_dist_store_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_store_free", s);
+            }
+            return (int)mh$.invokeExact(s);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_store_set {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_LONG
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_store_set");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_store_set(cm_store s, const char *key, const void *data, size_t len)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_store_set$descriptor() {
+        return cm_dist_store_set.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_store_set(cm_store s, const char *key, const void *data, size_t len)
+     * }
+     */
+    public static MethodHandle cm_dist_store_set$handle() {
+        return cm_dist_store_set.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_store_set(cm_store s, const char *key, const void *data, size_t len)
+     * }
+     */
+    public static MemorySegment cm_dist_store_set$address() {
+        return cm_dist_store_set.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_store_set(cm_store s, const char *key, const void *data, size_t len)
+     * }
+     */
+    public static int cm_dist_store_set(MemorySegment s, MemorySegment key, MemorySegment data, long len) {
+        var mh$ = cm_dist_store_set.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_store_set", s, key, data, len);
+            }
+            return (int)mh$.invokeExact(s, key, data, len);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_store_get {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_LONG,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_store_get");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_store_get(cm_store s, const char *key, void *buf, size_t cap, size_t *len)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_store_get$descriptor() {
+        return cm_dist_store_get.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_store_get(cm_store s, const char *key, void *buf, size_t cap, size_t *len)
+     * }
+     */
+    public static MethodHandle cm_dist_store_get$handle() {
+        return cm_dist_store_get.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_store_get(cm_store s, const char *key, void *buf, size_t cap, size_t *len)
+     * }
+     */
+    public static MemorySegment cm_dist_store_get$address() {
+        return cm_dist_store_get.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_store_get(cm_store s, const char *key, void *buf, size_t cap, size_t *len)
+     * }
+     */
+    public static int cm_dist_store_get(MemorySegment s, MemorySegment key, MemorySegment buf, long cap, MemorySegment len) {
+        var mh$ = cm_dist_store_get.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_store_get", s, key, buf, cap, len);
+            }
+            return (int)mh$.invokeExact(s, key, buf, cap, len);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_store_add {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_LONG,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_store_add");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_store_add(cm_store s, const char *key, int64_t delta, int64_t *out)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_store_add$descriptor() {
+        return cm_dist_store_add.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_store_add(cm_store s, const char *key, int64_t delta, int64_t *out)
+     * }
+     */
+    public static MethodHandle cm_dist_store_add$handle() {
+        return cm_dist_store_add.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_store_add(cm_store s, const char *key, int64_t delta, int64_t *out)
+     * }
+     */
+    public static MemorySegment cm_dist_store_add$address() {
+        return cm_dist_store_add.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_store_add(cm_store s, const char *key, int64_t delta, int64_t *out)
+     * }
+     */
+    public static int cm_dist_store_add(MemorySegment s, MemorySegment key, long delta, MemorySegment out) {
+        var mh$ = cm_dist_store_add.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_store_add", s, key, delta, out);
+            }
+            return (int)mh$.invokeExact(s, key, delta, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_store_wait {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_LONG,
+            CmTorch.C_LONG
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_store_wait");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_store_wait(cm_store s, const char *const *keys, size_t n, int64_t timeout_ms)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_store_wait$descriptor() {
+        return cm_dist_store_wait.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_store_wait(cm_store s, const char *const *keys, size_t n, int64_t timeout_ms)
+     * }
+     */
+    public static MethodHandle cm_dist_store_wait$handle() {
+        return cm_dist_store_wait.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_store_wait(cm_store s, const char *const *keys, size_t n, int64_t timeout_ms)
+     * }
+     */
+    public static MemorySegment cm_dist_store_wait$address() {
+        return cm_dist_store_wait.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_store_wait(cm_store s, const char *const *keys, size_t n, int64_t timeout_ms)
+     * }
+     */
+    public static int cm_dist_store_wait(MemorySegment s, MemorySegment keys, long n, long timeout_ms) {
+        var mh$ = cm_dist_store_wait.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_store_wait", s, keys, n, timeout_ms);
+            }
+            return (int)mh$.invokeExact(s, keys, n, timeout_ms);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_store_check {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_LONG,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_store_check");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_store_check(cm_store s, const char *const *keys, size_t n, int *out)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_store_check$descriptor() {
+        return cm_dist_store_check.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_store_check(cm_store s, const char *const *keys, size_t n, int *out)
+     * }
+     */
+    public static MethodHandle cm_dist_store_check$handle() {
+        return cm_dist_store_check.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_store_check(cm_store s, const char *const *keys, size_t n, int *out)
+     * }
+     */
+    public static MemorySegment cm_dist_store_check$address() {
+        return cm_dist_store_check.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_store_check(cm_store s, const char *const *keys, size_t n, int *out)
+     * }
+     */
+    public static int cm_dist_store_check(MemorySegment s, MemorySegment keys, long n, MemorySegment out) {
+        var mh$ = cm_dist_store_check.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_store_check", s, keys, n, out);
+            }
+            return (int)mh$.invokeExact(s, keys, n, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_pg_new {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_LONG,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_pg_new");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_pg_new(const char *backend, cm_store store, int rank, int size, int64_t timeout_ms, cm_process_group *out)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_pg_new$descriptor() {
+        return cm_dist_pg_new.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_pg_new(const char *backend, cm_store store, int rank, int size, int64_t timeout_ms, cm_process_group *out)
+     * }
+     */
+    public static MethodHandle cm_dist_pg_new$handle() {
+        return cm_dist_pg_new.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_pg_new(const char *backend, cm_store store, int rank, int size, int64_t timeout_ms, cm_process_group *out)
+     * }
+     */
+    public static MemorySegment cm_dist_pg_new$address() {
+        return cm_dist_pg_new.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_pg_new(const char *backend, cm_store store, int rank, int size, int64_t timeout_ms, cm_process_group *out)
+     * }
+     */
+    public static int cm_dist_pg_new(MemorySegment backend, MemorySegment store, int rank, int size, long timeout_ms, MemorySegment out) {
+        var mh$ = cm_dist_pg_new.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_pg_new", backend, store, rank, size, timeout_ms, out);
+            }
+            return (int)mh$.invokeExact(backend, store, rank, size, timeout_ms, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_pg_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_pg_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_pg_free(cm_process_group pg)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_pg_free$descriptor() {
+        return cm_dist_pg_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_pg_free(cm_process_group pg)
+     * }
+     */
+    public static MethodHandle cm_dist_pg_free$handle() {
+        return cm_dist_pg_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_pg_free(cm_process_group pg)
+     * }
+     */
+    public static MemorySegment cm_dist_pg_free$address() {
+        return cm_dist_pg_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_pg_free(cm_process_group pg)
+     * }
+     */
+    public static int cm_dist_pg_free(MemorySegment pg) {
+        var mh$ = cm_dist_pg_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_pg_free", pg);
+            }
+            return (int)mh$.invokeExact(pg);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_pg_rank {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_pg_rank");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_pg_rank(cm_process_group pg, int *out)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_pg_rank$descriptor() {
+        return cm_dist_pg_rank.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_pg_rank(cm_process_group pg, int *out)
+     * }
+     */
+    public static MethodHandle cm_dist_pg_rank$handle() {
+        return cm_dist_pg_rank.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_pg_rank(cm_process_group pg, int *out)
+     * }
+     */
+    public static MemorySegment cm_dist_pg_rank$address() {
+        return cm_dist_pg_rank.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_pg_rank(cm_process_group pg, int *out)
+     * }
+     */
+    public static int cm_dist_pg_rank(MemorySegment pg, MemorySegment out) {
+        var mh$ = cm_dist_pg_rank.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_pg_rank", pg, out);
+            }
+            return (int)mh$.invokeExact(pg, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_pg_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_pg_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_pg_size(cm_process_group pg, int *out)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_pg_size$descriptor() {
+        return cm_dist_pg_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_pg_size(cm_process_group pg, int *out)
+     * }
+     */
+    public static MethodHandle cm_dist_pg_size$handle() {
+        return cm_dist_pg_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_pg_size(cm_process_group pg, int *out)
+     * }
+     */
+    public static MemorySegment cm_dist_pg_size$address() {
+        return cm_dist_pg_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_pg_size(cm_process_group pg, int *out)
+     * }
+     */
+    public static int cm_dist_pg_size(MemorySegment pg, MemorySegment out) {
+        var mh$ = cm_dist_pg_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_pg_size", pg, out);
+            }
+            return (int)mh$.invokeExact(pg, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_allreduce {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_LONG,
+            CmTorch.C_INT
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_allreduce");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_allreduce(cm_process_group pg, const cm_tensor *ts, size_t n, int op)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_allreduce$descriptor() {
+        return cm_dist_allreduce.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_allreduce(cm_process_group pg, const cm_tensor *ts, size_t n, int op)
+     * }
+     */
+    public static MethodHandle cm_dist_allreduce$handle() {
+        return cm_dist_allreduce.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_allreduce(cm_process_group pg, const cm_tensor *ts, size_t n, int op)
+     * }
+     */
+    public static MemorySegment cm_dist_allreduce$address() {
+        return cm_dist_allreduce.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_allreduce(cm_process_group pg, const cm_tensor *ts, size_t n, int op)
+     * }
+     */
+    public static int cm_dist_allreduce(MemorySegment pg, MemorySegment ts, long n, int op) {
+        var mh$ = cm_dist_allreduce.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_allreduce", pg, ts, n, op);
+            }
+            return (int)mh$.invokeExact(pg, ts, n, op);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_broadcast {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_LONG,
+            CmTorch.C_INT
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_broadcast");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_broadcast(cm_process_group pg, const cm_tensor *ts, size_t n, int root)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_broadcast$descriptor() {
+        return cm_dist_broadcast.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_broadcast(cm_process_group pg, const cm_tensor *ts, size_t n, int root)
+     * }
+     */
+    public static MethodHandle cm_dist_broadcast$handle() {
+        return cm_dist_broadcast.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_broadcast(cm_process_group pg, const cm_tensor *ts, size_t n, int root)
+     * }
+     */
+    public static MemorySegment cm_dist_broadcast$address() {
+        return cm_dist_broadcast.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_broadcast(cm_process_group pg, const cm_tensor *ts, size_t n, int root)
+     * }
+     */
+    public static int cm_dist_broadcast(MemorySegment pg, MemorySegment ts, long n, int root) {
+        var mh$ = cm_dist_broadcast.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_broadcast", pg, ts, n, root);
+            }
+            return (int)mh$.invokeExact(pg, ts, n, root);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_barrier {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_barrier");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_barrier(cm_process_group pg)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_barrier$descriptor() {
+        return cm_dist_barrier.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_barrier(cm_process_group pg)
+     * }
+     */
+    public static MethodHandle cm_dist_barrier$handle() {
+        return cm_dist_barrier.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_barrier(cm_process_group pg)
+     * }
+     */
+    public static MemorySegment cm_dist_barrier$address() {
+        return cm_dist_barrier.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_barrier(cm_process_group pg)
+     * }
+     */
+    public static int cm_dist_barrier(MemorySegment pg) {
+        var mh$ = cm_dist_barrier.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_barrier", pg);
+            }
+            return (int)mh$.invokeExact(pg);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_allgather {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_LONG
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_allgather");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_allgather(cm_process_group pg, cm_tensor input, cm_tensor *outs, size_t cap)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_allgather$descriptor() {
+        return cm_dist_allgather.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_allgather(cm_process_group pg, cm_tensor input, cm_tensor *outs, size_t cap)
+     * }
+     */
+    public static MethodHandle cm_dist_allgather$handle() {
+        return cm_dist_allgather.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_allgather(cm_process_group pg, cm_tensor input, cm_tensor *outs, size_t cap)
+     * }
+     */
+    public static MemorySegment cm_dist_allgather$address() {
+        return cm_dist_allgather.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_allgather(cm_process_group pg, cm_tensor input, cm_tensor *outs, size_t cap)
+     * }
+     */
+    public static int cm_dist_allgather(MemorySegment pg, MemorySegment input, MemorySegment outs, long cap) {
+        var mh$ = cm_dist_allgather.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_allgather", pg, input, outs, cap);
+            }
+            return (int)mh$.invokeExact(pg, input, outs, cap);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_dist_allreduce_double {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_DOUBLE,
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_dist_allreduce_double");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_dist_allreduce_double(cm_process_group pg, double value, int op, double *out)
+     * }
+     */
+    public static FunctionDescriptor cm_dist_allreduce_double$descriptor() {
+        return cm_dist_allreduce_double.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_dist_allreduce_double(cm_process_group pg, double value, int op, double *out)
+     * }
+     */
+    public static MethodHandle cm_dist_allreduce_double$handle() {
+        return cm_dist_allreduce_double.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_dist_allreduce_double(cm_process_group pg, double value, int op, double *out)
+     * }
+     */
+    public static MemorySegment cm_dist_allreduce_double$address() {
+        return cm_dist_allreduce_double.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_dist_allreduce_double(cm_process_group pg, double value, int op, double *out)
+     * }
+     */
+    public static int cm_dist_allreduce_double(MemorySegment pg, double value, int op, MemorySegment out) {
+        var mh$ = cm_dist_allreduce_double.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_dist_allreduce_double", pg, value, op, out);
+            }
+            return (int)mh$.invokeExact(pg, value, op, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_jit_load {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_jit_load");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_jit_load(const char *path, int device, cm_jit_module *out)
+     * }
+     */
+    public static FunctionDescriptor cm_jit_load$descriptor() {
+        return cm_jit_load.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_jit_load(const char *path, int device, cm_jit_module *out)
+     * }
+     */
+    public static MethodHandle cm_jit_load$handle() {
+        return cm_jit_load.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_jit_load(const char *path, int device, cm_jit_module *out)
+     * }
+     */
+    public static MemorySegment cm_jit_load$address() {
+        return cm_jit_load.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_jit_load(const char *path, int device, cm_jit_module *out)
+     * }
+     */
+    public static int cm_jit_load(MemorySegment path, int device, MemorySegment out) {
+        var mh$ = cm_jit_load.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_jit_load", path, device, out);
+            }
+            return (int)mh$.invokeExact(path, device, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_jit_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_jit_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_jit_free(cm_jit_module m)
+     * }
+     */
+    public static FunctionDescriptor cm_jit_free$descriptor() {
+        return cm_jit_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_jit_free(cm_jit_module m)
+     * }
+     */
+    public static MethodHandle cm_jit_free$handle() {
+        return cm_jit_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_jit_free(cm_jit_module m)
+     * }
+     */
+    public static MemorySegment cm_jit_free$address() {
+        return cm_jit_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_jit_free(cm_jit_module m)
+     * }
+     */
+    public static int cm_jit_free(MemorySegment m) {
+        var mh$ = cm_jit_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_jit_free", m);
+            }
+            return (int)mh$.invokeExact(m);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_jit_set_training {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_INT
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_jit_set_training");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_jit_set_training(cm_jit_module m, int training)
+     * }
+     */
+    public static FunctionDescriptor cm_jit_set_training$descriptor() {
+        return cm_jit_set_training.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_jit_set_training(cm_jit_module m, int training)
+     * }
+     */
+    public static MethodHandle cm_jit_set_training$handle() {
+        return cm_jit_set_training.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_jit_set_training(cm_jit_module m, int training)
+     * }
+     */
+    public static MemorySegment cm_jit_set_training$address() {
+        return cm_jit_set_training.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_jit_set_training(cm_jit_module m, int training)
+     * }
+     */
+    public static int cm_jit_set_training(MemorySegment m, int training) {
+        var mh$ = cm_jit_set_training.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_jit_set_training", m, training);
+            }
+            return (int)mh$.invokeExact(m, training);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_jit_is_training {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_jit_is_training");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_jit_is_training(cm_jit_module m, int *out)
+     * }
+     */
+    public static FunctionDescriptor cm_jit_is_training$descriptor() {
+        return cm_jit_is_training.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_jit_is_training(cm_jit_module m, int *out)
+     * }
+     */
+    public static MethodHandle cm_jit_is_training$handle() {
+        return cm_jit_is_training.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_jit_is_training(cm_jit_module m, int *out)
+     * }
+     */
+    public static MemorySegment cm_jit_is_training$address() {
+        return cm_jit_is_training.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_jit_is_training(cm_jit_module m, int *out)
+     * }
+     */
+    public static int cm_jit_is_training(MemorySegment m, MemorySegment out) {
+        var mh$ = cm_jit_is_training.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_jit_is_training", m, out);
+            }
+            return (int)mh$.invokeExact(m, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_jit_set_requires_grad {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_INT
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_jit_set_requires_grad");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_jit_set_requires_grad(cm_jit_module m, int requires_grad)
+     * }
+     */
+    public static FunctionDescriptor cm_jit_set_requires_grad$descriptor() {
+        return cm_jit_set_requires_grad.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_jit_set_requires_grad(cm_jit_module m, int requires_grad)
+     * }
+     */
+    public static MethodHandle cm_jit_set_requires_grad$handle() {
+        return cm_jit_set_requires_grad.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_jit_set_requires_grad(cm_jit_module m, int requires_grad)
+     * }
+     */
+    public static MemorySegment cm_jit_set_requires_grad$address() {
+        return cm_jit_set_requires_grad.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_jit_set_requires_grad(cm_jit_module m, int requires_grad)
+     * }
+     */
+    public static int cm_jit_set_requires_grad(MemorySegment m, int requires_grad) {
+        var mh$ = cm_jit_set_requires_grad.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_jit_set_requires_grad", m, requires_grad);
+            }
+            return (int)mh$.invokeExact(m, requires_grad);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_jit_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_LONG,
+            CmTorch.C_POINTER,
+            CmTorch.C_LONG,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_jit_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_jit_forward(cm_jit_module m, const cm_tensor *inputs, size_t n, cm_tensor *outs, size_t cap, size_t *n_out)
+     * }
+     */
+    public static FunctionDescriptor cm_jit_forward$descriptor() {
+        return cm_jit_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_jit_forward(cm_jit_module m, const cm_tensor *inputs, size_t n, cm_tensor *outs, size_t cap, size_t *n_out)
+     * }
+     */
+    public static MethodHandle cm_jit_forward$handle() {
+        return cm_jit_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_jit_forward(cm_jit_module m, const cm_tensor *inputs, size_t n, cm_tensor *outs, size_t cap, size_t *n_out)
+     * }
+     */
+    public static MemorySegment cm_jit_forward$address() {
+        return cm_jit_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_jit_forward(cm_jit_module m, const cm_tensor *inputs, size_t n, cm_tensor *outs, size_t cap, size_t *n_out)
+     * }
+     */
+    public static int cm_jit_forward(MemorySegment m, MemorySegment inputs, long n, MemorySegment outs, long cap, MemorySegment n_out) {
+        var mh$ = cm_jit_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_jit_forward", m, inputs, n, outs, cap, n_out);
+            }
+            return (int)mh$.invokeExact(m, inputs, n, outs, cap, n_out);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

@@ -1,0 +1,46 @@
+package dev.cm4j.dist;
+
+import static dev.cm4j.bindings.ffi.CmTorch.cm_dist_backend_available;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/** A c10d process-group backend. */
+public enum Backend {
+  /** Gloo: CPU tensors over TCP (any build with gloo; the CPU build here has it). */
+  GLOO("gloo"),
+  /** NCCL: CUDA tensors (only in builds against a CUDA libtorch). */
+  NCCL("nccl");
+
+  static {
+    NativeAccess.ensureLoaded();
+  }
+
+  private final String id;
+
+  Backend(String id) {
+    this.id = id;
+  }
+
+  /** The backend's name in the C API ("gloo", "nccl"). */
+  public String id() {
+    return id;
+  }
+
+  /** Whether the loaded native library was built with this backend. */
+  public boolean isAvailable() {
+    NativeAccess.requirePlatformThread();
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment out = a.allocate(ValueLayout.JAVA_INT);
+      NativeAccess.check(cm_dist_backend_available(a.allocateFrom(id), out));
+      return out.get(ValueLayout.JAVA_INT, 0) != 0;
+    }
+  }
+
+  /** Parses "gloo" or "nccl" (case-insensitive). */
+  public static Backend parse(String s) {
+    for (Backend b : values()) if (b.id.equalsIgnoreCase(s.trim())) return b;
+    throw new IllegalArgumentException("unknown backend '" + s + "' (expected gloo or nccl)");
+  }
+}
