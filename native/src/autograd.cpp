@@ -23,6 +23,7 @@ int cm_autograd_grad(const cm_tensor* outputs, size_t n_out, const cm_tensor* gr
   CM_TRY
   auto outs = cm::tensors(outputs, n_out, "outputs");
   auto ins = cm::tensors(inputs, n_in, "inputs");
+  if (n_in == 0) throw cm::ArgError("grad needs at least one input to differentiate with respect to");
   if (n_in > 0 && !results) throw cm::ArgError("results array is NULL");
   std::vector<at::Tensor> gs;
   if (grad_outputs) {

@@ -8,6 +8,7 @@
 #include <torch/version.h>
 #include <dlfcn.h>
 #include <cstring>
+#include <cmath>
 
 namespace cm {
 
@@ -158,6 +159,22 @@ int cm_tensor_grad(cm_tensor t, cm_tensor* out) {
 int cm_tensor_set_grad(cm_tensor t, cm_tensor g) {
   CM_TRY
   at::Tensor x = T(t);
+  if (g) {
+    // The checks of torch.Tensor.grad's setter: a mismatched grad would only fail (or silently broadcast) later,
+    // inside backward's accumulation.
+    const at::Tensor& n = g->t;
+    if (!n.defined()) throw cm::ArgError("assigned grad is undefined");
+    if (n.is_same(x)) throw cm::ArgError("can't assign a tensor as its own grad");
+    if (n.scalar_type() != x.scalar_type())
+      throw cm::ArgError(std::string("assigned grad has data of a different type (") + c10::toString(n.scalar_type()) +
+                         ", expected " + c10::toString(x.scalar_type()) + ")");
+    if (n.device() != x.device())
+      throw cm::ArgError("assigned grad has data located on a different device (" + n.device().str() + ", expected " +
+                         x.device().str() + ")");
+    if (n.sizes() != x.sizes())
+      throw cm::ArgError("assigned grad has data of a different size (" + c10::str(n.sizes()) + ", expected " +
+                         c10::str(x.sizes()) + ")");
+  }
   x.mutable_grad() = g ? g->t : at::Tensor();
   CM_CATCH
 }
@@ -177,7 +194,10 @@ int cm_from_data(const void* data, size_t nbytes, const int64_t* sizes, size_t n
     if (v != 0 && numel > INT64_MAX / v) throw cm::ArgError("shape " + c10::str(s) + " overflows");
     numel *= v;
   }
-  size_t need = static_cast<size_t>(numel) * c10::elementSize(st);
+  size_t es = c10::elementSize(st);
+  if (numel > 0 && static_cast<uint64_t>(numel) > SIZE_MAX / es)
+    throw cm::ArgError("shape " + c10::str(s) + " of " + c10::toString(st) + " needs more bytes than fit in size_t");
+  size_t need = static_cast<size_t>(numel) * es;
   if (need != nbytes)
     throw cm::ArgError("data has " + std::to_string(nbytes) + " bytes but shape " + c10::str(s) + " of " +
                        c10::toString(st) + " needs " + std::to_string(need));
@@ -209,7 +229,16 @@ int cm_full(const int64_t* sizes, size_t ndim, int kind, double d, int64_t i, in
   CM_CATCH
 }
 int cm_arange(double start, double end, double step, int dtype, int device, cm_tensor* out) {
-  CM_TRY put(out, at::arange(start, end, step, cm::options(dtype, device))); CM_CATCH
+  CM_TRY
+  auto o = cm::options(dtype, device);
+  // libtorch rejects a step that truncates to 0 for int64 but silently fills other integral dtypes with garbage
+  // (and aten::range even divides by zero): reject it for every integral dtype.
+  if (c10::isIntegralType(o.dtype().toScalarType(), /*includeBool=*/true) && std::isfinite(step) &&
+      std::trunc(step) == 0)
+    throw cm::ArgError("arange step " + std::to_string(step) + " truncates to 0 for the integral dtype " +
+                       c10::toString(o.dtype().toScalarType()) + "; step must be nonzero");
+  put(out, at::arange(start, end, step, o));
+  CM_CATCH
 }
 int cm_linspace(double start, double end, int64_t steps, int dtype, int device, cm_tensor* out) {
   CM_TRY put(out, at::linspace(start, end, steps, cm::options(dtype, device))); CM_CATCH
@@ -400,7 +429,15 @@ int cm_fw_exit_dual_level(int64_t level) {
   CM_CATCH
 }
 int cm_fw_make_dual(cm_tensor primal, cm_tensor tangent, int64_t level, cm_tensor* out) {
-  CM_TRY put(out, at::_make_dual(T(primal, "primal"), T(tangent, "tangent"), level)); CM_CATCH
+  CM_TRY
+  const auto &p = T(primal, "primal"), &tg = T(tangent, "tangent");
+  // libtorch only asserts this (an INTERNAL ASSERT telling the user to report a PyTorch bug).
+  auto fp = [](const at::Tensor& x) { return x.is_floating_point() || x.is_complex(); };
+  if (!fp(p) || !fp(tg))
+    throw cm::ArgError(std::string("forward AD needs floating-point primal and tangent, got ") +
+                       c10::toString(p.scalar_type()) + " and " + c10::toString(tg.scalar_type()));
+  put(out, at::_make_dual(p, tg, level));
+  CM_CATCH
 }
 int cm_fw_unpack_dual(cm_tensor t, int64_t level, cm_tensor* primal, cm_tensor* tangent) {
   CM_TRY

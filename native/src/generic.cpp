@@ -27,6 +27,46 @@ const c10::IValue& at_index(cm_stack s, size_t i) {
   return v[i];
 }
 
+// Enum-valued arguments (ScalarType, Layout, MemoryFormat) travel as plain ints on the stack, and kernels cast
+// them unchecked (static_cast to an int8_t enum): an out-of-range code indexes static tables out of bounds
+// (c10::promoteTypes, TypeMeta lookups) and crashes the process. Reject such codes before the call.
+void check_enum_arg(const c10::TypePtr& t, const c10::IValue& v, const c10::FunctionSchema& schema,
+                    const c10::Argument& arg) {
+  if (v.isNone()) return;
+  const char* what = nullptr;
+  int64_t limit = 0;
+  switch (t->kind()) {
+    case c10::TypeKind::OptionalType:
+      check_enum_arg(t->castRaw<c10::OptionalType>()->getElementType(), v, schema, arg);
+      return;
+    case c10::TypeKind::ListType:
+      if (v.isList()) {
+        const auto& elem = t->castRaw<c10::ListType>()->getElementType();
+        for (const auto& e : v.toListRef()) check_enum_arg(elem, e, schema, arg);
+      }
+      return;
+    case c10::TypeKind::ScalarTypeType:
+      what = "dtype (ScalarType)";
+      limit = static_cast<int64_t>(c10::ScalarType::Undefined);
+      break;
+    case c10::TypeKind::LayoutType:
+      what = "layout";
+      limit = static_cast<int64_t>(c10::Layout::NumOptions);
+      break;
+    case c10::TypeKind::MemoryFormatType:
+      what = "memory format";
+      limit = static_cast<int64_t>(c10::MemoryFormat::NumOptions);
+      break;
+    default:
+      return;
+  }
+  if (!v.isInt()) return;  // the schema check has already matched the type
+  int64_t code = v.toInt();
+  if (code < 0 || code >= limit)
+    throw cm::ArgError(schema.name() + "(): argument '" + arg.name() + "' is not a valid " + what + " code: " +
+                       std::to_string(code) + " (expected 0.." + std::to_string(limit - 1) + ")");
+}
+
 }  // namespace
 
 extern "C" {
@@ -171,6 +211,8 @@ int cm_op_call(cm_op op, cm_stack s) {
   if (schema.is_vararg()) throw cm::ArgError("vararg operators are not supported: " + schema.name());
   // Type-check every argument and fill trailing defaults (throws c10::Error naming the argument on mismatch).
   schema.checkAndNormalizeInputs(st, {});
+  const auto& args = schema.arguments();
+  for (size_t i = 0; i < args.size() && i < st.size(); i++) check_enum_arg(args[i].real_type(), st[i], schema, args[i]);
   op->handle.callBoxed(&st);
   CM_CATCH
 }

@@ -328,7 +328,12 @@ int cm_narrow(cm_tensor a, int64_t dim, int64_t start, int64_t len, cm_tensor* o
 int cm_slice(cm_tensor a, int64_t dim, int64_t start, int64_t end, int64_t step, cm_tensor* out) {
   CM_TRY
   if (step <= 0) throw cm::ArgError("slice step must be positive, got " + std::to_string(step));
-  put(out, T(a).slice(dim, start, end, step));
+  const auto& x = T(a);
+  // A step beyond the dimension selects at most one element; clamping it keeps libtorch's stride·step from
+  // overflowing (which surfaced as a confusing negative-stride error). dim is validated here too.
+  int64_t n = x.dim() == 0 ? 0 : x.size(c10::maybe_wrap_dim(dim, x.dim()));
+  step = std::min(step, std::max<int64_t>(n, 1));
+  put(out, x.slice(dim, start, end, step));
   CM_CATCH
 }
 int cm_select(cm_tensor a, int64_t dim, int64_t index, cm_tensor* out) {

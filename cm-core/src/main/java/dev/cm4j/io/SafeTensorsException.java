@@ -12,7 +12,9 @@ import java.nio.file.Path;
 public class SafeTensorsException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  /** The file concerned (not serialized: Path is not Serializable). */
   private final transient Path file;
+  /** The tensor concerned, or null. */
   private final String tensor;
 
   /**

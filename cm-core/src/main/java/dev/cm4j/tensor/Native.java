@@ -68,6 +68,7 @@ final class Native {
 
     /** An array of tensor handles; null entries become NULL (optional tensors). */
     MemorySegment handles(List<Tensor> ts, boolean allowNull, String what) {
+      if (ts == null) throw new NullPointerException(what + " is null");
       MemorySegment m = bump(ts.size() * 8L);
       for (int i = 0; i < ts.size(); i++) {
         Tensor t = ts.get(i);
@@ -78,6 +79,7 @@ final class Native {
     }
 
     MemorySegment handles(Tensor[] ts, boolean allowNull, String what) {
+      if (ts == null) throw new NullPointerException(what + " is null");
       return handles(java.util.Arrays.asList(ts), allowNull, what);
     }
 

@@ -202,7 +202,11 @@ public final class Tensor implements AutoCloseable {
     MemorySegment buf = s.bytes(64 * 8);
     Native.check(cm_tensor_strides(handle(), buf, 64, s.out));
     int n = (int) s.out.get(ValueLayout.JAVA_LONG, 0);
-    return buf.asSlice(0, Math.min(n, 64) * 8L).toArray(ValueLayout.JAVA_LONG);
+    if (n > 64) {
+      buf = s.bytes(n * 8L);
+      Native.check(cm_tensor_strides(handle(), buf, n, s.out));
+    }
+    return buf.asSlice(0, n * 8L).toArray(ValueLayout.JAVA_LONG);
   }
 
   /** Element type. */
@@ -508,12 +512,16 @@ public final class Tensor implements AutoCloseable {
   public MemorySegment toSegment(java.lang.foreign.SegmentAllocator alloc) {
     long n = numel() * dtype().byteSize();
     MemorySegment m = alloc.allocate(Math.max(n, 1), 16).asSlice(0, n);
+    if (m.isReadOnly()) throw new IllegalArgumentException("the allocator returned a read-only segment");
     Native.check(cm_copy_to_host(handle(), m, n));
     return m;
   }
 
   /** Copies the elements (row-major) into dst, whose size must equal numel × element size. */
   public void copyTo(MemorySegment dst) {
+    if (dst == null) throw new NullPointerException("destination segment is null");
+    // Native code would write through a read-only (e.g. read-only mapped) segment and crash the process.
+    if (dst.isReadOnly()) throw new IllegalArgumentException("destination segment is read-only");
     if (!dst.isNative()) {
       try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
         MemorySegment m = a.allocate(Math.max(dst.byteSize(), 1), 16).asSlice(0, dst.byteSize());
