@@ -20,6 +20,7 @@ public final class PointClouds {
 
   static {
     FORMATS.add(new NpyFormat());
+    FORMATS.add(new SafetensorsFormat());
     ServiceLoader.load(PointCloudFormat.class).forEach(FORMATS::add);
   }
 
@@ -47,12 +48,8 @@ public final class PointClouds {
     for (PointCloudFormat f : FORMATS) {
       if (f.accepts(file)) return f.read(file, key);
     }
-    String n = file.getFileName().toString().toLowerCase(Locale.ROOT);
-    String hint = n.endsWith(".safetensors")
-        ? " (safetensors point clouds are not implemented yet: register a PointCloudFormat)"
-        : "";
     throw new DataException(file.toString(), "no point-cloud format accepts this file; known: "
-        + FORMATS.stream().map(PointCloudFormat::name).toList() + hint);
+        + FORMATS.stream().map(PointCloudFormat::name).toList());
   }
 
   /** Converts a 2-D float array to a point dataset; {@code name} is the file for messages. */
@@ -63,6 +60,52 @@ public final class PointClouds {
     }
     if (a.shape()[1] < 1) throw new DataException(name, "points of dimension 0");
     return new InMemoryPointDataset(a.toFloatArray(), Math.toIntExact(a.shape()[1]), null);
+  }
+
+  /**
+   * The built-in {@code .safetensors} format: the tensor named by key (or the only tensor, when the file holds one),
+   * a 2-D floating-point array converted to float32.
+   */
+  private static final class SafetensorsFormat implements PointCloudFormat {
+    @Override
+    public String name() {
+      return "safetensors";
+    }
+
+    @Override
+    public boolean accepts(Path file) {
+      return file.getFileName() != null
+          && file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".safetensors");
+    }
+
+    @Override
+    public InMemoryPointDataset read(Path file, String key) {
+      try (dev.cm4j.io.SafeTensorFile f = dev.cm4j.io.SafeTensors.read(file);
+          dev.cm4j.tensor.TensorScope s = dev.cm4j.tensor.TensorScope.open()) {
+        String name = key;
+        if (name == null) {
+          if (f.size() != 1) {
+            throw new DataException(file.toString(), "holds " + f.size() + " tensors " + f.names()
+                + ": name the point cloud with a key");
+          }
+          name = f.names().get(0);
+        }
+        if (!f.contains(name)) throw new DataException(file.toString(), "has no tensor '" + name + "'");
+        dev.cm4j.tensor.Tensor t = f.tensor(name);
+        if (t.dim() != 2 || t.size(1) < 1) {
+          throw new DataException(file.toString(), "tensor '" + name + "' must be a 2-D [N, D] array, got shape "
+              + Arrays.toString(t.shape()));
+        }
+        if (!t.dtype().isFloatingPoint()) {
+          throw new DataException(file.toString(), "tensor '" + name + "' must be floating point, got " + t.dtype());
+        }
+        return new InMemoryPointDataset(t.toFloatArray(), Math.toIntExact(t.size(1)), null);
+      } catch (java.io.IOException e) {
+        throw new DataException(file.toString(), "cannot read: " + e.getMessage());
+      } catch (dev.cm4j.io.SafeTensorsException e) {
+        throw new DataException(file.toString(), e.getMessage());
+      }
+    }
   }
 
   /** The built-in {@code .npy} format. */

@@ -28,15 +28,33 @@ class PointCloudsTest {
   }
 
   @Test
-  void unknownFormatsNameTheFileAndSafetensorsPointsAtTheExtensionPoint() throws Exception {
+  void safetensorsPointCloudsByKeyAndErrorsNameTheFile() throws Exception {
     Path st = dir.resolve("points.safetensors");
-    Files.write(st, new byte[16]);
-    DataException e = assertThrows(DataException.class, () -> PointClouds.read(st, "points"));
-    assertTrue(e.getMessage().contains(st.toString()) && e.getMessage().contains("PointCloudFormat"),
-        e.getMessage());
+    try (var scope = dev.cm4j.tensor.TensorScope.open()) {
+      java.util.Map<String, dev.cm4j.tensor.Tensor> m = new java.util.LinkedHashMap<>();
+      m.put("points", dev.cm4j.tensor.Tensor.of(new double[] {1, 2, 3, 4, 5, 6}, 3, 2));
+      m.put("labels", dev.cm4j.tensor.Tensor.of(new long[] {0, 1, 0}));
+      dev.cm4j.io.SafeTensors.write(st, m);
+    }
+    InMemoryPointDataset ds = PointClouds.read(st, "points");
+    assertEquals(3, ds.size());
+    assertEquals(2, ds.dim());
+    assertArrayEquals(new float[] {5, 6}, ds.item(2).point());
+    DataException e = assertThrows(DataException.class, () -> PointClouds.read(st));
+    assertTrue(e.getMessage().contains(st.toString()) && e.getMessage().contains("key"), e.getMessage());
+    e = assertThrows(DataException.class, () -> PointClouds.read(st, "labels"));
+    assertTrue(e.getMessage().contains("2-D") || e.getMessage().contains("floating"), e.getMessage());
+    Path bad = dir.resolve("bad.safetensors");
+    Files.write(bad, new byte[16]);
+    e = assertThrows(DataException.class, () -> PointClouds.read(bad, "points"));
+    assertTrue(e.getMessage().contains(bad.toString()), e.getMessage());
+  }
+
+  @Test
+  void unknownFormatsNameTheFile() throws Exception {
     Path csv = dir.resolve("points.csv");
     Files.writeString(csv, "1,2\n");
-    e = assertThrows(DataException.class, () -> PointClouds.read(csv));
+    DataException e = assertThrows(DataException.class, () -> PointClouds.read(csv));
     assertTrue(e.getMessage().contains("points.csv") && e.getMessage().contains("npy"), e.getMessage());
   }
 
