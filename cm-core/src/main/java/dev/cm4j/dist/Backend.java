@@ -1,5 +1,6 @@
 package dev.cm4j.dist;
 
+import dev.cm4j.tensor.NativeInterop;
 import static dev.cm4j.bindings.ffi.CmTorch.cm_dist_backend_available;
 
 import java.lang.foreign.Arena;
@@ -14,7 +15,7 @@ public enum Backend {
   NCCL("nccl");
 
   static {
-    NativeAccess.ensureLoaded();
+    NativeInterop.ensureLoaded();
   }
 
   private final String id;
@@ -30,10 +31,10 @@ public enum Backend {
 
   /** Whether the loaded native library was built with this backend. */
   public boolean isAvailable() {
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(ValueLayout.JAVA_INT);
-      NativeAccess.check(cm_dist_backend_available(a.allocateFrom(id), out));
+      NativeInterop.check(cm_dist_backend_available(a.allocateFrom(id), out));
       return out.get(ValueLayout.JAVA_INT, 0) != 0;
     }
   }

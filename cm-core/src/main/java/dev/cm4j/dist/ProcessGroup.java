@@ -1,5 +1,6 @@
 package dev.cm4j.dist;
 
+import dev.cm4j.tensor.NativeInterop;
 import static dev.cm4j.bindings.ffi.CmTorch.*;
 
 import dev.cm4j.tensor.Tensor;
@@ -31,7 +32,7 @@ import java.util.Map;
  */
 public final class ProcessGroup implements AutoCloseable {
   static {
-    NativeAccess.ensureLoaded();
+    NativeInterop.ensureLoaded();
   }
 
   /** c10d's default process-group timeout (30 minutes), used by {@link #fromEnvironment()}. */
@@ -94,10 +95,10 @@ public final class ProcessGroup implements AutoCloseable {
     if (store == null) throw new NullPointerException("store");
     checkRank(rank, worldSize);
     long ms = Store.millis(timeout);
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-      NativeAccess.check(cm_dist_pg_new(a.allocateFrom(backend.id()), store.handle(), rank, worldSize, ms, out));
+      NativeInterop.check(cm_dist_pg_new(a.allocateFrom(backend.id()), store.handle(), rank, worldSize, ms, out));
       return new ProcessGroup(out.get(ValueLayout.ADDRESS, 0), backend, rank, worldSize, localRank, timeout, store,
           ownsStore);
     }
@@ -208,9 +209,9 @@ public final class ProcessGroup implements AutoCloseable {
   /** All-reduces each tensor in place with op (one collective each; see {@link GradientBucketer} for many). */
   public void allReduce_(List<Tensor> ts, ReduceOp op) {
     if (op == null) throw new NullPointerException("op");
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
-      NativeAccess.check(cm_dist_allreduce(handle(), handles(a, ts), ts.size(), op.code()));
+      NativeInterop.check(cm_dist_allreduce(handle(), handles(a, ts), ts.size(), op.code()));
     }
   }
 
@@ -222,26 +223,26 @@ public final class ProcessGroup implements AutoCloseable {
 
   /** Replaces each tensor by rank root's values, in place (e.g. the initial parameters). */
   public void broadcast_(List<Tensor> ts, int root) {
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
-      NativeAccess.check(cm_dist_broadcast(handle(), handles(a, ts), ts.size(), root));
+      NativeInterop.check(cm_dist_broadcast(handle(), handles(a, ts), ts.size(), root));
     }
   }
 
   /** Blocks until every rank has reached the barrier. */
   public void barrier() {
-    NativeAccess.requirePlatformThread();
-    NativeAccess.check(cm_dist_barrier(handle()));
+    NativeInterop.requirePlatformThread();
+    NativeInterop.check(cm_dist_barrier(handle()));
   }
 
   /** Every rank's copy of t (same shape and dtype on all ranks), indexed by rank; new tensors. */
   public List<Tensor> allGather(Tensor t) {
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment outs = a.allocate(ValueLayout.ADDRESS, worldSize);
-      NativeAccess.check(cm_dist_allgather(handle(), NativeAccess.handle(t), outs, worldSize));
+      NativeInterop.check(cm_dist_allgather(handle(), NativeInterop.handle(t), outs, worldSize));
       List<Tensor> r = new ArrayList<>(worldSize);
-      for (int i = 0; i < worldSize; i++) r.add(NativeAccess.wrap(outs.getAtIndex(ValueLayout.ADDRESS, i)));
+      for (int i = 0; i < worldSize; i++) r.add(NativeInterop.wrap(outs.getAtIndex(ValueLayout.ADDRESS, i)));
       return r;
     }
   }
@@ -249,10 +250,10 @@ public final class ProcessGroup implements AutoCloseable {
   /** All-reduces one number (e.g. a loss for logging: {@code pg.allReduce(loss, ReduceOp.AVG)}). */
   public double allReduce(double value, ReduceOp op) {
     if (op == null) throw new NullPointerException("op");
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(ValueLayout.JAVA_DOUBLE);
-      NativeAccess.check(cm_dist_allreduce_double(handle(), value, op.code(), out));
+      NativeInterop.check(cm_dist_allreduce_double(handle(), value, op.code(), out));
       return out.get(ValueLayout.JAVA_DOUBLE, 0);
     }
   }
@@ -262,7 +263,7 @@ public final class ProcessGroup implements AutoCloseable {
     for (int i = 0; i < ts.size(); i++) {
       Tensor t = ts.get(i);
       if (t == null) throw new NullPointerException("tensor " + i + " is null");
-      arr.setAtIndex(ValueLayout.ADDRESS, i, NativeAccess.handle(t));
+      arr.setAtIndex(ValueLayout.ADDRESS, i, NativeInterop.handle(t));
     }
     return arr;
   }
@@ -274,7 +275,7 @@ public final class ProcessGroup implements AutoCloseable {
     if (h == null) return;
     handle = null;
     try {
-      NativeAccess.check(cm_dist_pg_free(h));
+      NativeInterop.check(cm_dist_pg_free(h));
     } finally {
       if (ownsStore) store.close();
     }

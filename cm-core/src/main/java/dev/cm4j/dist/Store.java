@@ -1,5 +1,6 @@
 package dev.cm4j.dist;
 
+import dev.cm4j.tensor.NativeInterop;
 import static dev.cm4j.bindings.ffi.CmTorch.*;
 
 import java.lang.foreign.Arena;
@@ -15,7 +16,7 @@ import java.time.Duration;
  */
 public final class Store implements AutoCloseable {
   static {
-    NativeAccess.ensureLoaded();
+    NativeInterop.ensureLoaded();
   }
 
   private MemorySegment handle;
@@ -34,11 +35,11 @@ public final class Store implements AutoCloseable {
    */
   public static Store tcp(String host, int port, int worldSize, boolean isMaster, Duration timeout) {
     if (host == null) throw new NullPointerException("host");
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     long ms = millis(timeout);
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-      NativeAccess.check(cm_dist_store_tcp(a.allocateFrom(host), port, worldSize, isMaster ? 1 : 0, ms, out));
+      NativeInterop.check(cm_dist_store_tcp(a.allocateFrom(host), port, worldSize, isMaster ? 1 : 0, ms, out));
       return new Store(out.get(ValueLayout.ADDRESS, 0), host, timeout);
     }
   }
@@ -67,21 +68,21 @@ public final class Store implements AutoCloseable {
 
   /** The port the store listens on or connects to. */
   public int port() {
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(ValueLayout.JAVA_INT);
-      NativeAccess.check(cm_dist_store_port(handle(), out));
+      NativeInterop.check(cm_dist_store_port(handle(), out));
       return out.get(ValueLayout.JAVA_INT, 0);
     }
   }
 
   /** Sets key to value (overwriting). */
   public void set(String key, byte[] value) {
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment v = a.allocate(Math.max(1, value.length));
       MemorySegment.copy(value, 0, v, ValueLayout.JAVA_BYTE, 0, value.length);
-      NativeAccess.check(cm_dist_store_set(handle(), a.allocateFrom(key), v, value.length));
+      NativeInterop.check(cm_dist_store_set(handle(), a.allocateFrom(key), v, value.length));
     }
   }
 
@@ -92,14 +93,14 @@ public final class Store implements AutoCloseable {
 
   /** The value of key, waiting up to the store's timeout for it to be set (TorchException on timeout). */
   public byte[] get(String key) {
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment k = a.allocateFrom(key);
       MemorySegment len = a.allocate(ValueLayout.JAVA_LONG);
       long cap = 256;
       while (true) {
         MemorySegment buf = a.allocate(cap);
-        NativeAccess.check(cm_dist_store_get(handle(), k, buf, cap, len));
+        NativeInterop.check(cm_dist_store_get(handle(), k, buf, cap, len));
         long n = len.get(ValueLayout.JAVA_LONG, 0);
         if (n <= cap) return buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
         cap = n; // the key exists now: the second get returns at once
@@ -114,10 +115,10 @@ public final class Store implements AutoCloseable {
 
   /** Atomically adds delta to the counter at key (created at 0); returns the new value. */
   public long add(String key, long delta) {
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(ValueLayout.JAVA_LONG);
-      NativeAccess.check(cm_dist_store_add(handle(), a.allocateFrom(key), delta, out));
+      NativeInterop.check(cm_dist_store_add(handle(), a.allocateFrom(key), delta, out));
       return out.get(ValueLayout.JAVA_LONG, 0);
     }
   }
@@ -125,18 +126,18 @@ public final class Store implements AutoCloseable {
   /** Waits until all keys exist, at most timeout (TorchException otherwise). */
   public void waitFor(Duration timeout, String... keys) {
     long ms = millis(timeout);
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
-      NativeAccess.check(cm_dist_store_wait(handle(), keyArray(a, keys), keys.length, ms));
+      NativeInterop.check(cm_dist_store_wait(handle(), keyArray(a, keys), keys.length, ms));
     }
   }
 
   /** Whether all keys exist now (does not wait). */
   public boolean check(String... keys) {
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(ValueLayout.JAVA_INT);
-      NativeAccess.check(cm_dist_store_check(handle(), keyArray(a, keys), keys.length, out));
+      NativeInterop.check(cm_dist_store_check(handle(), keyArray(a, keys), keys.length, out));
       return out.get(ValueLayout.JAVA_INT, 0) != 0;
     }
   }
@@ -156,6 +157,6 @@ public final class Store implements AutoCloseable {
     MemorySegment h = handle;
     if (h == null) return;
     handle = null;
-    NativeAccess.check(cm_dist_store_free(h));
+    NativeInterop.check(cm_dist_store_free(h));
   }
 }

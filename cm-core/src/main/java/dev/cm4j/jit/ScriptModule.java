@@ -1,5 +1,6 @@
 package dev.cm4j.jit;
 
+import dev.cm4j.tensor.NativeInterop;
 import static dev.cm4j.bindings.ffi.CmTorch.*;
 
 import dev.cm4j.tensor.Device;
@@ -31,7 +32,7 @@ import java.util.List;
  */
 public final class ScriptModule implements AutoCloseable {
   static {
-    NativeAccess.ensureLoaded();
+    NativeInterop.ensureLoaded();
   }
 
   private static final int MAX_OUTPUTS = 256;
@@ -50,11 +51,11 @@ public final class ScriptModule implements AutoCloseable {
   public static ScriptModule load(Path path, Device device) {
     if (path == null) throw new NullPointerException("path");
     if (device == null) throw new NullPointerException("device");
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     Path abs = path.toAbsolutePath();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-      NativeAccess.check(cm_jit_load(a.allocateFrom(abs.toString()), device.code(), out));
+      NativeInterop.check(cm_jit_load(a.allocateFrom(abs.toString()), device.code(), out));
       return new ScriptModule(out.get(ValueLayout.ADDRESS, 0), abs, device);
     }
   }
@@ -87,17 +88,17 @@ public final class ScriptModule implements AutoCloseable {
 
   /** Switches training mode on or off; returns this. */
   public ScriptModule train(boolean training) {
-    NativeAccess.requirePlatformThread();
-    NativeAccess.check(cm_jit_set_training(handle(), training ? 1 : 0));
+    NativeInterop.requirePlatformThread();
+    NativeInterop.check(cm_jit_set_training(handle(), training ? 1 : 0));
     return this;
   }
 
   /** Whether the module is in training mode. */
   public boolean isTraining() {
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(ValueLayout.JAVA_INT);
-      NativeAccess.check(cm_jit_is_training(handle(), out));
+      NativeInterop.check(cm_jit_is_training(handle(), out));
       return out.get(ValueLayout.JAVA_INT, 0) != 0;
     }
   }
@@ -107,8 +108,8 @@ public final class ScriptModule implements AutoCloseable {
    * gradient should reach the inputs only). Returns this.
    */
   public ScriptModule requiresGrad(boolean requiresGrad) {
-    NativeAccess.requirePlatformThread();
-    NativeAccess.check(cm_jit_set_requires_grad(handle(), requiresGrad ? 1 : 0));
+    NativeInterop.requirePlatformThread();
+    NativeInterop.check(cm_jit_set_requires_grad(handle(), requiresGrad ? 1 : 0));
     return this;
   }
 
@@ -129,21 +130,21 @@ public final class ScriptModule implements AutoCloseable {
    * or list (null for an element that is not a tensor).
    */
   public List<Tensor> forwardAll(Tensor... inputs) {
-    NativeAccess.requirePlatformThread();
+    NativeInterop.requirePlatformThread();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment in = a.allocate(ValueLayout.ADDRESS, Math.max(1, inputs.length));
       for (int i = 0; i < inputs.length; i++) {
         if (inputs[i] == null) throw new NullPointerException("input " + i + " is null");
-        in.setAtIndex(ValueLayout.ADDRESS, i, NativeAccess.handle(inputs[i]));
+        in.setAtIndex(ValueLayout.ADDRESS, i, NativeInterop.handle(inputs[i]));
       }
       MemorySegment outs = a.allocate(ValueLayout.ADDRESS, MAX_OUTPUTS);
       MemorySegment n = a.allocate(ValueLayout.JAVA_LONG);
-      NativeAccess.check(cm_jit_forward(handle(), in, inputs.length, outs, MAX_OUTPUTS, n));
+      NativeInterop.check(cm_jit_forward(handle(), in, inputs.length, outs, MAX_OUTPUTS, n));
       long count = n.get(ValueLayout.JAVA_LONG, 0);
       List<Tensor> r = new ArrayList<>((int) Math.min(count, MAX_OUTPUTS));
       for (int i = 0; i < Math.min(count, MAX_OUTPUTS); i++) {
         MemorySegment h = outs.getAtIndex(ValueLayout.ADDRESS, i);
-        r.add(h.equals(MemorySegment.NULL) ? null : NativeAccess.wrap(h));
+        r.add(h.equals(MemorySegment.NULL) ? null : NativeInterop.wrap(h));
       }
       if (count > MAX_OUTPUTS) {
         for (Tensor t : r) if (t != null) t.close();
@@ -160,7 +161,7 @@ public final class ScriptModule implements AutoCloseable {
     MemorySegment h = handle;
     if (h == null) return;
     handle = null;
-    NativeAccess.check(cm_jit_free(h));
+    NativeInterop.check(cm_jit_free(h));
   }
 
   @Override
