@@ -55,10 +55,10 @@ public final class CTMPrecond extends Module implements Denoiser {
   public Tensor g(Tensor x, Tensor t, Tensor s, Tensor classLabels) {
     x = x.to(DType.FLOAT32);
     Tensor tb = TrigFlowPrecond.broadcast(t.to(DType.FLOAT32), x);
-    double sd2 = sigmaData * sigmaData;
-    Tensor cIn = tb.square().add(sd2).rsqrt();          // 1/√(t² + σ_d²)
-    Tensor cSkip = tb.square().add(sd2).rdiv(sd2);      // σ_d²/(t² + σ_d²)
-    Tensor cOut = tb.mul(sigmaData).mul(cIn);           // t·σ_d/√(t² + σ_d²)
+    EDMPrecond.Scalings c = EDMPrecond.scalings(tb, sigmaData, 0); // EDM's inner scalings at t
+    Tensor cIn = c.cIn();
+    Tensor cSkip = c.cSkip();
+    Tensor cOut = c.cOut();
     Tensor labels = net.labelDim() > 0 && classLabels != null
         ? classLabels.to(DType.FLOAT32).reshape(-1, net.labelDim()) : null;
     Tensor tNoise = t.to(DType.FLOAT32).flatten().log().div(4.0);

@@ -59,6 +59,22 @@ public final class EDMPrecond extends Module implements Denoiser {
     return new EDMPrecond(net, 0.5, 0.003, 80, Boundary.ECT);
   }
 
+  /** EDM's input, skip and output scalings for σ (broadcast shape), with the boundary shifted to σ_min (0: EDM's). */
+  public record Scalings(Tensor cIn, Tensor cSkip, Tensor cOut) {}
+
+  /**
+   * c_in = 1/√(σ² + σ_d²), c_skip = σ_d²/((σ − ε)² + σ_d²), c_out = (σ − ε)·σ_d/√(σ² + σ_d²), with ε = 0 for EDM's
+   * boundary and ε = σ_min for the consistency boundary (Karras et al. 2022, Table 1; Song et al. 2023, App. C).
+   */
+  public static Scalings scalings(Tensor sigma, double sigmaData, double epsilon) {
+    double sd2 = sigmaData * sigmaData;
+    Tensor cIn = sigma.square().add(sd2).rsqrt();
+    Tensor shifted = epsilon == 0 ? sigma : sigma.sub(epsilon);
+    Tensor cSkip = shifted.square().add(sd2).rdiv(sd2);
+    Tensor cOut = shifted.mul(sigmaData).mul(cIn);
+    return new Scalings(cIn, cSkip, cOut);
+  }
+
   /** Song et al.'s consistency-model parameterisation (σ_d = 0.5, σ_min = 0.002, σ_max = 80). */
   public static <N extends Module & EDMNetwork> EDMPrecond cm(N net) {
     return new EDMPrecond(net, 0.5, 0.002, 80, Boundary.CM);
@@ -92,20 +108,12 @@ public final class EDMPrecond extends Module implements Denoiser {
     java.util.Arrays.fill(bshape, 1);
     bshape[0] = -1;
     Tensor s = sigma.to(DType.FLOAT32).reshape(bshape); // σ as [N, 1, 1, 1]
-    double sd2 = sigmaData * sigmaData;
-    Tensor s2 = s.square();
-    Tensor cIn = s2.add(sd2).rsqrt();                                   // c_in = 1/√(σ² + σ_d²)
     Tensor cNoise = s.log().div(4.0);                                   // c_noise = ln(σ)/4
-    Tensor cSkip;
-    Tensor cOut;
-    if (boundary == Boundary.CM || (boundary == Boundary.ECT && !isTraining())) {
-      Tensor sm = s.sub(sigmaMin);
-      cSkip = sm.square().add(sd2).rdiv(sd2);                            // σ_d²/((σ−σ_min)² + σ_d²)
-      cOut = sm.mul(sigmaData).mul(cIn);                                 // (σ−σ_min)·σ_d/√(σ² + σ_d²)
-    } else {
-      cSkip = s2.add(sd2).rdiv(sd2);                                     // σ_d²/(σ² + σ_d²)
-      cOut = s.mul(sigmaData).mul(cIn);                                  // σ·σ_d/√(σ² + σ_d²)
-    }
+    boolean cm = boundary == Boundary.CM || (boundary == Boundary.ECT && !isTraining());
+    Scalings c = scalings(s, sigmaData, cm ? sigmaMin : 0);
+    Tensor cIn = c.cIn();
+    Tensor cSkip = c.cSkip();
+    Tensor cOut = c.cOut();
     Tensor labels = null;
     if (net.labelDim() > 0) {
       labels = classLabels != null ? classLabels.to(DType.FLOAT32).reshape(-1, net.labelDim())
