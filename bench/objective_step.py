@@ -1,0 +1,373 @@
+"""One training step per consistency objective on the small SongUNet, Python side of bench/objective_step.sh (the
+Java side: cm-bench's dev.cm4j.bench.ObjectiveStep). Each objective is written out in PyTorch as cm4j computes it
+(cm-core's dev.cm4j.objectives.ECT, SCM and CTM), on the network of bench/edm_songunet.py with plain-op attention
+(as cm4j; EDM's AttentionOp has no forward-mode rule, which sCT's JVP needs). A step: draws, per-sample loss, mean,
+backward, Adam (lr 1e-3); no EMA.
+
+Usage:
+  python objective_step.py time <ect|sct|ctm> [--timing W,S,R] [--variants default,fused,...]
+      default: torch.optim.Adam as constructed by default (on the CPU: the per-tensor for-loop implementation)
+      fused:   torch.optim.Adam(fused=True) (the ATen kernel cm4j's Adam uses by default)
+      sct also: fused+func — the JVP by torch.func.jvp instead of torch.autograd.forward_ad
+  python objective_step.py check <ect|sct|ctm> <java-export.safetensors> [--upstream DIR]
+      parity with cm4j on the same weights and draws (network dropout 0); with --upstream, the ECT loss is also
+      checked against the upstream ECT fixture in DIR (songunet-ddpmpp-small.safetensors).
+"""
+import argparse
+import json
+import math
+import random
+import sys
+
+import torch
+import torch.autograd.forward_ad as fwAD
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+import edm_songunet as E
+from step_harness import measure, parse_timing
+
+SMALL = {"img_resolution": 16, "img_channels": 3, "model_channels": 32, "channel_mult": [1, 2], "num_blocks": 1,
+         "attn_resolutions": [8]}
+BATCH = 8
+CTM_K = 3
+
+
+def small_net(dropout=True, s_embedding=False):
+    kw = E.songunet_kwargs(SMALL)
+    if not dropout:
+        kw["dropout"] = 0.0
+    return E.SongUNet(**kw, s_embedding=s_embedding, attention_op=False)
+
+
+def bcast(t):
+    return t.reshape(-1, 1, 1, 1)
+
+
+def sum_sq(a, b):
+    return (a - b).square().reshape(a.shape[0], -1).sum(1)
+
+
+# ECT (cm4j's ECT, CIFAR-10 settings) --------------------------------------------------------------------------------
+
+ECT_CFG = dict(P_mean=-1.1, P_std=2.0, q=2.0, k=8.0, b=1.0)
+
+
+def ect_r(t, stage):
+    c = ECT_CFG
+    decay = 1 / c["q"] ** (stage + 1)
+    adj = (t * -c["b"]).sigmoid() * c["k"] + 1
+    return (t * (1 - adj * decay)).clamp(min=0)
+
+
+def ect_loss(net, y, stage, n, eps):
+    t = (n * ECT_CFG["P_std"] + ECT_CFG["P_mean"]).exp()
+    r = ect_r(t, stage)
+    tb, rb = bcast(t), bcast(r)
+    any_r = r.amax().item() > 0
+    state = torch.get_rng_state()  # the target pass reuses the student pass's dropout masks
+    d_yt = net(y + eps * tb, t)
+    torch.set_rng_state(state)
+    if any_r:
+        with torch.no_grad():
+            d_yr = net(y + eps * rb, r).nan_to_num()
+            target = torch.where(rb > 0, d_yr, y)
+    else:
+        target = y
+    return sum_sq(d_yt, target.detach()).sqrt() / (t - r)
+
+
+# sCT (cm4j's SCM with TrigFlow IDENTITY, CIFAR-10 settings) ----------------------------------------------------------
+
+SCM_CFG = dict(P_mean=-1.0, P_std=1.4, warmup=10_000, c=0.1)
+
+
+def scm_time(n, sd):
+    return (n * SCM_CFG["P_std"] + SCM_CFG["P_mean"]).exp().div(sd).atan()
+
+
+def scm_loss(net, w, x0, iteration, t, z_unit, jvp="forward_ad"):
+    sd = net.sigma_data
+    tb = bcast(t)
+    cos, sin = tb.cos(), tb.sin()
+    z = z_unit * sd
+    xt = cos * x0 + sin * z
+    v = cos * z - sin * x0
+    state = torch.get_rng_state()
+    f = net.raw_f(xt, t)
+    torch.set_rng_state(state)
+    with torch.no_grad():
+        cs = cos * sin
+        if jvp == "forward_ad":
+            with fwAD.dual_level():
+                out = net.raw_f(fwAD.make_dual(xt, cs * v), fwAD.make_dual(t, cs.flatten()))
+                df = fwAD.unpack_dual(out).tangent
+        else:
+            _, df = torch.func.jvp(net.raw_f, (xt, t), (cs * v, cs.flatten()))
+    f_minus = f.detach()
+    df = df.detach()
+    r = 1.0 if SCM_CFG["warmup"] == 0 else min(1.0, iteration / SCM_CFG["warmup"])
+    c64, s64 = cos.double(), sin.double()
+    first = -(c64.square() * (f_minus.double() * sd - v.double()))
+    second = c64 * s64 * xt.double() + df.double() * sd
+    raw = (first - second * r).to(f_minus.dtype)
+    norm = raw.reshape(raw.shape[0], -1).norm(2, dim=1)
+    g = raw / bcast(norm + SCM_CFG["c"])
+    d = x0[0].numel()
+    logw = w(t)  # noise labels = t (IDENTITY)
+    mse = (f - f_minus - g).square().reshape(f.shape[0], -1).sum(1)
+    return logw.exp() / d * mse - logw, logw, norm
+
+
+# CTM (cm4j's CTM, CIFAR-10 settings, k fixed) -------------------------------------------------------------------------
+
+CTM_CFG = dict(N=18, sigma_min=0.002, sigma_max=80.0, rho=7.0, dsm_P_mean=-1.2, dsm_P_std=1.2, dsm_v_max=0.7)
+
+
+def karras(n, smin, smax, rho):
+    a, b = smax ** (1 / rho), smin ** (1 / rho)
+    return [(a + i / (n - 1) * (b - a)) ** rho for i in range(n)]
+
+
+GRID = karras(CTM_CFG["N"], CTM_CFG["sigma_min"], CTM_CFG["sigma_max"], CTM_CFG["rho"])
+
+
+def sigmas(idx):
+    return torch.tensor([GRID[int(i)] for i in idx], dtype=torch.float64).to(torch.float32)
+
+
+def heun(teacher, x, levels):
+    with torch.no_grad():
+        xs = x
+        for tj, tn in zip(levels[:-1], levels[1:]):
+            tjb, tnb = bcast(tj), bcast(tn)
+            d = (xs - teacher(xs, tj)) / tjb
+            xp = xs + d * (tnb - tjb)
+            dp = (xp - teacher(xp, tn)) / tnb
+            xs = xs + (d + dp) * 0.5 * (tnb - tjb)
+        return xs
+
+
+def dsm_sigmas(batch, gen=None):
+    c = CTM_CFG
+    half = batch // 2
+    ln = (torch.randn([batch - half], generator=gen) * c["dsm_P_std"] + c["dsm_P_mean"]).exp()
+    v = torch.rand([half], generator=gen) * c["dsm_v_max"]
+    a, b = c["sigma_max"] ** (1 / c["rho"]), c["sigma_min"] ** (1 / c["rho"])
+    return torch.cat([ln, (v * (b - a) + a).pow(c["rho"])], 0)
+
+
+def draw_fixed_k(x, rnd):
+    n = [rnd.randrange(CTM_CFG["N"] - CTM_K) for _ in range(x.shape[0])]
+    m = [ni + CTM_K + rnd.randrange(CTM_CFG["N"] - ni - CTM_K) for ni in n]
+    return n, m, torch.randn_like(x)
+
+
+def ctm_loss(student, target, teacher, x, n, m, z, last_layer, gen=None):
+    nk = [ni + CTM_K for ni in n]
+    t, u, s = sigmas(n), sigmas(nk), sigmas(m)
+    s_min = torch.full([x.shape[0]], CTM_CFG["sigma_min"], dtype=torch.float32)
+    xt = x + z * bcast(t)
+    est = target.jump(student.jump(xt, t, s), s, s_min)
+    with torch.no_grad():
+        xu = heun(teacher, xt, [sigmas([ni + j for ni in n]) for j in range(CTM_K + 1)])
+        tgt = target.jump(student.jump(xu, u, s), s, s_min)
+    ctm = sum_sq(est, tgt.detach()) / est[0].numel()
+    sigma = dsm_sigmas(x.shape[0], gen)
+    noisy = x + torch.randn(x.shape, generator=gen) * bcast(sigma)
+    sd = student.sigma_data
+    lam = (sigma.square() + sd * sd) / (sigma * sd).square()
+    dsm = (student(noisy, sigma) - x).square().reshape(x.shape[0], -1).mean(1) * lam
+    g_ctm = torch.autograd.grad(ctm.mean(), [last_layer], retain_graph=True, allow_unused=True)[0]
+    g_dsm = torch.autograd.grad(dsm.mean(), [last_layer], retain_graph=True, allow_unused=True)[0]
+    nc = 0.0 if g_ctm is None else g_ctm.norm().item()
+    nd = 0.0 if g_dsm is None else g_dsm.norm().item()
+    lam_dsm = max(0.0, min(1e4, nc / (nd + 1e-4)))
+    return ctm, dsm, lam_dsm
+
+
+def ctm_nets(dropout=True, separate_target=False):
+    torch.manual_seed(0)
+    student = E.CTMPrecond(small_net(dropout, s_embedding=True))
+    if separate_target:
+        torch.manual_seed(2)
+    target = E.CTMPrecond(small_net(dropout, s_embedding=True))
+    if not separate_target:
+        target.load_state_dict(student.state_dict())
+    target.requires_grad_(False).eval()
+    torch.manual_seed(3)
+    teacher = E.EDMPrecond(small_net(dropout))
+    teacher.requires_grad_(False).eval()
+    return student, target, teacher
+
+
+class SctPair(torch.nn.Module):
+    def __init__(self, dropout=True):
+        super().__init__()
+        self.net = E.TrigFlowPrecond(small_net(dropout))
+        self.logvar = E.AdaptiveWeight(128)
+
+
+# Timing -------------------------------------------------------------------------------------------------------------
+
+def time_objective(objective, timing, variants):
+    for variant in variants:
+        fused = variant.startswith("fused")
+        torch.manual_seed(1)
+        x = torch.randn(BATCH, 3, 16, 16)
+        if objective == "ect":
+            torch.manual_seed(0)
+            net = E.EDMPrecond(small_net())
+            params = net.parameters()
+
+            def loss_fn():
+                return ect_loss(net, x, 1, torch.randn(BATCH), torch.randn_like(x)).mean()
+        elif objective == "sct":
+            torch.manual_seed(0)
+            pair = SctPair()
+            params = pair.parameters()
+            it = [0]
+            jvp = "func" if variant.endswith("+func") else "forward_ad"
+
+            def loss_fn():
+                t = scm_time(torch.randn(BATCH), 0.5)
+                loss = scm_loss(pair.net, pair.logvar, x, it[0], t, torch.randn_like(x), jvp)[0].mean()
+                it[0] += 1
+                return loss
+        else:
+            student, target, teacher = ctm_nets()
+            params = student.parameters()
+            last = student.model.dec["16x16_aux_conv"].weight
+            rnd = random.Random(0)
+
+            def loss_fn():
+                n, m, z = draw_fixed_k(x, rnd)
+                ctm, dsm, lam = ctm_loss(student, target, teacher, x, n, m, z, last)
+                return ctm.mean() + dsm.mean() * lam
+        opt = torch.optim.Adam(params, lr=1e-3, **({"fused": True} if fused else {}))
+
+        def step():
+            loss = loss_fn()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        measure(objective, f"py_{variant}", timing, step)
+
+
+# Parity -------------------------------------------------------------------------------------------------------------
+
+def rel(a, b):
+    return ((a - b).abs().max() / b.abs().max().clamp(min=1e-30)).item()
+
+
+def grads_rel(module, t, prefix):
+    worst, name = 0.0, ""
+    for k, p in module.named_parameters():
+        key = "grad." + prefix + k
+        if key not in t:
+            if p.grad is not None and p.grad.abs().max() > 0:
+                return float("inf"), k + " (no java gradient)"
+            continue
+        if p.grad is None:
+            return float("inf"), k + " (no python gradient)"
+        r = rel(p.grad, t[key])
+        if r > worst:
+            worst, name = r, k
+    return worst, name
+
+
+def sub(t, prefix):
+    return {k[len(prefix):]: v for k, v in t.items() if k.startswith(prefix)}
+
+
+def check(objective, path, upstream):
+    with safe_open(path, "pt") as f:
+        meta = f.metadata()
+    t = load_file(path)
+    x = t["in.x"]
+    ok = True
+    if objective == "ect":
+        net = E.EDMPrecond(small_net(dropout=False))
+        net.load_state_dict(sub(t, "net."), strict=True)
+        loss = ect_loss(net, x, int(meta["stage"]), t["in.n"], t["in.eps"])
+        loss.mean().backward()
+        r_loss = rel(loss.detach(), t["out.loss"])
+        r_grad, worst = grads_rel(net, t, "net.")
+        print(f"[ect] per-sample loss max|Δ|/max = {r_loss:.2e}; gradients worst {r_grad:.2e} ({worst})")
+        ok &= r_loss <= 1e-4 and r_grad <= 1e-3
+        if upstream:
+            p = f"{upstream}/songunet-ddpmpp-small.safetensors"
+            u = load_file(p)
+            with safe_open(p, "pt") as f:
+                ucfg = json.loads(f.metadata()["config"])
+            unet = E.EDMPrecond(E.SongUNet(**E.songunet_kwargs(ucfg), dropout=0.0, attention_op=False))
+            unet.load_state_dict(sub(u, "net."), strict=True)
+            unet.train()
+            worst_up = 0.0
+            for stage in (0, 1):
+                with torch.no_grad():
+                    pl = ect_loss(unet, u["ect.y"], stage, u["ect.normal_draw"], u["ect.eps"])
+                worst_up = max(worst_up, rel(pl, u[f"ect.stage{stage}_c0.0.loss"]))
+            print(f"[upstream] this ECT loss vs upstream ECT's ECMLoss (stages 0, 1, c = 0): max|Δ|/max = "
+                  f"{worst_up:.2e}")
+            ok &= worst_up <= 1e-4
+    elif objective == "sct":
+        pair = SctPair(dropout=False)
+        pair.load_state_dict(sub(t, ""), strict=False)  # the file's model keys; in.*/out.*/grad.* are not loaded
+        missing = set(pair.state_dict()) - set(t)
+        extra = {k for k in t if not k.startswith(("in.", "out.", "grad."))} - set(pair.state_dict())
+        ok &= not missing and not extra
+        loss, logw, norm = scm_loss(pair.net, pair.logvar, x, int(meta["iteration"]), t["in.t"], t["in.z"])
+        loss.mean().backward()
+        r = [rel(loss.detach(), t["out.loss"]), rel(logw.detach(), t["out.logw"]),
+             rel(norm.detach(), t["out.tangent_norm"])]
+        r_grad, worst = grads_rel(pair, t, "")
+        print(f"[sct] state dict keys match {not missing and not extra}; per-sample loss {r[0]:.2e}, "
+              f"w(t) {r[1]:.2e}, tangent norm {r[2]:.2e} (max|Δ|/max); gradients worst {r_grad:.2e} ({worst})")
+        ok &= max(r) <= 1e-4 and r_grad <= 1e-3
+    else:
+        student, target, teacher = ctm_nets(dropout=False, separate_target=True)
+        for prefix, m in (("student.", student), ("target.", target), ("teacher.", teacher)):
+            m.load_state_dict(sub(t, prefix), strict=False)
+            missing = set(m.state_dict()) - set(sub(t, prefix))
+            extra = {k for k in sub(t, prefix)} - set(m.state_dict())
+            if missing or extra:
+                print(f"[ctm] {prefix} keys: missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]}")
+                ok = False
+        student.train()
+        gen = torch.Generator().manual_seed(int(meta["dsm_generator_seed"]))
+        last = student.model.dec["16x16_aux_conv"].weight
+        assert int(meta["k"]) == CTM_K
+        ctm, dsm, lam = ctm_loss(student, target, teacher, x, t["in.n"].tolist(), t["in.m"].tolist(), t["in.z"],
+                                 last, gen)
+        (ctm.mean() + dsm.mean() * lam).backward()
+        lam_java = t["out.lambda_dsm"].item()
+        r = [rel(ctm.detach(), t["out.ctm"]), rel(dsm.detach(), t["out.dsm"]), abs(lam - lam_java) / abs(lam_java)]
+        r_grad, worst = grads_rel(student, t, "student.")
+        print(f"[ctm] per-sample CTM loss {r[0]:.2e}, DSM loss {r[1]:.2e}, λ_DSM {r[2]:.2e} "
+              f"(java {lam_java:.4g}, python {lam:.4g}); student gradients worst {r_grad:.2e} ({worst})")
+        ok &= max(r) <= 1e-4 and r_grad <= 1e-3
+    print(f"[{objective}] parity: {'PASS' if ok else 'FAIL'}")
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["time", "check"])
+    ap.add_argument("objective", choices=["ect", "sct", "ctm"])
+    ap.add_argument("file", nargs="?")
+    ap.add_argument("--timing")
+    ap.add_argument("--variants")
+    ap.add_argument("--upstream")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    if a.cmd == "time":
+        variants = a.variants or ("default,fused,fused+func" if a.objective == "sct" else "default,fused")
+        time_objective(a.objective, parse_timing(a.timing, (3, 2.0, 21)), variants.split(","))
+    else:
+        sys.exit(0 if check(a.objective, a.file, a.upstream) else 1)
+
+
+if __name__ == "__main__":
+    main()

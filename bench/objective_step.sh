@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One training step per consistency objective on the small SongUNet ({"img_resolution":16,"img_channels":3,
+# "model_channels":32,"channel_mult":[1,2],"num_blocks":1,"attn_resolutions":[8]}, dropout 0.10), batch 8, Java
+# (cm-bench: dev.cm4j.bench.ObjectiveStep, cm-core's objectives) against PyTorch (bench/objective_step.py, the same
+# computation written out in torch), 1 intra-op thread on both sides:
+#   ect: ECT stage 1 (EDMPrecond.ect, CIFAR-10 settings), student pass + no-grad target pass with shared dropout;
+#   sct: sCT (TrigFlowPrecond IDENTITY, AdaptiveWeight(128), forward-mode JVP: torch.autograd.forward_ad in Python);
+#   ctm: CTM with the s path, teacher EDMPrecond of the same small network, k = 3 Heun steps, DSM with λ_DSM.
+# A step: draws, loss, mean, backward, Adam (lr 1e-3); no EMA.
+#
+# First a parity check per objective: Java exports weights, draws, per-sample losses and gradients (network
+# dropout 0); Python recomputes them from the same weights and draws (≤ 1e-4 relative for losses, ≤ 1e-3 for
+# gradients). With ../shared/reference present, the Python ECT loss is also checked against upstream ECT's.
+#
+# Sides: java (as written), java_scoped (diagnostic: ECT's network / CTM's teacher wrapped so each call runs in
+# its own TensorScope), py_default (Adam's CPU default, the per-tensor loop), py_fused (Adam(fused=True)), and for
+# sct py_fused+func (the JVP by torch.func.jvp).
+#
+# Usage: bench/objective_step.sh [ROUNDS]   (default 3; env: OBJECTIVES="ect sct ctm", QUICK=1, TIMING =
+#        "warmupSteps,warmupSeconds,reps" (default 3,2.0,21), SKIP_PARITY=1, JAVA_OPTS, REBUILD=1)
+source "$(dirname "$0")/common.sh"
+rounds="${1:-${ROUNDS:-3}}"
+objectives="${OBJECTIVES:-ect sct ctm}"
+t="${TIMING:-default}"
+[ "${QUICK:-0}" = 1 ] && t="0,0,2"
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+if [ "${SKIP_PARITY:-0}" != 1 ]; then
+  for o in $objectives; do
+    log "parity ($o): Java exports, Python checks"
+    "${java[@]}" dev.cm4j.bench.ObjectiveStep export "$o" "$out/export-$o.safetensors"
+    (cd bench && "$py" objective_step.py check "$o" "$out/export-$o.safetensors" ${shared_ref:+--upstream "$shared_ref"}) \
+      || { log "parity check FAILED for $o"; exit 1; }
+    rm -f "$out/export-$o.safetensors"
+  done
+fi
+
+mkdir -p "$out/t"
+log "load average before: $(loadavg)"
+for r in $(seq 1 "$rounds"); do
+  for o in $objectives; do
+    run_java() { log "round $r/$rounds $o: Java (load $(loadavg))"; "${java[@]}" dev.cm4j.bench.ObjectiveStep time "$o" "$t" > "$out/t/java.$o.$r"; }
+    run_py() { log "round $r/$rounds $o: Python (load $(loadavg))"; (cd bench && "$py" objective_step.py time "$o" --timing "$t") > "$out/t/py.$o.$r"; }
+    if [ $((r % 2)) = 1 ]; then run_java; run_py; else run_py; run_java; fi
+  done
+done
+log "load average after: $(loadavg)"
+machine_line >&2
+echo "# rounds $rounds${QUICK:+ (quick)}; load average (1/5/15 min) at the end: $(loadavg)"
+step_table "$out/t" $objectives
