@@ -9,6 +9,9 @@ Usage:
       default: torch.optim.Adam as constructed by default (on the CPU: the per-tensor for-loop implementation)
       fused:   torch.optim.Adam(fused=True) (the ATen kernel cm4j's Adam uses by default)
       sct also: fused+func — the JVP by torch.func.jvp instead of torch.autograd.forward_ad
+  python objective_step.py parts sct [--timing W,S,R]
+      diagnostic: the parts of an sCT step (no-grad forward, forward, forward + backward, JVP), as cm-bench's
+      dev.cm4j.bench.JvpCost times them
   python objective_step.py check <ect|sct|ctm> <java-export.safetensors> [--upstream DIR]
       parity with cm4j on the same weights and draws (network dropout 0); with --upstream, the ECT loss is also
       checked against the upstream ECT fixture in DIR (songunet-ddpmpp-small.safetensors).
@@ -255,6 +258,39 @@ def time_objective(objective, timing, variants):
         measure(objective, f"py_{variant}", timing, step)
 
 
+def parts_sct(timing):
+    """Diagnostic: the parts of an sCT step (as cm-bench's dev.cm4j.bench.JvpCost times them in Java)."""
+    torch.manual_seed(0)
+    net = SctPair().net
+    torch.manual_seed(1)
+    x = torch.randn(BATCH, 3, 16, 16)
+    t = (torch.randn(BATCH) * 1.4 - 1.0).exp().div(0.5).atan()
+    tb = bcast(t)
+    z = torch.randn_like(x) * 0.5
+    xt, v, cs = tb.cos() * x + tb.sin() * z, tb.cos() * z - tb.sin() * x, tb.cos() * tb.sin()
+
+    def fwd_nograd():
+        with torch.no_grad():
+            net.raw_f(xt, t)
+
+    def fwd_grad():
+        net.raw_f(xt, t)
+
+    def fwd_grad_bwd():
+        net.raw_f(xt, t).square().mean().backward()
+
+    def jvp_fwad():
+        with torch.no_grad(), fwAD.dual_level():
+            fwAD.unpack_dual(net.raw_f(fwAD.make_dual(xt, cs * v), fwAD.make_dual(t, cs.flatten()))).tangent
+
+    def jvp_func():
+        with torch.no_grad():
+            torch.func.jvp(net.raw_f, (xt, t), (cs * v, cs.flatten()))
+
+    for f in (fwd_nograd, fwd_grad, fwd_grad_bwd, jvp_fwad, jvp_func):
+        measure("sct_part", f.__name__, timing, f)
+
+
 # Parity -------------------------------------------------------------------------------------------------------------
 
 def rel(a, b):
@@ -354,7 +390,7 @@ def check(objective, path, upstream):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["time", "check"])
+    ap.add_argument("cmd", choices=["time", "check", "parts"])
     ap.add_argument("objective", choices=["ect", "sct", "ctm"])
     ap.add_argument("file", nargs="?")
     ap.add_argument("--timing")
@@ -362,7 +398,9 @@ def main():
     ap.add_argument("--upstream")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    if a.cmd == "time":
+    if a.cmd == "parts":
+        parts_sct(parse_timing(a.timing, (3, 1.0, 15)))
+    elif a.cmd == "time":
         variants = a.variants or ("default,fused,fused+func" if a.objective == "sct" else "default,fused")
         time_objective(a.objective, parse_timing(a.timing, (3, 2.0, 21)), variants.split(","))
     else:
