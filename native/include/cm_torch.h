@@ -605,6 +605,11 @@ CM_API int cm_jit_set_requires_grad(cm_jit_module m, int requires_grad);
  * result type is an error. */
 CM_API int cm_jit_forward(cm_jit_module m, const cm_tensor* inputs, size_t n, cm_tensor* outs, size_t cap,
                           size_t* n_out);
+/** Runs the module's method `method` (e.g. "forward") with the values on stack s as its positional arguments,
+ * checked against the method's schema with defaults filled in (tensors, None, numbers, bools, strings, lists:
+ * see cm_stack_push_*). On success the stack holds the result: one entry per element of a returned tuple, one
+ * entry otherwise (read them with cm_stack_kind/cm_stack_get_*). On failure the stack is left empty. */
+CM_API int cm_jit_call(cm_jit_module m, const char* method, cm_stack s);
 
 #ifdef __cplusplus
 }

@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <cstring>
 
-struct cm_stack_s { std::vector<c10::IValue> v; };
+#include "stack.h"
 struct cm_op_s { c10::OperatorHandle handle; };
 
 namespace {

@@ -2,6 +2,7 @@
 #include "common.h"
 #include <torch/script.h>
 #include <sys/stat.h>
+#include "stack.h"
 
 struct cm_jit_module_s {
   torch::jit::Module m;
@@ -88,6 +89,33 @@ int cm_jit_forward(cm_jit_module m, const cm_tensor* inputs, size_t n, cm_tensor
   *n_out = items.size();
   for (size_t i = 0; i < items.size() && i < cap; i++)
     outs[i] = items[i].isTensor() && items[i].toTensor().defined() ? new cm_tensor_s{items[i].toTensor()} : nullptr;
+  CM_CATCH
+}
+
+int cm_jit_call(cm_jit_module m, const char* method, cm_stack s) {
+  CM_TRY
+  auto& mod = M(m);
+  if (!method || !*method) throw cm::ArgError("method name is NULL or empty");
+  if (!s) throw cm::ArgError("stack handle is NULL");
+  std::string name(method);
+  auto found = mod.m.find_method(name);
+  if (!found) throw cm::ArgError("TorchScript module '" + mod.path + "' has no method '" + name + "'");
+  std::vector<c10::IValue> args = std::move(s->v);
+  s->v.clear();
+  c10::IValue r;
+  try {
+    // Method::operator() checks the arguments against the method's schema (types, count) and fills defaults.
+    r = (*found)(std::move(args));
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(name + " of TorchScript module '" + mod.path + "' failed: " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(name + " of TorchScript module '" + mod.path + "' failed: " + e.what());
+  }
+  if (r.isTuple()) {
+    for (const auto& e : r.toTupleRef().elements()) s->v.push_back(e);
+  } else {
+    s->v.push_back(std::move(r));
+  }
   CM_CATCH
 }
 

@@ -155,6 +155,35 @@ public final class ScriptModule implements AutoCloseable {
     }
   }
 
+  /**
+   * Runs the module's method {@code method} with positional arguments of any type the generic operator call takes
+   * (see {@link dev.cm4j.tensor.Op}: tensors, null, numbers, booleans, strings, int/double lists, tensor lists),
+   * checked against the method's TorchScript schema, with omitted trailing arguments taken from its defaults.
+   * Returns the result: one entry, or one per element of a returned tuple (tensors as new tensors, numbers as
+   * Double/Long, booleans, tensor lists as Lists). For example, the Inception-v3 detector of EDM's FID is called as
+   * {@code call("forward", images, true)} ({@code return_features=True}).
+   */
+  public List<Object> call(String method, Object... args) {
+    NativeInterop.requirePlatformThread();
+    if (method == null || method.isEmpty()) throw new IllegalArgumentException("method name is null or empty");
+    MemorySegment h = handle();
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment name = a.allocateFrom(method);
+      return NativeInterop.callOnStack(method + " of TorchScript module " + path, args, st -> cm_jit_call(h, name, st));
+    }
+  }
+
+  /** {@link #call} of {@code method} that must return exactly one tensor. */
+  public Tensor callTensor(String method, Object... args) {
+    List<Object> r = call(method, args);
+    if (r.size() != 1 || !(r.get(0) instanceof Tensor t)) {
+      for (Object o : r) if (o instanceof Tensor t) t.close();
+      throw new TorchException(method + " of TorchScript module " + path + " did not return exactly one tensor (got "
+          + r.size() + " values)");
+    }
+    return t;
+  }
+
   /** Releases the module. Idempotent. */
   @Override
   public void close() {

@@ -42,4 +42,14 @@ public final class NativeInterop {
           + "use a platform thread");
     }
   }
+
+  /**
+   * Calls a C API function that takes a {@code cm_stack} of arguments and leaves its results on it (such as
+   * {@code cm_jit_call}): args are pushed and results converted as {@link Op#call} does. {@code what} names the
+   * callee in error messages.
+   */
+  public static java.util.List<Object> callOnStack(String what, Object[] args,
+      java.util.function.ToIntFunction<MemorySegment> call) {
+    return Op.callOnStack(what, args, call);
+  }
 }

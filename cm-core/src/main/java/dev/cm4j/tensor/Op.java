@@ -81,9 +81,17 @@ public final class Op {
 
   /** Calls the operator and returns all results. */
   public List<Object> call(Object... args) {
+    return callOnStack(name, args, st -> cm_op_call(handle, st));
+  }
+
+  /**
+   * Pushes args on this thread's stack, runs call on it (a C API call that leaves its results on the stack) and
+   * returns the results converted as {@link #call} does. {@code what} names the callee in error messages.
+   */
+  static List<Object> callOnStack(String what, Object[] args, java.util.function.ToIntFunction<MemorySegment> call) {
     MemorySegment st = stack();
-    for (int i = 0; i < args.length; i++) push(st, args[i], i);
-    Native.check(cm_op_call(handle, st));
+    for (int i = 0; i < args.length; i++) push(st, args[i], i, what);
+    Native.check(call.applyAsInt(st));
     Native.Scratch s = Native.scratch();
     Native.check(cm_stack_size(st, s.out));
     long n = s.out.get(ValueLayout.JAVA_LONG, 0);
@@ -102,7 +110,7 @@ public final class Op {
     return t;
   }
 
-  private void push(MemorySegment st, Object a, int i) {
+  private static void push(MemorySegment st, Object a, int i, String name) {
     Native.Scratch s = Native.scratch();
     int rc;
     if (a == null) {

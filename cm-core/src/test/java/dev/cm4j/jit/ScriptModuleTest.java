@@ -44,6 +44,18 @@ class ScriptModuleTest {
       class Mixed(nn.Module):
           def forward(self, x):
               return (x * 2, 7)
+      class Detector(nn.Module):
+          def __init__(self):
+              super().__init__()
+              self.fc = nn.Linear(3, 5)
+          def forward(self, img, return_features: bool = False, scale: float = 1.0):
+              f = self.fc(img.to(torch.float32).mean(dim=(2, 3))) * scale
+              if return_features:
+                  return f
+              return f.softmax(dim=1)
+          @torch.jit.export
+          def stats(self, x, k: int):
+              return x.sum() * k, x.shape[0] > 1
       net = Net()
       with torch.no_grad():
           net.bn.running_mean.uniform_(-0.5, 0.5)
@@ -59,6 +71,13 @@ class ScriptModuleTest {
       y.numpy().tofile(out + "/y.bin")
       torch.jit.trace(Pair(), (torch.ones(2), torch.ones(2))).save(out + "/pair.pt")
       torch.jit.script(Mixed()).save(out + "/mixed.pt")
+      det = torch.jit.script(Detector())
+      det.save(out + "/detector.pt")
+      img = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
+      img.numpy().tofile(out + "/img.bin")
+      with torch.no_grad():
+          det(img, True, 0.5).numpy().tofile(out + "/feat.bin")
+          det(img).numpy().tofile(out + "/prob.bin")
       print(list(y.shape))
       """;
 
@@ -155,5 +174,40 @@ class ScriptModuleTest {
     m.close();
     m.close();
     assertThrows(IllegalStateException.class, m::eval);
+  }
+
+  static byte[] bytes(Path p) throws Exception {
+    return Files.readAllBytes(p);
+  }
+
+  @Test
+  void callPassesBoolAndNumberArgumentsAndFillsDefaults() throws Exception {
+    byte[] img = bytes(dir.resolve("img.bin"));
+    try (TensorScope s = TensorScope.open(); ScriptModule det = ScriptModule.load(dir.resolve("detector.pt"))) {
+      det.eval();
+      Tensor x = Tensor.fromBytes(java.lang.foreign.MemorySegment.ofArray(img), dev.cm4j.tensor.DType.UINT8, 2, 3, 4, 4);
+      Tensor feat = det.callTensor("forward", x, true, 0.5);
+      assertArrayEquals(new long[] {2, 5}, feat.shape());
+      assertArrayEquals(floats(dir.resolve("feat.bin")), feat.toFloatArray(), 1e-6f);
+      Tensor prob = det.callTensor("forward", x); // return_features=False, scale=1.0 from the schema
+      assertArrayEquals(floats(dir.resolve("prob.bin")), prob.toFloatArray(), 1e-6f);
+      List<Object> r = det.call("stats", Tensor.of(new float[] {1, 2, 3}), 2);
+      assertEquals(2, r.size());
+      assertEquals(12.0, ((Tensor) r.get(0)).item(), 1e-6);
+      assertEquals(true, r.get(1));
+    }
+  }
+
+  @Test
+  void callRejectsBadMethodsAndArguments() {
+    try (TensorScope s = TensorScope.open(); ScriptModule det = ScriptModule.load(dir.resolve("detector.pt"))) {
+      TorchException e = assertThrows(TorchException.class, () -> det.call("nope", Tensor.of(new float[] {1})));
+      assertTrue(e.getMessage().contains("no method 'nope'"), e.getMessage());
+      TorchException e2 = assertThrows(TorchException.class, () -> det.call("forward", Tensor.of(new float[] {1}), "x"));
+      assertTrue(e2.getMessage().contains("forward of TorchScript module"), e2.getMessage());
+      assertThrows(TorchException.class, () -> det.call("forward"));
+      // the thread's stack is usable after a failure
+      assertEquals(1, det.call("forward", Tensor.zeros(1, 3, 2, 2), true).size());
+    }
   }
 }

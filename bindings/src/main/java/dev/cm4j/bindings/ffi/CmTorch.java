@@ -11157,6 +11157,66 @@ public class CmTorch {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class cm_jit_call {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_jit_call");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_jit_call(cm_jit_module m, const char *method, cm_stack s)
+     * }
+     */
+    public static FunctionDescriptor cm_jit_call$descriptor() {
+        return cm_jit_call.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_jit_call(cm_jit_module m, const char *method, cm_stack s)
+     * }
+     */
+    public static MethodHandle cm_jit_call$handle() {
+        return cm_jit_call.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_jit_call(cm_jit_module m, const char *method, cm_stack s)
+     * }
+     */
+    public static MemorySegment cm_jit_call$address() {
+        return cm_jit_call.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_jit_call(cm_jit_module m, const char *method, cm_stack s)
+     * }
+     */
+    public static int cm_jit_call(MemorySegment m, MemorySegment method, MemorySegment s) {
+        var mh$ = cm_jit_call.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_jit_call", m, method, s);
+            }
+            return (int)mh$.invokeExact(m, method, s);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int CM_DEVICE_CPU = (int)-1L;
     /**
      * {@snippet lang=c :
