@@ -18,8 +18,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * NumPy's {@code .npy} format, versions 1.0, 2.0 and 3.0, for little-endian {@code float32}/{@code float64} arrays
- * in C order — what {@code np.save} writes for a float array.
+ * NumPy's {@code .npy} format, versions 1.0, 2.0 and 3.0, for little-endian {@code float32}/{@code float64},
+ * {@code uint8} and {@code int64} arrays in C order — what {@code np.save} writes for such an array.
  *
  * <p>Layout: the magic {@code \x93NUMPY}, a major and minor version byte, the header length (uint16 LE for 1.0,
  * uint32 LE for 2.0/3.0), then the header: a Python dict literal with exactly the keys {@code 'descr'},
@@ -36,7 +36,8 @@ public final class Npy {
   /**
    * A float array read from a {@code .npy} file.
    *
-   * @param dtype {@link DType#FLOAT32} ({@code '<f4'}) or {@link DType#FLOAT64} ({@code '<f8'})
+   * @param dtype {@link DType#FLOAT32} ({@code '<f4'}), {@link DType#FLOAT64} ({@code '<f8'}), {@link DType#UINT8}
+   *     ({@code '|u1'}) or {@link DType#INT64} ({@code '<i8'})
    * @param shape the shape (empty for a scalar)
    * @param data the raw little-endian C-order data
    */
@@ -53,7 +54,7 @@ public final class Npy {
       ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
       float[] v = new float[Math.toIntExact(numel())];
       if (dtype == DType.FLOAT32) b.asFloatBuffer().get(v);
-      else for (int i = 0; i < v.length; i++) v[i] = (float) b.getDouble(8 * i);
+      else for (int i = 0; i < v.length; i++) v[i] = (float) value(b, i);
       return v;
     }
 
@@ -62,8 +63,18 @@ public final class Npy {
       ByteBuffer b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
       double[] v = new double[Math.toIntExact(numel())];
       if (dtype == DType.FLOAT64) b.asDoubleBuffer().get(v);
-      else for (int i = 0; i < v.length; i++) v[i] = b.getFloat(4 * i);
+      else for (int i = 0; i < v.length; i++) v[i] = value(b, i);
       return v;
+    }
+
+    private double value(ByteBuffer b, int i) {
+      return switch (dtype) {
+        case FLOAT32 -> b.getFloat(4 * i);
+        case FLOAT64 -> b.getDouble(8 * i);
+        case UINT8 -> b.get(i) & 0xff;
+        case INT64 -> b.getLong(8 * i);
+        default -> throw new IllegalStateException(dtype.toString());
+      };
     }
 
     /** A CPU tensor with a copy of the data, in this array's dtype and shape. */
@@ -144,8 +155,10 @@ public final class Npy {
     DType dtype = switch (descr) {
       case "<f4" -> DType.FLOAT32;
       case "<f8" -> DType.FLOAT64;
+      case "|u1" -> DType.UINT8;
+      case "<i8" -> DType.INT64;
       default -> throw new DataException(name, "dtype '" + descr + "' is not supported (only little-endian "
-          + "float32 '<f4' and float64 '<f8')");
+          + "float32 '<f4', float64 '<f8', uint8 '|u1' and int64 '<i8')");
     };
     if (!(dict.get("fortran_order") instanceof Boolean fortran)) {
       throw new DataException(name, "'fortran_order' is not True or False: " + quote(header));
@@ -292,7 +305,48 @@ public final class Npy {
     write(file, "<f8", b.array(), data.length, shape);
   }
 
+  /** Writes an array (float32, float64, uint8 or int64) as a version 1.0 {@code .npy} file. */
+  public static void write(Path file, Array a) {
+    write(file, descr(a.dtype()), a.data(), a.numel(), a.shape());
+  }
+
+  /** Little-endian bytes of doubles (the data of a float64 {@link Array}). */
+  public static byte[] encodeDoubles(double[] v) {
+    ByteBuffer b = ByteBuffer.allocate(v.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+    b.asDoubleBuffer().put(v);
+    return b.array();
+  }
+
+  /** The bytes of a version 1.0 {@code .npy} file holding the array. */
+  public static byte[] encode(Array a) {
+    java.io.ByteArrayOutputStream os = new java.io.ByteArrayOutputStream();
+    try {
+      writeTo(os, descr(a.dtype()), a.data(), a.numel(), a.shape());
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return os.toByteArray();
+  }
+
+  private static String descr(DType d) {
+    return switch (d) {
+      case FLOAT32 -> "<f4";
+      case FLOAT64 -> "<f8";
+      case UINT8 -> "|u1";
+      case INT64 -> "<i8";
+      default -> throw new IllegalArgumentException(".npy writing supports float32, float64, uint8 and int64, not " + d);
+    };
+  }
+
   private static void write(Path file, String descr, byte[] bytes, long n, long[] shape) {
+    try (OutputStream os = Files.newOutputStream(file)) {
+      writeTo(os, descr, bytes, n, shape);
+    } catch (IOException e) {
+      throw new DataException(file.toString(), "cannot write: " + e, e);
+    }
+  }
+
+  private static void writeTo(OutputStream os, String descr, byte[] bytes, long n, long[] shape) throws IOException {
     long count = 1;
     for (long d : shape) {
       if (d < 0) throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
@@ -308,13 +362,21 @@ public final class Npy {
     int pad = (64 - total % 64) % 64;
     String header = dict + " ".repeat(pad) + "\n";
     if (header.length() > 65535) throw new IllegalArgumentException("header too long for .npy version 1.0");
-    try (OutputStream os = Files.newOutputStream(file)) {
-      os.write(MAGIC);
-      os.write(new byte[] {1, 0, (byte) header.length(), (byte) (header.length() >> 8)});
-      os.write(header.getBytes(StandardCharsets.US_ASCII));
-      os.write(bytes);
-    } catch (IOException e) {
-      throw new DataException(file.toString(), "cannot write: " + e, e);
+    if (bytes.length != n * dtypeSize(descr)) {
+      throw new IllegalArgumentException(bytes.length + " data bytes do not fit shape " + Arrays.toString(shape) + " of "
+          + descr);
     }
+    os.write(MAGIC);
+    os.write(new byte[] {1, 0, (byte) header.length(), (byte) (header.length() >> 8)});
+    os.write(header.getBytes(StandardCharsets.US_ASCII));
+    os.write(bytes);
+  }
+
+  private static int dtypeSize(String descr) {
+    return switch (descr) {
+      case "<f4" -> 4;
+      case "|u1" -> 1;
+      default -> 8;
+    };
   }
 }

@@ -102,7 +102,8 @@ class NpyTest {
     v4[6] = 4;
     assertRejected(v4, "version 4.0");
     assertRejected(npy(ok.replace("<f4", ">f4"), 24), "dtype '>f4' is not supported");
-    assertRejected(npy(ok.replace("<f4", "<i8"), 48), "dtype '<i8'");
+    assertRejected(npy(ok.replace("<f4", "<i4"), 24), "dtype '<i4'");
+    assertEquals(DType.INT64, Npy.parse(npy(ok.replace("<f4", "<i8"), 48), "x").dtype());
     assertRejected(npy(ok.replace("False", "True"), 24), "Fortran-order");
     assertRejected(npy("{'descr': '<f4', 'fortran_order': False, }", 24), "lacks 'shape'");
     assertRejected(npy(ok.replace("}", "'extra': 1, }"), 24), "malformed");
