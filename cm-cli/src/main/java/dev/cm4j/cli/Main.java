@@ -18,7 +18,7 @@ import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 import org.apache.commons.cli.ParseException;
 
-/** The {@code cm} command: train, info (sample, eval and export follow). */
+/** The {@code cm} command: train, sample, eval, info. */
 public final class Main {
   private Main() {}
 
@@ -39,6 +39,8 @@ public final class Main {
           return train(rest, out);
         case "sample":
           return sample(rest, out);
+        case "eval":
+          return EvalCommand.run(rest, out);
         case "--help":
         case "-h":
         case "help":
@@ -47,7 +49,8 @@ public final class Main {
 
               commands:
                 train   train a consistency model (ECT, sCT, iCT; presets: %s)
-                sample  sample a network snapshot to a PNG grid (1-step or multistep)
+                sample  sample a network snapshot: a PNG grid, a folder of PNGs or an .npz (1-step or multistep)
+                eval    FID, KID and FD-fmnist of a snapshot's samples or of images; reference statistics
                 info    cm4j and libtorch versions, devices, threads, build configuration
 
               Run 'cm <command> --help' for a command's options; --verbose shows stack traces."""
@@ -163,7 +166,9 @@ public final class Main {
     spec.addOption(Option.builder().longOpt("steps").hasArg().argName("K").desc("sampling steps: 1, or 2 with --t-mid (1)").get());
     spec.addOption(Option.builder().longOpt("t-mid").hasArgs().argName("t").desc("intermediate time(s), e.g. 0.821 (ECT) or 1.1 (sCM)").get());
     spec.addOption(Option.builder().longOpt("seed").hasArg().argName("N").desc("seed of latents and noise (0)").get());
-    spec.addOption(Option.builder().longOpt("out").hasArg().argName("grid.png").desc("output PNG grid (samples.png)").get());
+    spec.addOption(Option.builder().longOpt("out").hasArg().argName("path")
+        .desc("grid.png (a grid, default samples.png), a directory (one PNG per image), or file.npz (uint8 NHWC, key 'samples')").get());
+    spec.addOption(Option.builder().longOpt("batch").hasArg().argName("N").desc("images per sampling batch (250)").get());
     spec.addOption(Option.builder("v").longOpt("verbose").desc("stack traces on errors").get());
     spec.addOption(Option.builder("h").longOpt("help").desc("this help").get());
     CommandLine cl = new DefaultParser().parse(spec, args);
@@ -175,6 +180,29 @@ public final class Main {
       return cl.hasOption("help") ? 0 : 2;
     }
     int n = Integer.parseInt(cl.getOptionValue("n", "64"));
+    if (n < 1) throw new ParseException("--n must be >= 1");
+    double[] m = mids(cl);
+    long seed = Long.parseLong(cl.getOptionValue("seed", "0"));
+    int batch = Integer.parseInt(cl.getOptionValue("batch", "250"));
+    Path target = Path.of(cl.getOptionValue("out", "samples.png"));
+    String name = target.getFileName().toString();
+    try (dev.cm4j.train.Snapshot s = dev.cm4j.train.Snapshot.load(Path.of(cl.getOptionValue("snapshot")))) {
+      if (name.endsWith(".png")) {
+        try (dev.cm4j.tensor.TensorScope scope = dev.cm4j.tensor.TensorScope.open()) {
+          dev.cm4j.tensor.Tensor x = s.sample(n, m, seed);
+          if (x.dim() != 4) throw new IllegalArgumentException("PNG grids need image data; this snapshot samples points");
+          dev.cm4j.image.ImageGrid.save(x.clamp(-1, 1), (int) Math.ceil(Math.sqrt(n)), target);
+        }
+      } else {
+        SampleWriter.write(s, n, m, seed, batch, target);
+      }
+    }
+    out.println("wrote " + target);
+    return 0;
+  }
+
+  /** The intermediate times of --steps/--t-mid (empty for 1 step). */
+  static double[] mids(CommandLine cl) throws ParseException {
     int steps = Integer.parseInt(cl.getOptionValue("steps", "1"));
     String[] mids = cl.getOptionValues("t-mid");
     double[] m;
@@ -186,15 +214,7 @@ public final class Main {
       m = new double[0];
     }
     if (steps != m.length + 1) throw new ParseException("--steps " + steps + " does not match " + m.length + " --t-mid value(s)");
-    Path png = Path.of(cl.getOptionValue("out", "samples.png"));
-    try (dev.cm4j.train.Snapshot s = dev.cm4j.train.Snapshot.load(Path.of(cl.getOptionValue("snapshot")));
-        dev.cm4j.tensor.TensorScope scope = dev.cm4j.tensor.TensorScope.open()) {
-      dev.cm4j.tensor.Tensor x = s.sample(n, m, Long.parseLong(cl.getOptionValue("seed", "0")));
-      if (x.dim() != 4) throw new IllegalArgumentException("PNG grids need image data; this snapshot samples points");
-      dev.cm4j.image.ImageGrid.save(x.clamp(-1, 1), (int) Math.ceil(Math.sqrt(n)), png);
-    }
-    out.println("wrote " + png);
-    return 0;
+    return m;
   }
 
   private static void map(CommandLine cl, Map<String, String> ov, String flag, String key, boolean string) {
