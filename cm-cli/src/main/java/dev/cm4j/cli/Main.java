@@ -8,7 +8,9 @@ import dev.cm4j.train.TrainingOptions;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.commons.cli.CommandLine;
@@ -36,7 +38,7 @@ public final class Main {
         case "info":
           return info(out);
         case "train":
-          return train(rest, out);
+          return train(rest, out, err);
         case "sample":
           return sample(rest, out);
         case "eval":
@@ -96,15 +98,46 @@ public final class Main {
     o.addOption(Option.builder().longOpt("seed").hasArg().argName("N").desc("random seed").get());
     o.addOption(Option.builder().longOpt("threads").hasArg().argName("N").desc("intra-op threads").get());
     o.addOption(Option.builder().longOpt("desc").hasArg().argName("text").desc("run-directory description").get());
+    o.addOption(Option.builder().longOpt("nproc-per-node").hasArg().argName("N")
+        .desc("start N worker processes on this node (data parallel over c10d: Gloo on CPU, NCCL on CUDA)").get());
+    o.addOption(Option.builder().longOpt("nnodes").hasArg().argName("M").desc("number of nodes (1)").get());
+    o.addOption(Option.builder().longOpt("node-rank").hasArg().argName("R").desc("this node's rank (0)").get());
+    o.addOption(Option.builder().longOpt("master-addr").hasArg().argName("host").desc("rank 0's address (127.0.0.1)").get());
+    o.addOption(Option.builder().longOpt("master-port").hasArg().argName("port")
+        .desc("rank 0's port (one node: a free port; several: 29500)").get());
     o.addOption(Option.builder("n").longOpt("dry-run").desc("print the options and exit").get());
     o.addOption(Option.builder("v").longOpt("verbose").desc("stack traces on errors").get());
     o.addOption(Option.builder("h").longOpt("help").desc("this help").get());
     return o;
   }
 
-  static int train(String[] args, PrintStream out) throws ParseException {
+  static final java.util.Set<String> LAUNCHER_FLAGS =
+      java.util.Set.of("--nproc-per-node", "--nnodes", "--node-rank", "--master-addr", "--master-port");
+
+  static int train(String[] args, PrintStream out, PrintStream err) throws ParseException {
     Options spec = trainOptions();
     CommandLine cl = new DefaultParser().parse(spec, args);
+    if (cl.hasOption("nproc-per-node") && !cl.hasOption("help") && !cl.hasOption("dry-run")) {
+      if (System.getenv("RANK") != null) {
+        throw new ParseException("--nproc-per-node inside a launched worker (RANK is set): run cm train without it "
+            + "under torchrun/SLURM");
+      }
+      Launcher.Spec ls = new Launcher.Spec(Integer.parseInt(cl.getOptionValue("nproc-per-node")),
+          Integer.parseInt(cl.getOptionValue("nnodes", "1")), Integer.parseInt(cl.getOptionValue("node-rank", "0")),
+          cl.getOptionValue("master-addr", "127.0.0.1"), Integer.parseInt(cl.getOptionValue("master-port", "0")));
+      List<String> workerArgs = new ArrayList<>();
+      workerArgs.add("train");
+      for (int i = 0; i < args.length; i++) {
+        String a = args[i];
+        String flag = a.contains("=") ? a.substring(0, a.indexOf('=')) : a;
+        if (LAUNCHER_FLAGS.contains(flag)) {
+          if (!a.contains("=")) i++; // skip its value
+          continue;
+        }
+        workerArgs.add(a);
+      }
+      return Launcher.launch(ls, workerArgs, out, err);
+    }
     if (cl.hasOption("help")) {
       PrintWriter pw = new PrintWriter(out);
       new HelpFormatter().printHelp(pw, 100, "cm train [--preset name | --options file] [options]",

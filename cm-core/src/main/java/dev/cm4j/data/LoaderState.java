@@ -39,4 +39,25 @@ public record LoaderState(long epoch, long position, long flipState, long seed, 
       throw new IllegalArgumentException("malformed loader state: " + e.getOriginalMessage(), e);
     }
   }
+
+  /**
+   * The same point of the global item stream, seen from shard {@code newRank} of {@code newWorld}: valid for a state
+   * taken when every rank had consumed the same number of items (as after each synchronous data-parallel step). The
+   * global position is {@code epoch · n + position − rank}; the new rank continues at that position plus its rank.
+   * With x-flips, the new rank's flip generator is its own seed-derived stream advanced by the items it would have
+   * consumed, so a run resumed with another world size flips other images than the original would have.
+   */
+  public LoaderState reshard(int newRank, int newWorld) {
+    if (newWorld < 1 || newRank < 0 || newRank >= newWorld) {
+      throw new IllegalArgumentException("bad shard " + newRank + " of " + newWorld);
+    }
+    if (newRank == rank && newWorld == worldSize) return this;
+    long n = datasetSize;
+    long global = epoch * n + position - rank;
+    if (global < 0) throw new IllegalArgumentException("loader state " + this + " is not at a lockstep point");
+    long next = global + newRank;
+    long consumed = global <= newRank ? 0 : (global - newRank + newWorld - 1) / newWorld;
+    long flip = SplitMix64.derive(seed ^ 0x6c6f61646572L, newRank) + consumed * 0x9E3779B97F4A7C15L;
+    return new LoaderState(next / n, next % n, flip, seed, shuffle, newRank, newWorld, datasetSize);
+  }
 }

@@ -22,6 +22,22 @@ import java.util.function.Supplier;
  * model is sampled for the grids. One implementation per objective family; each only wires the library's objective.
  */
 abstract class RunObjective {
+  /**
+   * The data-parallel shard this process computes: rank r of W holds rows r, r + W, r + 2W, … of the global batch
+   * (the loader's strided sharding). Random draws are made for the global batch and sliced, so a run's numbers do
+   * not depend on the number of processes (at the cost of drawing W times the local noise on every rank).
+   */
+  int shardRank = 0;
+  int shardWorld = 1;
+
+  /** Standard-normal draws for this shard's rows of a global batch of localShape[0] · W rows. */
+  Tensor draw(long[] localShape, dev.cm4j.tensor.DType dtype, dev.cm4j.tensor.Device dev, Generator gen) {
+    if (shardWorld == 1) return Tensor.randn(localShape, dtype, dev, gen);
+    long[] g = localShape.clone();
+    g[0] *= shardWorld;
+    return Tensor.randn(g, dtype, dev, gen).slice(0, shardRank, g[0], shardWorld).contiguous();
+  }
+
   /** The trained module (the optimizer's parameters); its structure is also the EMA's. */
   abstract Module model();
 
@@ -101,7 +117,9 @@ abstract class RunObjective {
     @Override
     Tensor loss(Tensor x, Tensor labels, long iteration, long images, Map<String, Double> stats) {
       stats.put("stage", (double) stage(images));
-      return ect.loss(net, x, labels, stage(images), gen, null);
+      Tensor n = draw(new long[] {x.size(0)}, dev.cm4j.tensor.DType.FLOAT32, x.device(), gen);
+      Tensor eps = draw(x.shape(), x.dtype(), x.device(), gen);
+      return ect.loss(net, x, labels, stage(images), n, eps, null);
     }
 
     @Override
@@ -149,7 +167,10 @@ abstract class RunObjective {
 
     @Override
     Tensor loss(Tensor x, Tensor labels, long iteration, long images, Map<String, Double> stats) {
-      SCM.Result r = scm.loss(model.net, model.weight, x, labels, iteration, null, gen, null);
+      Tensor n = draw(new long[] {x.size(0)}, dev.cm4j.tensor.DType.FLOAT32, x.device(), gen);
+      Tensor z = draw(x.shape(), x.dtype(), x.device(), gen);
+      SCM.Result r = scm.loss(model.net, model.weight, x, labels, iteration, null,
+          scm.timeFromDraw(n, model.net.sigmaData()), z, null);
       stats.put("tangent_norm", r.tangentNorm().mean().item());
       stats.put("logvar", r.logWeight().mean().item());
       return r.loss();
@@ -200,7 +221,12 @@ abstract class RunObjective {
     @Override
     Tensor loss(Tensor x, Tensor labels, long iteration, long images, Map<String, Double> stats) {
       stats.put("levels", (double) ict.numLevels(iteration));
-      return ict.loss(net, null, null, x, labels, iteration, rnd, gen, null);
+      double[] grid = ict.grid(iteration);
+      long[] global = ict.drawPairs(grid, (int) x.size(0) * shardWorld, rnd);
+      long[] pairs = new long[(int) x.size(0)];
+      for (int i = 0; i < pairs.length; i++) pairs[i] = global[shardRank + i * shardWorld];
+      Tensor z = draw(x.shape(), x.dtype(), x.device(), gen);
+      return ict.loss(net, null, null, x, labels, grid, pairs, z, null);
     }
 
     @Override

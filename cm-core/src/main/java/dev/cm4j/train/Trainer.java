@@ -65,14 +65,20 @@ public final class Trainer implements AutoCloseable {
   private final List<Map<String, Object>> history = new ArrayList<>();
   private volatile boolean stopRequested;
   private final CountDownLatch finished = new CountDownLatch(1);
+  private final DataParallel dp; // null: one process
+  private final boolean writer;  // rank 0 writes the run directory and prints
 
   /** What a finished (or stopped) run reports. */
   public record Result(Path runDir, long images, long iterations, boolean interrupted, double lastLoss) {}
 
-  private Trainer(TrainingOptions opts, Path runDir, PrintStream console, Path resumeState) {
+  private Trainer(TrainingOptions opts, Path runDir, PrintStream console, Path resumeState, DataParallel dp) {
     this.opts = opts;
     this.runDir = runDir;
     this.console = console;
+    this.dp = dp;
+    this.writer = dp == null || dp.rank() == 0;
+    int rank = dp == null ? 0 : dp.rank();
+    int world = dp == null ? 1 : dp.world();
     if (opts.threads() > 0) Torch.setNumThreads(opts.threads());
     Torch.manualSeed(opts.seed());
     dataset = Builders.dataset(opts.data());
@@ -87,12 +93,22 @@ public final class Trainer implements AutoCloseable {
     } else {
       throw new IllegalArgumentException("unsupported dataset type " + dataset.getClass().getSimpleName());
     }
-    batchGpu = opts.batchGpu() > 0 ? opts.batchGpu() : opts.batch();
-    rounds = opts.batch() / batchGpu;
+    if (opts.batch() % world != 0) {
+      throw new IllegalArgumentException("batch " + opts.batch() + " is not divisible by the " + world + " processes");
+    }
+    int local = opts.batch() / world;
+    batchGpu = opts.batchGpu() > 0 ? opts.batchGpu() : local;
+    if (local % batchGpu != 0) {
+      throw new IllegalArgumentException("batch_gpu " + batchGpu + " does not divide the per-process batch " + local
+          + " (batch " + opts.batch() + " over " + world + " processes)");
+    }
+    rounds = local / batchGpu;
     LoaderConfig lc = new LoaderConfig(batchGpu, opts.seed(), true, true, Builders.bool(opts.data(), "xflip", false),
-        resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, false, 0, 1, 2);
+        resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, false, rank, world, 2);
     objective = RunObjective.create(opts, () -> Builders.network(opts.network(), resolution, channels, false),
         opts.seed());
+    objective.shardRank = rank;
+    objective.shardWorld = world;
     model = objective.model();
     model.train(true);
     List<EMA.Beta> rules = Builders.emaRules(opts.ema());
@@ -107,16 +123,30 @@ public final class Trainer implements AutoCloseable {
     ema = rules.isEmpty() ? null : EMA.of(model, emaModels, rules);
     optimizer = Builders.optimizer(opts.optimizer(), model);
     LoaderState state = null;
-    if (resumeState != null) state = restore(resumeState);
+    if (resumeState != null) state = restore(resumeState).reshard(rank, world);
     loader = state == null ? Loader.open(dataset, lc) : Loader.open(dataset, lc, state);
+    if (dp != null) {
+      List<Module> all = new ArrayList<>();
+      all.add(model);
+      all.addAll(emaModels);
+      dp.broadcast(all);
+      // dropout and other draws of the global generator differ per rank (as EDM seeds each rank differently)
+      Torch.manualSeed(dev.cm4j.data.SplitMix64.derive(opts.seed() + iteration, rank));
+    }
   }
 
   /** Starts a new run in a fresh NNNNN-desc directory under outdir. */
   public static Trainer start(TrainingOptions opts, Path outdir, PrintStream console) {
-    Path dir = newRunDir(outdir, opts.desc());
-    Trainer t = new Trainer(opts, dir, console, null);
-    Atomic.writeString(dir.resolve("training_options.json"), opts.toJson());
-    return t;
+    DataParallel dp = DataParallel.fromEnvironment(System.getenv());
+    try {
+      Path dir = dp == null || dp.rank() == 0 ? newRunDir(outdir, opts.desc()) : null;
+      Trainer t = new Trainer(opts, dir, console, null, dp);
+      if (dir != null) Atomic.writeString(dir.resolve("training_options.json"), opts.toJson());
+      return t;
+    } catch (RuntimeException | Error e) {
+      if (dp != null) dp.close();
+      throw e;
+    }
   }
 
   /** Resumes the run in runDir from its newest training state (or from the given state file). */
@@ -125,7 +155,13 @@ public final class Trainer implements AutoCloseable {
     Path state = Files.isDirectory(runDirOrState) ? latestState(dir) : runDirOrState;
     if (state == null) throw new IllegalArgumentException("no training-state-*.safetensors in " + dir);
     TrainingOptions opts = TrainingOptions.read(dir.resolve("training_options.json"));
-    return new Trainer(opts, dir, console, state);
+    DataParallel dp = DataParallel.fromEnvironment(System.getenv());
+    try {
+      return new Trainer(opts, dp == null || dp.rank() == 0 ? dir : null, console, state, dp);
+    } catch (RuntimeException | Error e) {
+      if (dp != null) dp.close();
+      throw e;
+    }
   }
 
   static Path latestState(Path dir) {
@@ -192,6 +228,7 @@ public final class Trainer implements AutoCloseable {
   }
 
   private void log(String line) {
+    if (!writer) return;
     console.println(line);
     Atomic.append(runDir.resolve("log.txt"), line + "\n");
   }
@@ -211,11 +248,14 @@ public final class Trainer implements AutoCloseable {
     NanToNum sanitize = opts.nanGuard().equals("sanitize") ? NanToNum.ECT : null;
     double baseLr = Builders.num(opts.optimizer(), "lr", 1e-3);
     if (images == 0) {
-      log(String.format(Locale.ROOT, "cm4j training run %s: %d parameters, batch %d (%d x %d), %.1f kimg",
-          runDir.getFileName(), model.parameterCount(), opts.batch(), rounds, batchGpu, opts.durationKimg()));
-      snapshot();
+      if (writer) {
+        log(String.format(Locale.ROOT, "cm4j training run %s: %d parameters, batch %d (%d x %d x %d), %.1f kimg",
+            runDir.getFileName(), model.parameterCount(), opts.batch(), dp == null ? 1 : dp.world(), rounds, batchGpu,
+            opts.durationKimg()));
+        snapshot();
+      }
     } else {
-      log(String.format(Locale.ROOT, "resumed %s at %.1f kimg (tick %d)", runDir.getFileName(), images / 1000.0, tick));
+      if (writer) log(String.format(Locale.ROOT, "resumed %s at %.1f kimg (tick %d)", runDir.getFileName(), images / 1000.0, tick));
     }
     long tickStart = System.nanoTime();
     long tickStartImages = images;
@@ -225,7 +265,7 @@ public final class Trainer implements AutoCloseable {
     Map<String, Double> parts = new LinkedHashMap<>();
     boolean interrupted = false;
     while (images < total) {
-      if (stopRequested) {
+      if (agreeStop()) {
         interrupted = true;
         break;
       }
@@ -241,10 +281,18 @@ public final class Trainer implements AutoCloseable {
           loss.div((double) rounds).backward(); // averages over accumulation rounds
         }
       }
+      if (dp != null) {
+        // every rank's gradients become the mean over ranks; the loss mean carries the NaN decision to all ranks
+        double local = stepLoss;
+        stepLoss = collective(() -> {
+          dp.averageGradients(model);
+          return dp.mean(local);
+        });
+      }
       if (!Double.isFinite(stepLoss)) {
         if (opts.nanGuard().equals("stop")) {
-          Path dump = runDir.resolve(String.format(Locale.ROOT, "nan-dump-%09d.safetensors", images));
-          writeState(dump);
+          Path dump = writer ? runDir.resolve(String.format(Locale.ROOT, "nan-dump-%09d.safetensors", images)) : null;
+          if (writer) writeState(dump);
           throw new IllegalStateException(String.format(Locale.ROOT,
               "loss is %s at %.3f kimg (iteration %d); state dumped to %s; set nan_guard to skip or sanitize to go on",
               stepLoss, images / 1000.0, iteration, dump));
@@ -268,6 +316,20 @@ public final class Trainer implements AutoCloseable {
       lossCount++;
       boolean done = images >= total;
       if (images - tickStartImages >= tickImages || done || stopRequested) {
+        if (dp != null) {
+          for (var e : parts.entrySet()) {
+            double v = e.getValue();
+            e.setValue(collective(() -> dp.mean(v)));
+          }
+        }
+        if (!writer) {
+          tick++;
+          tickStart = System.nanoTime();
+          tickStartImages = images;
+          lossSum = 0;
+          lossCount = 0;
+          continue;
+        }
         double sec = (System.nanoTime() - tickStart) / 1e9;
         Map<String, Object> rec = new LinkedHashMap<>();
         rec.put("tick", tick);
@@ -300,13 +362,33 @@ public final class Trainer implements AutoCloseable {
       }
     }
     if (interrupted) {
-      writeState(runDir.resolve(String.format(Locale.ROOT, "training-state-%09d.safetensors", images)));
-      log(String.format(Locale.ROOT, "stopped at %.1f kimg on request; resume with: cm train --resume %s",
+      if (writer) writeState(runDir.resolve(String.format(Locale.ROOT, "training-state-%09d.safetensors", images)));
+      if (writer) log(String.format(Locale.ROOT, "stopped at %.1f kimg on request; resume with: cm train --resume %s",
           images / 1000.0, runDir));
     } else {
       log(String.format(Locale.ROOT, "done: %.1f kimg, %d iterations", images / 1000.0, iteration));
     }
     return new Result(runDir, images, iteration, interrupted, lastLoss);
+  }
+
+  /** A stop request of any rank stops every rank after the same step. */
+  private boolean agreeStop() {
+    boolean stop = stopRequested;
+    if (dp == null) return stop;
+    boolean any = collective(() -> dp.any(stop) ? 1 : 0) > 0;
+    if (any) stopRequested = true;
+    return any;
+  }
+
+  /** Runs a collective; a failure (a peer died, a timeout) becomes one clear error. */
+  private double collective(java.util.function.DoubleSupplier f) {
+    try {
+      return f.getAsDouble();
+    } catch (RuntimeException e) {
+      throw new IllegalStateException(String.format(Locale.ROOT,
+          "data-parallel step failed on rank %d of %d at iteration %d (another rank died, or timed out): %s",
+          dp.rank(), dp.world(), iteration, e.getMessage()), e);
+    }
   }
 
   private static String eta(double seconds) {
@@ -396,7 +478,7 @@ public final class Trainer implements AutoCloseable {
       meta.put("images", Long.toString(images));
       meta.put("iteration", Long.toString(iteration));
       meta.put("tick", Long.toString(tick));
-      meta.put("loader", loader.state().toJson());
+      meta.put("loader", loader.state().reshard(0, 1).toJson()); // world-size independent
       meta.put("history", historyJson());
       meta.put("objective_rng", objectiveRngJson());
       SafeTensors.write(file, t, meta);
@@ -475,6 +557,7 @@ public final class Trainer implements AutoCloseable {
 
   @Override
   public void close() {
+    if (dp != null) dp.close();
     loader.close();
     optimizer.close();
     if (ema != null) ema.close();
