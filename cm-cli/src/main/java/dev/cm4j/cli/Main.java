@@ -98,6 +98,10 @@ public final class Main {
     o.addOption(Option.builder().longOpt("seed").hasArg().argName("N").desc("random seed").get());
     o.addOption(Option.builder().longOpt("threads").hasArg().argName("N").desc("intra-op threads").get());
     o.addOption(Option.builder().longOpt("desc").hasArg().argName("text").desc("run-directory description").get());
+    o.addOption(Option.builder().longOpt("init-from").hasArg().argName("file.safetensors")
+        .desc("initialise the network from matching weights (a snapshot, or an EDM/ECT checkpoint exported by tools/export_pytorch.py)").get());
+    o.addOption(Option.builder().longOpt("transfer").hasArg().argName("file.safetensors").desc("ECT's name for --init-from").get());
+    o.addOption(Option.builder().longOpt("precision").hasArg().argName("p").desc("fp32, bf16 (autocast) or fp16 (autocast + loss scaling)").get());
     o.addOption(Option.builder().longOpt("nproc-per-node").hasArg().argName("N")
         .desc("start N worker processes on this node (data parallel over c10d: Gloo on CPU, NCCL on CUDA)").get());
     o.addOption(Option.builder().longOpt("nnodes").hasArg().argName("M").desc("number of nodes (1)").get());
@@ -172,6 +176,9 @@ public final class Main {
     map(cl, ov, "seed", "seed", false);
     map(cl, ov, "threads", "threads", false);
     map(cl, ov, "desc", "desc", true);
+    map(cl, ov, "init-from", "init_from", true);
+    map(cl, ov, "transfer", "init_from", true);
+    map(cl, ov, "precision", "precision", true);
     if (cl.hasOption("set")) {
       for (String kv : cl.getOptionValues("set")) {
         int eq = kv.indexOf('=');

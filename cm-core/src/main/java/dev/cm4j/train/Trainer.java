@@ -14,6 +14,7 @@ import dev.cm4j.nn.Module;
 import dev.cm4j.optim.EMA;
 import dev.cm4j.optim.NanToNum;
 import dev.cm4j.optim.Optimizer;
+import dev.cm4j.tensor.Autocast;
 import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.Generator;
@@ -67,6 +68,9 @@ public final class Trainer implements AutoCloseable {
   private final CountDownLatch finished = new CountDownLatch(1);
   private final DataParallel dp; // null: one process
   private final boolean writer;  // rank 0 writes the run directory and prints
+  private final String initReport; // what init_from loaded, logged at the start
+  private final LossScaler scaler;  // fp16 only
+  private final Device.Type deviceType;
 
   /** What a finished (or stopped) run reports. */
   public record Result(Path runDir, long images, long iterations, boolean interrupted, double lastLoss) {}
@@ -111,6 +115,11 @@ public final class Trainer implements AutoCloseable {
     objective.shardWorld = world;
     model = objective.model();
     model.train(true);
+    String initReport = null;
+    if (opts.initFrom() != null && resumeState == null) {
+      var r = InitFrom.apply(model, Path.of(opts.initFrom()));
+      initReport = InitFrom.summary(Path.of(opts.initFrom()), r, model.namedState().size());
+    }
     List<EMA.Beta> rules = Builders.emaRules(opts.ema());
     for (int i = 0; i < rules.size(); i++) {
       Module copy = RunObjective.create(opts, () -> Builders.network(opts.network(), resolution, channels, false),
@@ -123,6 +132,9 @@ public final class Trainer implements AutoCloseable {
     ema = rules.isEmpty() ? null : EMA.of(model, emaModels, rules);
     optimizer = Builders.optimizer(opts.optimizer(), model);
     LoaderState state = null;
+    this.initReport = initReport;
+    scaler = opts.precision().equals("fp16") ? LossScaler.defaults() : null;
+    deviceType = model.namedParameters().values().iterator().next().get().device().type();
     if (resumeState != null) state = restore(resumeState).reshard(rank, world);
     loader = state == null ? Loader.open(dataset, lc) : Loader.open(dataset, lc, state);
     if (dp != null) {
@@ -252,6 +264,7 @@ public final class Trainer implements AutoCloseable {
         log(String.format(Locale.ROOT, "cm4j training run %s: %d parameters, batch %d (%d x %d x %d), %.1f kimg",
             runDir.getFileName(), model.parameterCount(), opts.batch(), dp == null ? 1 : dp.world(), rounds, batchGpu,
             opts.durationKimg()));
+        if (initReport != null) log(initReport);
         snapshot();
       }
     } else {
@@ -275,10 +288,15 @@ public final class Trainer implements AutoCloseable {
       double stepLoss = 0;
       for (int r = 0; r < rounds; r++) {
         try (TensorScope s = TensorScope.open(); Batch b = loader.next()) {
-          Tensor loss = objective.loss(b.x(), b.labels(), iteration, images, parts).mean();
+          Tensor loss;
+          try (Autocast ac = autocast()) {
+            loss = objective.loss(b.x(), b.labels(), iteration, images, parts).mean();
+          }
           double v = loss.item();
           stepLoss += v / rounds;
-          loss.div((double) rounds).backward(); // averages over accumulation rounds
+          Tensor l = loss.to(DType.FLOAT32).div((double) rounds); // averages over accumulation rounds
+          if (scaler != null) l = l.mul(scaler.scale());
+          l.backward();
         }
       }
       if (dp != null) {
@@ -303,6 +321,20 @@ public final class Trainer implements AutoCloseable {
           images += opts.batch();
           iteration++;
           continue;
+        }
+      }
+      if (scaler != null) {
+        boolean localInf;
+        try (TensorScope s = TensorScope.open()) {
+          localInf = scaler.unscale(model.parameters());
+        }
+        boolean inf = dp == null ? localInf : collective(() -> dp.any(localInf) ? 1 : 0) > 0; // all ranks skip together
+        scaler.update(inf);
+        if (inf) {
+          optimizer.zeroGrad();
+          images += opts.batch();
+          iteration++;
+          continue; // GradScaler semantics: the step is skipped and the scale backs off
         }
       }
       if (sanitize != null) sanitize.apply(model);
@@ -369,6 +401,15 @@ public final class Trainer implements AutoCloseable {
       log(String.format(Locale.ROOT, "done: %.1f kimg, %d iterations", images / 1000.0, iteration));
     }
     return new Result(runDir, images, iteration, interrupted, lastLoss);
+  }
+
+  /** Autocast for the forward pass and loss (bf16, fp16), or null for fp32. */
+  private Autocast autocast() {
+    return switch (opts.precision()) {
+      case "bf16" -> Autocast.enable(deviceType, DType.BFLOAT16);
+      case "fp16" -> Autocast.enable(deviceType, DType.FLOAT16);
+      default -> null;
+    };
   }
 
   /** A stop request of any rank stops every rank after the same step. */
@@ -481,6 +522,7 @@ public final class Trainer implements AutoCloseable {
       meta.put("loader", loader.state().reshard(0, 1).toJson()); // world-size independent
       meta.put("history", historyJson());
       meta.put("objective_rng", objectiveRngJson());
+      if (scaler != null) meta.put("loss_scale", scaler.scale() + "," + scaler.tracker());
       SafeTensors.write(file, t, meta);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the training state " + file, e);
@@ -543,6 +585,10 @@ public final class Trainer implements AutoCloseable {
       for (var g : objectiveGenerators().entrySet()) {
         String st = rngs.get(g.getKey());
         if (st != null) g.getValue().setState(java.util.Base64.getDecoder().decode(st));
+      }
+      if (scaler != null && meta.get("loss_scale") != null) {
+        String[] ls = meta.get("loss_scale").split(",");
+        scaler.restore(Double.parseDouble(ls[0]), Integer.parseInt(ls[1]));
       }
       return LoaderState.fromJson(meta.get("loader"));
     } catch (IOException ex) {

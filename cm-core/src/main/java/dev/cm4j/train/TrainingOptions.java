@@ -36,8 +36,9 @@ import java.util.Map;
  * @param threads intra-op threads (0: libtorch's default)
  * @param clipGradNorm global gradient-norm clipping (0: off)
  * @param nanGuard "sanitize" gradients (ECT) | "stop" on a non-finite loss | "skip" the step
- * @param precision fp32 | bf16 (autocast)
+ * @param precision fp32 | bf16 (autocast) | fp16 (autocast with dynamic loss scaling)
  * @param sampleSteps times for the sample grids' multistep sampler (after the first), e.g. [0.821]
+ * @param initFrom safetensors file whose matching weights initialise the network (ECT's --transfer), or null
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record TrainingOptions(
@@ -60,9 +61,14 @@ public record TrainingOptions(
     @JsonProperty("clip_grad_norm") double clipGradNorm,
     @JsonProperty("nan_guard") String nanGuard,
     @JsonProperty("precision") String precision,
-    @JsonProperty("sample_steps") double[] sampleSteps) {
+    @JsonProperty("sample_steps") double[] sampleSteps,
+    @JsonProperty("init_from") String initFrom) {
 
   static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  /** The top-level option names (JSON keys), including those that are null and so absent from the JSON. */
+  static final java.util.Set<String> KEYS = java.util.Arrays.stream(TrainingOptions.class.getRecordComponents())
+      .map(c -> c.getAccessor().getAnnotation(JsonProperty.class).value()).collect(java.util.stream.Collectors.toUnmodifiableSet());
 
   public TrainingOptions {
     if (network == null || precond == null || objective == null || optimizer == null || data == null) {
@@ -79,8 +85,8 @@ public record TrainingOptions(
       throw new IllegalArgumentException("nan_guard must be sanitize, stop or skip: " + nanGuard);
     }
     if (precision == null) precision = "fp32";
-    if (!List.of("fp32", "bf16").contains(precision)) {
-      throw new IllegalArgumentException("precision must be fp32 or bf16: " + precision);
+    if (!List.of("fp32", "bf16", "fp16").contains(precision)) {
+      throw new IllegalArgumentException("precision must be fp32, bf16 or fp16: " + precision);
     }
     if (ema == null) ema = List.of();
     if (sampleSteps == null) sampleSteps = new double[0];
@@ -141,7 +147,9 @@ public record TrainingOptions(
       } catch (IOException ex) {
         value = JSON.getNodeFactory().textNode(e.getValue());
       }
-      if (path.length == 1 && !root.has(leaf)) throw new IllegalArgumentException("unknown option '" + leaf + "'");
+      if (path.length == 1 && !root.has(leaf) && !KEYS.contains(leaf)) {
+        throw new IllegalArgumentException("unknown option '" + leaf + "'");
+      }
       node.set(leaf, value);
     }
     try {
