@@ -71,6 +71,7 @@ public final class Trainer implements AutoCloseable {
   private final String initReport; // what init_from loaded, logged at the start
   private final LossScaler scaler;  // fp16 only
   private final Device.Type deviceType;
+  private final Progress progress;
 
   /** What a finished (or stopped) run reports. */
   public record Result(Path runDir, long images, long iterations, boolean interrupted, double lastLoss) {}
@@ -135,6 +136,7 @@ public final class Trainer implements AutoCloseable {
     this.initReport = initReport;
     scaler = opts.precision().equals("fp16") ? LossScaler.defaults() : null;
     deviceType = model.namedParameters().values().iterator().next().get().device().type();
+    progress = dp == null || dp.rank() == 0 ? Progress.forConsole(console) : new Progress(console, false);
     if (resumeState != null) state = restore(resumeState).reshard(rank, world);
     loader = state == null ? Loader.open(dataset, lc) : Loader.open(dataset, lc, state);
     if (dp != null) {
@@ -241,6 +243,7 @@ public final class Trainer implements AutoCloseable {
 
   private void log(String line) {
     if (!writer) return;
+    progress.clear();
     console.println(line);
     Atomic.append(runDir.resolve("log.txt"), line + "\n");
   }
@@ -346,6 +349,8 @@ public final class Trainer implements AutoCloseable {
       lastLoss = stepLoss;
       lossSum += stepLoss;
       lossCount++;
+      double elapsed = (System.nanoTime() - tickStart) / 1e9;
+      progress.update(images, total, (images - tickStartImages) / Math.max(elapsed, 1e-9), lossSum / lossCount);
       boolean done = images >= total;
       if (images - tickStartImages >= tickImages || done || stopRequested) {
         if (dp != null) {
@@ -433,8 +438,7 @@ public final class Trainer implements AutoCloseable {
   }
 
   private static String eta(double seconds) {
-    long s = (long) Math.max(0, seconds);
-    return String.format(Locale.ROOT, "%dh%02dm%02ds", s / 3600, (s / 60) % 60, s % 60);
+    return Progress.eta(seconds);
   }
 
   private static double rssMb() {
