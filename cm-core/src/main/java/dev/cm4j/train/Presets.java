@@ -46,6 +46,39 @@ public final class Presets {
          "state_ticks": 100, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp32",
          "sample_steps": [1.1]}
         """);
+    // sCD (specs/scm.md §6; sCD differs from sCT by dropout 0 and the teacher): the student starts from the EDM
+    // teacher's weights (§2.7 "Init θ ← teacher EMA weights") in EDM's parameterisation converted to TrigFlow (§1.4).
+    // objective.teacher must name the teacher (tools/export_pytorch.py converts EDM's edm-cifar10-32x32-uncond-vp.pkl).
+    PRESETS.put("cifar10-scd", """
+        {"desc": "cifar10-scd",
+         "network": {"arch": "ddpmpp", "dropout": 0.0},
+         "precond": {"kind": "trigflow", "sigma_data": 0.5, "sigma_max": 80, "time_label": "edm"},
+         "objective": {"kind": "scd", "P_mean": -1.0, "P_std": 1.4, "warmup_iterations": 10000,
+                       "tangent_norm_c": 0.1, "init_from_teacher": true},
+         "optimizer": {"kind": "radam", "lr": 1e-4, "betas": [0.9, 0.99], "eps": 1e-8},
+         "ema": [{"kind": "halflife", "halflife_kimg": 500, "rampup_ratio": 0.05}],
+         "data": {"kind": "cifar10", "resolution": 32, "xflip": true, "grid": 64},
+         "batch": 512, "batch_gpu": 0, "duration_kimg": 256000, "tick_kimg": 51.2, "snap_ticks": 100,
+         "state_ticks": 100, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp32",
+         "sample_steps": [1.1]}
+        """);
+    // CTM on CIFAR-10 (specs/ctm.md §4.1, unconditional CTM+DSM, no GAN): N 18, K 17, P(k) ∝ k, σ ∈ [0.002, 80],
+    // ρ 7, target EMA 0.999, DSM with the adaptive λ, RAdam 4e-4, batch 128, fp16, EMAs 0.999 and 0.9999, 100K
+    // iterations (§4.2). The reference uses LPIPS; set objective.distance (l2 | pseudo_huber) — see the README.
+    PRESETS.put("cifar10-ctm", """
+        {"desc": "cifar10-ctm",
+         "network": {"arch": "ddpmpp", "dropout": 0.13},
+         "precond": {"kind": "ctm", "sigma_data": 0.5, "sigma_min": 0.002, "sigma_max": 80},
+         "objective": {"kind": "ctm", "num_levels": 18, "max_heun_steps": 17, "rho": 7, "distance": "l2",
+                       "dsm": true, "dsm_P_mean": -1.2, "dsm_P_std": 1.2, "dsm_uniform_max": 0.7,
+                       "target_ema": 0.999, "self_learn": false},
+         "optimizer": {"kind": "radam", "lr": 4e-4, "betas": [0.9, 0.999], "eps": 1e-8},
+         "ema": [{"kind": "fixed", "beta": 0.999}, {"kind": "fixed", "beta": 0.9999}],
+         "data": {"kind": "cifar10", "resolution": 32, "xflip": true, "grid": 64},
+         "batch": 128, "batch_gpu": 0, "duration_kimg": 12800, "tick_kimg": 12.8, "snap_ticks": 100,
+         "state_ticks": 100, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp16",
+         "sample_steps": []}
+        """);
     PRESETS.put("cifar10-ict", """
         {"desc": "cifar10-ict",
          "network": {"arch": "ncsnpp", "dropout": 0.3},

@@ -54,7 +54,7 @@ public final class Snapshot implements AutoCloseable {
         channels = ((PointDataset) d).dim();
         shape = new long[] {channels};
       }
-      RunObjective obj = RunObjective.create(o, () -> Builders.network(o.network(), resolution, channels, false), o.seed());
+      RunObjective obj = RunObjective.create(o, (cfg, s2) -> Builders.network(cfg, resolution, channels, s2), o.seed());
       Map<String, Tensor> sd = new LinkedHashMap<>();
       for (String k : f.names()) sd.put(k, f.tensor(k));
       obj.model().loadStateDict(sd, true);

@@ -110,20 +110,21 @@ public final class Trainer implements AutoCloseable {
     rounds = local / batchGpu;
     LoaderConfig lc = new LoaderConfig(batchGpu, opts.seed(), true, true, Builders.bool(opts.data(), "xflip", false),
         resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, false, rank, world, 2);
-    objective = RunObjective.create(opts, () -> Builders.network(opts.network(), resolution, channels, false),
+    objective = RunObjective.create(opts, (cfg, sEmb) -> Builders.network(cfg, resolution, channels, sEmb),
         opts.seed());
     objective.shardRank = rank;
     objective.shardWorld = world;
     model = objective.model();
     model.train(true);
     String initReport = null;
-    if (opts.initFrom() != null && resumeState == null) {
-      var r = InitFrom.apply(model, Path.of(opts.initFrom()));
-      initReport = InitFrom.summary(Path.of(opts.initFrom()), r, model.namedState().size());
+    String initPath = opts.initFrom() != null ? opts.initFrom() : objective.defaultInit();
+    if (initPath != null && resumeState == null) {
+      var r = InitFrom.apply(model, Path.of(initPath));
+      initReport = InitFrom.summary(Path.of(initPath), r, model.namedState().size());
     }
     List<EMA.Beta> rules = Builders.emaRules(opts.ema());
     for (int i = 0; i < rules.size(); i++) {
-      Module copy = RunObjective.create(opts, () -> Builders.network(opts.network(), resolution, channels, false),
+      Module copy = RunObjective.create(opts, (cfg, sEmb) -> Builders.network(cfg, resolution, channels, sEmb),
           opts.seed()).model();
       copy.copyFrom(model);
       copy.eval();
@@ -343,6 +344,7 @@ public final class Trainer implements AutoCloseable {
       if (sanitize != null) sanitize.apply(model);
       if (opts.clipGradNorm() > 0) dev.cm4j.optim.ClipGradNorm.of(opts.clipGradNorm()).apply(model);
       optimizer.step();
+      objective.afterStep(iteration);
       if (ema != null) ema.update(opts.batch());
       images += opts.batch();
       iteration++;
@@ -511,6 +513,9 @@ public final class Trainer implements AutoCloseable {
       for (var e : model.stateDict().entrySet()) t.put("model." + e.getKey(), e.getValue());
       for (var e : optimizer.stateDict().entrySet()) t.put("optimizer." + e.getKey(), e.getValue());
       if (ema != null) for (var e : ema.stateDict().entrySet()) t.put("ema." + e.getKey(), e.getValue());
+      for (var m : objective.extraState().entrySet()) {
+        for (var e : m.getValue().stateDict().entrySet()) t.put("objective." + m.getKey() + "." + e.getKey(), e.getValue());
+      }
       byte[] rng;
       try (Generator g = Generator.defaultFor(Device.CPU)) {
         rng = g.getState();
@@ -526,6 +531,7 @@ public final class Trainer implements AutoCloseable {
       meta.put("loader", loader.state().reshard(0, 1).toJson()); // world-size independent
       meta.put("history", historyJson());
       meta.put("objective_rng", objectiveRngJson());
+      meta.put("objective_random", objectiveRandomJson());
       if (scaler != null) meta.put("loss_scale", scaler.scale() + "," + scaler.tracker());
       SafeTensors.write(file, t, meta);
     } catch (IOException e) {
@@ -555,7 +561,50 @@ public final class Trainer implements AutoCloseable {
     if (objective instanceof RunObjective.EctObjective e) m.put("ect", e.gen);
     if (objective instanceof RunObjective.SctObjective e) m.put("sct", e.gen);
     if (objective instanceof RunObjective.IctObjective e) m.put("ict", e.gen);
+    if (objective instanceof RunObjective.CmObjective e) m.put("cm", e.gen);
+    if (objective instanceof RunObjective.CtmObjective e) m.put("ctm", e.gen);
     return m;
+  }
+
+  /** The objective's java.util.Random streams (level/pair draws), saved by serialisation. */
+  private Map<String, java.util.Random> objectiveRandoms() {
+    Map<String, java.util.Random> m = new LinkedHashMap<>();
+    if (objective instanceof RunObjective.IctObjective e) m.put("ict", e.rnd);
+    if (objective instanceof RunObjective.CmObjective e) m.put("cm", e.rnd);
+    if (objective instanceof RunObjective.CtmObjective e) m.put("ctm", e.rnd);
+    return m;
+  }
+
+  private String objectiveRandomJson() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (var e : objectiveRandoms().entrySet()) {
+      try (var bos = new java.io.ByteArrayOutputStream(); var oos = new java.io.ObjectOutputStream(bos)) {
+        oos.writeObject(e.getValue());
+        oos.flush();
+        m.put(e.getKey(), java.util.Base64.getEncoder().encodeToString(bos.toByteArray()));
+      } catch (IOException ex) {
+        throw new UncheckedIOException(ex);
+      }
+    }
+    return json(m);
+  }
+
+  private void restoreObjectiveRandoms(String json) throws IOException {
+    if (json == null) return;
+    @SuppressWarnings("unchecked")
+    Map<String, String> saved = new com.fasterxml.jackson.databind.ObjectMapper().readValue(json, Map.class);
+    for (var e : objectiveRandoms().entrySet()) {
+      String b64 = saved.get(e.getKey());
+      if (b64 == null) continue;
+      try (var ois = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(java.util.Base64.getDecoder().decode(b64)))) {
+        java.util.Random r = (java.util.Random) ois.readObject(); // java.util.Random has no state setter: replace it
+        if (objective instanceof RunObjective.IctObjective o) o.rnd = r;
+        if (objective instanceof RunObjective.CmObjective o) o.rnd = r;
+        if (objective instanceof RunObjective.CtmObjective o) o.rnd = r;
+      } catch (ClassNotFoundException ex) {
+        throw new IOException(ex);
+      }
+    }
   }
 
   @SuppressWarnings("unchecked")
@@ -568,7 +617,13 @@ public final class Trainer implements AutoCloseable {
       Map<String, Tensor> m = new HashMap<>();
       Map<String, Tensor> o = new HashMap<>();
       Map<String, Tensor> e = new HashMap<>();
+      Map<String, Map<String, Tensor>> extra = new HashMap<>();
       for (String k : f.names()) {
+        if (k.startsWith("objective.")) {
+          String rest = k.substring(10);
+          int dot = rest.indexOf('.');
+          extra.computeIfAbsent(rest.substring(0, dot), x -> new HashMap<>()).put(rest.substring(dot + 1), f.tensor(k));
+        }
         if (k.startsWith("model.")) m.put(k.substring(6), f.tensor(k));
         else if (k.startsWith("optimizer.")) o.put(k.substring(10), f.tensor(k));
         else if (k.startsWith("ema.")) e.put(k.substring(4), f.tensor(k));
@@ -576,6 +631,11 @@ public final class Trainer implements AutoCloseable {
       model.loadStateDict(m, true);
       optimizer.loadStateDict(o);
       if (ema != null) ema.loadStateDict(e);
+      for (var x : objective.extraState().entrySet()) {
+        Map<String, Tensor> sd = extra.get(x.getKey());
+        if (sd == null) throw new IllegalArgumentException(file + " lacks the objective's " + x.getKey() + " network");
+        x.getValue().loadStateDict(sd, true);
+      }
       try (Generator g = Generator.defaultFor(Device.CPU)) {
         g.setState(f.tensor("rng.cpu").toByteArray());
       }
@@ -594,6 +654,7 @@ public final class Trainer implements AutoCloseable {
         String[] ls = meta.get("loss_scale").split(",");
         scaler.restore(Double.parseDouble(ls[0]), Integer.parseInt(ls[1]));
       }
+      restoreObjectiveRandoms(meta.get("objective_random"));
       return LoaderState.fromJson(meta.get("loader"));
     } catch (IOException ex) {
       throw new UncheckedIOException("cannot read the training state " + file, ex);
