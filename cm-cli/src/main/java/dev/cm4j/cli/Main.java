@@ -20,7 +20,7 @@ import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 import org.apache.commons.cli.ParseException;
 
-/** The {@code cm} command: train, sample, eval, info. */
+/** The {@code cm} command: train, sample, eval, export, info. */
 public final class Main {
   private Main() {}
 
@@ -43,6 +43,8 @@ public final class Main {
           return sample(rest, out);
         case "eval":
           return EvalCommand.run(rest, out);
+        case "export":
+          return ExportCommand.run(rest, out, err);
         case "--help":
         case "-h":
         case "help":
@@ -50,9 +52,10 @@ public final class Main {
               usage: cm <command> [options]
 
               commands:
-                train   train a consistency model (ECT, sCT, iCT; presets: %s)
+                train   train a consistency model (ECT, sCT/sCD, CTM, CD/CT/iCT; presets: %s)
                 sample  sample a network snapshot: a PNG grid, a folder of PNGs or an .npz (1-step or multistep)
                 eval    FID, KID and FD-fmnist of a snapshot's samples or of images; reference statistics
+                export  PyTorch checkpoints (EDM/ECT/CTM .pkl/.pt) <-> cm4j safetensors
                 info    cm4j and libtorch versions, devices, threads, build configuration
 
               Run 'cm <command> --help' for a command's options; --verbose shows stack traces."""
