@@ -26,7 +26,7 @@ import java.util.Random;
  */
 public final class CTM {
   /** Distances between estimate and target. */
-  public enum Distance { L2, PSEUDO_HUBER }
+  public enum Distance { L2, PSEUDO_HUBER, LPIPS }
 
   /**
    * @param numLevels N, the Karras grid size (CIFAR-10: 18)
@@ -141,8 +141,27 @@ public final class CTM {
   }
 
   private Tensor distance(Tensor a, Tensor b) {
-    return cfg.distance() == Distance.PSEUDO_HUBER ? Distances.pseudoHuber(a, b, cfg.huberC())
-        : Distances.meanSquared(a, b);
+    return switch (cfg.distance()) {
+      case PSEUDO_HUBER -> Distances.pseudoHuber(a, b, cfg.huberC());
+      case L2 -> Distances.meanSquared(a, b);
+      case LPIPS -> {
+        if (lpips == null) throw new IllegalStateException("Distance.LPIPS needs an LPIPS network: call withLpips");
+        // CTM: bilinear to 224 × 224, then [−1, 1] → [0, 1] for piq's VGG LPIPS (specs/ctm.md §2.4)
+        yield Distances.lpips(lpips, a.add(1.0).div(2.0), b.add(1.0).div(2.0), 224);
+      }
+    };
+  }
+
+  private dev.cm4j.jit.ScriptModule lpips;
+
+  /**
+   * The LPIPS network for {@link Distance#LPIPS}: a TorchScript file called as {@code lpips(a, b)} on 224 × 224
+   * images in [0, 1], returning one distance per sample, as CTM's {@code piq.LPIPS(replace_pooling=True,
+   * reduction="none")} (traced or scripted); frozen and in eval mode. Returns this.
+   */
+  public CTM withLpips(dev.cm4j.jit.ScriptModule net) {
+    this.lpips = net.eval().requiresGrad(false);
+    return this;
   }
 
   /** DSM's σ draw: first half log-normal(P_mean, P_std), second half uniform in ρ-space up to v_max. */

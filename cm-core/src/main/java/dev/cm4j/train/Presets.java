@@ -32,7 +32,8 @@ public final class Presets {
     PRESETS.put("cifar10-ect", ectCifar);
     PRESETS.put("cifar10-ect-1hour", ectCifar.replace("\"cifar10-ect\"", "\"cifar10-ect-1hour\"")
         .replace("\"q\": 2,", "\"q\": 256,").replace("\"beta\": 0.9999", "\"beta\": 0.9993")
-        .replace("\"double_kimg\": 3200", "\"double_kimg\": 128000"));
+        .replace("\"double_kimg\": 3200", "\"double_kimg\": 128000")
+        .replace("\"state_ticks\": 500", "\"state_ticks\": 80")); // run_ecm_1hour.sh: --dump 80 (specs/ect.md §3)
     PRESETS.put("cifar10-sct", """
         {"desc": "cifar10-sct",
          "network": {"arch": "ddpmpp", "dropout": 0.2},
@@ -64,15 +65,15 @@ public final class Presets {
         """);
     // CTM on CIFAR-10 (specs/ctm.md §4.1, unconditional CTM+DSM, no GAN): N 18, K 17, P(k) ∝ k, σ ∈ [0.002, 80],
     // ρ 7, target EMA 0.999, DSM with the adaptive λ, RAdam 4e-4, batch 128, fp16, EMAs 0.999 and 0.9999, 100K
-    // iterations (§4.2). The reference uses LPIPS; set objective.distance (l2 | pseudo_huber) — see the README.
+    // iterations (§4.2). LPIPS as the reference (§2.4): objective.lpips names the TorchScript LPIPS file.
     PRESETS.put("cifar10-ctm", """
         {"desc": "cifar10-ctm",
          "network": {"arch": "ddpmpp", "dropout": 0.13},
          "precond": {"kind": "ctm", "sigma_data": 0.5, "sigma_min": 0.002, "sigma_max": 80},
-         "objective": {"kind": "ctm", "num_levels": 18, "max_heun_steps": 17, "rho": 7, "distance": "l2",
+         "objective": {"kind": "ctm", "num_levels": 18, "max_heun_steps": 17, "rho": 7, "distance": "lpips",
                        "dsm": true, "dsm_P_mean": -1.2, "dsm_P_std": 1.2, "dsm_uniform_max": 0.7,
                        "target_ema": 0.999, "self_learn": false},
-         "optimizer": {"kind": "radam", "lr": 4e-4, "betas": [0.9, 0.999], "eps": 1e-8},
+         "optimizer": {"kind": "radam", "lr": 4e-4, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0},
          "ema": [{"kind": "fixed", "beta": 0.999}, {"kind": "fixed", "beta": 0.9999}],
          "data": {"kind": "cifar10", "resolution": 32, "xflip": true, "grid": 64},
          "batch": 128, "batch_gpu": 0, "duration_kimg": 12800, "tick_kimg": 12.8, "snap_ticks": 100,

@@ -444,6 +444,8 @@ abstract class RunObjective {
     private CTMPrecond target;
     private EDMPrecond teacher;
     private Generator rankGen;
+    private String lpipsPath;
+    private boolean lpipsLoaded;
 
     CtmObjective(TrainingOptions o, NetFactory nets, double sd, long seed) {
       this.opts = o;
@@ -458,6 +460,15 @@ abstract class RunObjective {
           Builders.num(ob, "huber_c", 0), Builders.bool(ob, "dsm", true), Builders.num(ob, "dsm_P_mean", -1.2),
           Builders.num(ob, "dsm_P_std", 1.2), Builders.num(ob, "dsm_uniform_max", 0.7), Builders.bool(ob, "self_learn", false)));
       mu = Builders.num(ob, "target_ema", 0.999);
+      String lp = Builders.str(ob, "lpips", null);
+      if (ctm.config().distance() == CTM.Distance.LPIPS) {
+        if (lp == null) {
+          throw new IllegalArgumentException("objective.distance lpips needs objective.lpips: a TorchScript file of "
+              + "the LPIPS network (e.g. torch.jit.trace of piq.LPIPS(replace_pooling=True, reduction='none')), "
+              + "or set objective.distance to l2 or pseudo_huber");
+        }
+        lpipsPath = lp;
+      }
       student = newNet();
       rnd = new Random(seed ^ 0xc7e1);
       gen = Generator.cpu(seed ^ 0xc7e2);
@@ -496,6 +507,10 @@ abstract class RunObjective {
     @Override
     Tensor loss(Tensor x, Tensor labels, long iteration, long images, Map<String, Double> stats) {
       if (!ctm.config().selfLearn() && teacher == null) teacher = loadTeacher(opts, nets, sd);
+      if (lpipsPath != null && !lpipsLoaded) {
+        ctm.withLpips(dev.cm4j.jit.ScriptModule.load(java.nio.file.Path.of(lpipsPath)));
+        lpipsLoaded = true;
+      }
       CTM.Draw d;
       if (shardWorld == 1) {
         d = ctm.draw(x, rnd, gen);
