@@ -74,21 +74,23 @@ public final class Conv2d extends Module {
     Tensor f = resampleFilter == null ? null : resampleFilter.get();
     int wPad = w == null ? 0 : (int) (w.size(-1) / 2);
     int fPad = f == null ? 0 : (int) ((f.size(-1) - 1) / 2);
+    // Where the weight convolution is the last op, the bias goes into it (oneDNN adds it in the kernel instead of a
+    // separate pass over the activation; EDM adds it afterwards, the same sum up to rounding).
     if (fusedResample && up && w != null) {
       x = F.convTranspose2d(x, f.mul(4.0).repeat(inChannels, 1, 1, 1), null, 2, Math.max(fPad - wPad, 0), 0,
           (int) inChannels, 1);
-      x = F.conv2d(x, w, null, 1, Math.max(wPad - fPad, 0), 1, 1);
+      return F.conv2d(x, w, b, 1, Math.max(wPad - fPad, 0), 1, 1);
     } else if (fusedResample && down && w != null) {
       x = F.conv2d(x, w, null, 1, wPad + fPad, 1, 1);
       x = F.conv2d(x, f.repeat(outChannels, 1, 1, 1), null, 2, 0, 1, (int) outChannels);
-    } else {
-      if (up) {
-        x = F.convTranspose2d(x, f.mul(4.0).repeat(inChannels, 1, 1, 1), null, 2, fPad, 0, (int) inChannels, 1);
-      }
-      if (down) x = F.conv2d(x, f.repeat(inChannels, 1, 1, 1), null, 2, fPad, 1, (int) inChannels);
-      if (w != null) x = F.conv2d(x, w, null, 1, wPad, 1, 1);
+      if (b != null) x = x.add(b.reshape(1, -1, 1, 1));
+      return x;
     }
-    if (b != null) x = x.add(b.reshape(1, -1, 1, 1));
+    if (up) {
+      x = F.convTranspose2d(x, f.mul(4.0).repeat(inChannels, 1, 1, 1), null, 2, fPad, 0, (int) inChannels, 1);
+    }
+    if (down) x = F.conv2d(x, f.repeat(inChannels, 1, 1, 1), null, 2, fPad, 1, (int) inChannels);
+    if (w != null) return F.conv2d(x, w, b, 1, wPad, 1, 1);
     return x;
   }
 }

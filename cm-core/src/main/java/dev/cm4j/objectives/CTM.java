@@ -12,6 +12,7 @@ import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.GradMode;
 import dev.cm4j.tensor.Tensor;
+import dev.cm4j.tensor.TensorScope;
 import java.util.List;
 import java.util.Random;
 
@@ -198,10 +199,11 @@ public final class CTM {
     // Estimate: G_θ⁻(G_θ(x_t, t, s), s, σ_min); gradients flow through θ⁻'s input into θ.
     Tensor est = target.jump(student.jump(xt, t, s, labels), s, sMin, labels);
     Tensor tgt;
-    try (GradMode g = GradMode.noGrad()) {
+    try (GradMode g = GradMode.noGrad(); TensorScope sc = TensorScope.open()) {
+      // the no-grad target passes in their own scope: their intermediates are freed before the DSM pass
       Tensor xu = cfg.selfLearn() || teacher == null ? target.jump(xt, t, u, labels)
           : teacherHeun(teacher, xt, d.n(), d.k(), labels);
-      tgt = target.jump(student.jump(xu, u, s, labels), s, sMin, labels);
+      tgt = sc.escape(target.jump(student.jump(xu, u, s, labels), s, sMin, labels));
     }
     Tensor ctm = distance(est, tgt.detach());
     if (!cfg.dsm()) return new Result(ctm, null, 0, est, tgt);

@@ -19,14 +19,18 @@ public final class Solvers {
     try (GradMode g = GradMode.noGrad()) {
       Tensor xs = x;
       for (int j = 0; j + 1 < levels.size(); j++) {
-        Tensor tj = levels.get(j);
-        Tensor tn = levels.get(j + 1);
-        Tensor tjb = TrigFlowPrecond.broadcast(tj, xs);
-        Tensor tnb = TrigFlowPrecond.broadcast(tn, xs);
-        Tensor d = xs.sub(teacher.denoise(xs, tj, labels)).div(tjb);
-        Tensor xp = xs.add(d.mul(tnb.sub(tjb)));
-        Tensor dp = xp.sub(teacher.denoise(xp, tn, labels)).div(tnb);
-        xs = xs.add(d.add(dp).mul(0.5).mul(tnb.sub(tjb)));
+        // one scope per step: the two teacher passes' intermediates are freed before the next step runs, so the
+        // working set stays small (only the new x_s leaves the scope)
+        try (dev.cm4j.tensor.TensorScope s = dev.cm4j.tensor.TensorScope.open()) {
+          Tensor tj = levels.get(j);
+          Tensor tn = levels.get(j + 1);
+          Tensor tjb = TrigFlowPrecond.broadcast(tj, xs);
+          Tensor tnb = TrigFlowPrecond.broadcast(tn, xs);
+          Tensor d = xs.sub(teacher.denoise(xs, tj, labels)).div(tjb);
+          Tensor xp = xs.add(d.mul(tnb.sub(tjb)));
+          Tensor dp = xp.sub(teacher.denoise(xp, tn, labels)).div(tnb);
+          xs = s.escape(xs.add(d.add(dp).mul(0.5).mul(tnb.sub(tjb))));
+        }
       }
       return xs;
     }
