@@ -44,14 +44,7 @@ public final class Idx {
    * any). A missing, truncated or malformed file throws {@link DataException} naming it.
    */
   public static Array read(Path file, int expectedDims) {
-    byte[] raw;
-    try {
-      raw = Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      throw new DataException(file.toString(), "file not found", e);
-    } catch (IOException e) {
-      throw new DataException(file.toString(), "cannot read: " + e, e);
-    }
+    byte[] raw = Npy.readBytes(file);
     if (raw.length >= 2 && (raw[0] & 0xff) == 0x1f && (raw[1] & 0xff) == 0x8b) {
       try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(raw), 1 << 16)) {
         raw = in.readAllBytes();

@@ -90,15 +90,19 @@ public final class Npy {
 
   /** Reads a {@code .npy} file. */
   public static Array read(Path file) {
-    byte[] raw;
+    byte[] raw = readBytes(file);
+    return parse(raw, file.toString());
+  }
+
+  /** A whole file's bytes; a missing or unreadable file is a {@link DataException} naming it. */
+  static byte[] readBytes(Path file) {
     try {
-      raw = Files.readAllBytes(file);
+      return Files.readAllBytes(file);
     } catch (NoSuchFileException e) {
       throw new DataException(file.toString(), "file not found", e);
     } catch (IOException e) {
       throw new DataException(file.toString(), "cannot read: " + e, e);
     }
-    return parse(raw, file.toString());
   }
 
   /** Parses the bytes of a {@code .npy} file; {@code name} is used in error messages. */

@@ -29,14 +29,7 @@ public final class Npz {
 
   /** Reads every array of an {@code .npz} file, keyed by member name without {@code .npy}, in archive order. */
   public static Map<String, Npy.Array> read(Path file) {
-    byte[] raw;
-    try {
-      raw = Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      throw new DataException(file.toString(), "file not found", e);
-    } catch (IOException e) {
-      throw new DataException(file.toString(), "cannot read: " + e, e);
-    }
+    byte[] raw = Npy.readBytes(file);
     if (raw.length < 4 || raw[0] != 'P' || raw[1] != 'K') {
       throw new DataException(file.toString(), "not an .npz file (not a zip archive)");
     }
