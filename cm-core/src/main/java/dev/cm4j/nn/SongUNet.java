@@ -3,6 +3,7 @@ package dev.cm4j.nn;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
+import dev.cm4j.tensor.TensorScope;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -294,68 +295,73 @@ public final class SongUNet extends Module implements CTMNetwork {
   @Override
   public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
       Tensor augmentLabels) {
-    // Mapping.
-    Tensor labelTerm = null;
-    if (mapLabel != null) {
-      if (classLabels == null) throw new IllegalArgumentException("this network is class-conditional: give labels");
-      Tensor tmp = classLabels;
-      if (isTraining() && cfg.labelDropout() > 0) {
-        Tensor keep = Tensor.rand(new long[] {x.size(0), 1}, tmp.dtype(), x.device(), labelDropoutGenerator)
-            .ge(cfg.labelDropout()).to(tmp.dtype());
-        tmp = tmp.mul(keep);
+    // One scope per pass: the embeddings, skip connections and concatenations are released when the pass returns
+    // (autograd keeps what backward needs), not when the caller's scope closes.
+    try (TensorScope scope = TensorScope.open()) {
+      // Mapping.
+      Tensor labelTerm = null;
+      if (mapLabel != null) {
+        if (classLabels == null) throw new IllegalArgumentException("this network is class-conditional: give labels");
+        Tensor tmp = classLabels;
+        if (isTraining() && cfg.labelDropout() > 0) {
+          Tensor keep = Tensor.rand(new long[] {x.size(0), 1}, tmp.dtype(), x.device(), labelDropoutGenerator)
+              .ge(cfg.labelDropout()).to(tmp.dtype());
+          tmp = tmp.mul(keep);
+        }
+        labelTerm = mapLabel.forward(tmp.mul(Math.sqrt(mapLabel.inFeatures())));
       }
-      labelTerm = mapLabel.forward(tmp.mul(Math.sqrt(mapLabel.inFeatures())));
-    }
-    Tensor emb = embed(noiseLabels, labelTerm);
-    if (mapAugment != null && augmentLabels != null) emb = emb.add(mapAugment.forward(augmentLabels));
-    emb = mapLayer0.forward(emb).silu();
-    emb = mapLayer1.forward(emb).silu();
-    Tensor embS = null;
-    if (sNoiseLabels != null) {
-      if (mapLayer0S == null) throw new IllegalArgumentException("this network has no s-embedding (CTM) path");
-      embS = mapLayer1S.forward(mapLayer0S.forward(embed(sNoiseLabels, labelTerm)).silu()).silu();
-    }
+      Tensor emb = embed(noiseLabels, labelTerm);
+      if (mapAugment != null && augmentLabels != null) emb = emb.add(mapAugment.forward(augmentLabels));
+      emb = mapLayer0.forward(emb).silu();
+      emb = mapLayer1.forward(emb).silu();
+      Tensor embS = null;
+      if (sNoiseLabels != null) {
+        if (mapLayer0S == null) throw new IllegalArgumentException("this network has no s-embedding (CTM) path");
+        embS = mapLayer1S.forward(mapLayer0S.forward(embed(sNoiseLabels, labelTerm)).silu()).silu();
+      }
 
-    // Encoder.
-    List<Tensor> skips = new ArrayList<>();
-    Tensor aux = x;
-    for (Map.Entry<String, Module> e : enc.items.entrySet()) {
-      String name = e.getKey();
-      Module block = e.getValue();
-      if (name.contains("aux_down")) {
-        aux = ((Conv2d) block).forward(aux);
-      } else if (name.contains("aux_skip")) {
-        x = x.add(((Conv2d) block).forward(aux));
-        skips.set(skips.size() - 1, x);
-      } else if (name.contains("aux_residual")) {
-        x = x.add(((Conv2d) block).forward(aux)).div(Math.sqrt(2));
-        aux = x;
-        skips.set(skips.size() - 1, x);
-      } else {
-        x = block instanceof UNetBlock u ? u.forward(x, emb, embS) : ((Conv2d) block).forward(x);
-        skips.add(x);
+      // Encoder.
+      List<Tensor> skips = new ArrayList<>();
+      Tensor aux = x;
+      for (Map.Entry<String, Module> e : enc.items.entrySet()) {
+        String name = e.getKey();
+        Module block = e.getValue();
+        if (name.contains("aux_down")) {
+          aux = ((Conv2d) block).forward(aux);
+        } else if (name.contains("aux_skip")) {
+          x = x.add(((Conv2d) block).forward(aux));
+          skips.set(skips.size() - 1, x);
+        } else if (name.contains("aux_residual")) {
+          x = x.add(((Conv2d) block).forward(aux)).div(Math.sqrt(2));
+          aux = x;
+          skips.set(skips.size() - 1, x);
+        } else {
+          x = block instanceof UNetBlock u ? u.forward(x, emb, embS) : ((Conv2d) block).forward(x);
+          skips.add(x);
+        }
       }
-    }
 
-    // Decoder.
-    aux = null;
-    Tensor tmp = null;
-    for (Map.Entry<String, Module> e : dec.items.entrySet()) {
-      String name = e.getKey();
-      Module block = e.getValue();
-      if (name.contains("aux_up")) {
-        aux = ((Conv2d) block).forward(aux);
-      } else if (name.contains("aux_norm")) {
-        tmp = ((GroupNorm) block).forward(x);
-      } else if (name.contains("aux_conv")) {
-        tmp = ((Conv2d) block).forward(tmp.silu());
-        aux = aux == null ? tmp : tmp.add(aux);
-      } else {
-        UNetBlock u = (UNetBlock) block;
-        if (x.size(1) != u.inChannels()) x = Tensor.cat(List.of(x, skips.remove(skips.size() - 1)), 1);
-        x = u.forward(x, emb, embS);
+      // Decoder.
+      aux = null;
+      Tensor tmp = null;
+      for (Map.Entry<String, Module> e : dec.items.entrySet()) {
+        String name = e.getKey();
+        Module block = e.getValue();
+        if (name.contains("aux_up")) {
+          aux = ((Conv2d) block).forward(aux);
+        } else if (name.contains("aux_norm")) {
+          tmp = ((GroupNorm) block).forward(x);
+        } else if (name.contains("aux_conv")) {
+          tmp = ((Conv2d) block).forward(tmp.silu());
+          aux = aux == null ? tmp : tmp.add(aux);
+        } else {
+          UNetBlock u = (UNetBlock) block;
+          if (x.size(1) != u.inChannels()) x = Tensor.cat(List.of(x, skips.remove(skips.size() - 1)), 1);
+          x = u.forward(x, emb, embS);
+        }
       }
+      if (aux == null) throw new IllegalStateException("the decoder produced no output (no aux_conv layer)");
+      return scope.escape(aux);
     }
-    return aux;
   }
 }

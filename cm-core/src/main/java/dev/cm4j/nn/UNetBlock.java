@@ -3,6 +3,7 @@ package dev.cm4j.nn;
 import dev.cm4j.tensor.F;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
+import dev.cm4j.tensor.TensorScope;
 
 /**
  * EDM's UNet residual block (networks.py {@code UNetBlock}): GroupNorm–SiLU–Conv, embedding conditioning (additive,
@@ -95,36 +96,44 @@ public final class UNetBlock extends Module {
     return forward(x, emb, null);
   }
 
-  /** With CTM's s-embedding embS [N, E] (null: none) added to the conditioning through affine_s. */
+  /**
+   * With CTM's s-embedding embS [N, E] (null: none) added to the conditioning through affine_s.
+   *
+   * <p>The block's intermediates live in their own {@link TensorScope} and are released when the block returns
+   * (autograd keeps what backward needs), so a pass's working set stays near one block's. The adds are in place
+   * where EDM's are: on fresh convolution outputs, which no backward formula reads.
+   */
   public Tensor forward(Tensor x, Tensor emb, Tensor embS) {
-    Tensor orig = x;
-    x = conv0.forward(norm0.forward(x).silu());
-    Tensor cond = affine.forward(emb);
-    if (embS != null) {
-      if (affineS == null) throw new IllegalStateException("this block has no s-embedding path");
-      cond = cond.add(affineS.forward(embS));
-    }
-    Tensor params = cond.unsqueeze(2).unsqueeze(3).to(x.dtype());
-    if (adaptiveScale) {
-      var ss = params.chunk(2, 1);
-      x = ss.get(1).add(norm1.forward(x).mul(ss.get(0).add(1.0))).silu();
-    } else {
-      x = norm1.forward(x.add(params)).silu();
-    }
-    x = conv1.forward(F.dropout(x, dropout, isTraining(), dropoutGenerator));
-    x = x.add(skip != null ? skip.forward(orig) : orig);
-    x = x.mul(skipScale);
-    if (numHeads > 0) {
-      long[] sh = x.shape();
-      Tensor qkvT = qkv.forward(norm2.forward(x)).reshape(sh[0] * numHeads, sh[1] / numHeads, 3, -1);
-      Tensor q = qkvT.select(2, 0);
-      Tensor k = qkvT.select(2, 1);
-      Tensor v = qkvT.select(2, 2);
-      Tensor w = Tensor.einsum("ncq,nck->nqk", q, k.div(Math.sqrt(k.size(1)))).softmax(2);
-      Tensor a = Tensor.einsum("nqk,nck->ncq", w, v);
-      x = proj.forward(a.reshape(sh)).add(x);
+    try (TensorScope scope = TensorScope.open()) {
+      Tensor orig = x;
+      x = conv0.forward(norm0.forward(x).silu());
+      Tensor cond = affine.forward(emb);
+      if (embS != null) {
+        if (affineS == null) throw new IllegalStateException("this block has no s-embedding path");
+        cond = cond.add_(affineS.forward(embS));
+      }
+      Tensor params = cond.unsqueeze(2).unsqueeze(3).to(x.dtype());
+      if (adaptiveScale) {
+        var ss = params.chunk(2, 1);
+        x = ss.get(1).add(norm1.forward(x).mul(ss.get(0).add(1.0))).silu();
+      } else {
+        x = norm1.forward(x.add_(params)).silu();
+      }
+      x = conv1.forward(F.dropout(x, dropout, isTraining(), dropoutGenerator));
+      x = x.add_(skip != null ? skip.forward(orig) : orig);
       x = x.mul(skipScale);
+      if (numHeads > 0) {
+        long[] sh = x.shape();
+        Tensor qkvT = qkv.forward(norm2.forward(x)).reshape(sh[0] * numHeads, sh[1] / numHeads, 3, -1);
+        Tensor q = qkvT.select(2, 0);
+        Tensor k = qkvT.select(2, 1);
+        Tensor v = qkvT.select(2, 2);
+        Tensor w = Tensor.einsum("ncq,nck->nqk", q, k.div(Math.sqrt(k.size(1)))).softmax(2);
+        Tensor a = Tensor.einsum("nqk,nck->ncq", w, v);
+        x = proj.forward(a.reshape(sh)).add_(x);
+        x = x.mul(skipScale);
+      }
+      return scope.escape(x);
     }
-    return x;
   }
 }

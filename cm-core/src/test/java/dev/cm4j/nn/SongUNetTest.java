@@ -3,6 +3,10 @@ package dev.cm4j.nn;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.cm4j.precond.EDMPrecond;
+import dev.cm4j.tensor.DType;
+import dev.cm4j.tensor.Device;
+import dev.cm4j.tensor.Generator;
+import dev.cm4j.tensor.GradMode;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
 import dev.cm4j.testing.PythonRef;
@@ -51,6 +55,53 @@ class SongUNetTest {
       List<String> ref = reference("songunet-ncsnpp-cifar10-keys.tsv");
       assertSameEntries(ref, describe(net));
       assertEquals(56_395_523L, net.parameterCount());
+    }
+  }
+  /**
+   * A forward pass leaves only its output in the caller's scope (every block and the pass release their
+   * intermediates), and the in-place adds inside the blocks keep autograd exact: the directional derivative of
+   * sum(w·F(x)) along a random direction of all parameters and the input equals float64 central differences.
+   */
+  @Test
+  void passReleasesItsIntermediatesAndGradientsMatchFiniteDifferences() {
+    String cfg = "{\"img_resolution\":8,\"img_channels\":2,\"model_channels\":8,\"channel_mult\":[1,2],"
+        + "\"num_blocks\":1,\"attn_resolutions\":[4],\"dropout\":0,\"label_dim\":0}";
+    for (String variant : List.of("ddpmpp", "ncsnpp")) {
+      SongUNet.Config c = SongUNet.Config.fromKwargs(variant.equals("ddpmpp") ? cfg
+          : cfg.replace("}", ",\"embedding_type\":\"fourier\",\"channel_mult_noise\":2,\"encoder_type\":\"residual\","
+              + "\"decoder_type\":\"skip\",\"resample_filter\":[1,3,3,1]}"));
+      try (SongUNet net = new SongUNet(c); TensorScope outer = TensorScope.open()) {
+        net.to(Device.CPU, DType.FLOAT64);
+        Generator g = Generator.cpu(7);
+        Tensor x = Tensor.randn(new long[] {2, 2, 8, 8}, DType.FLOAT64, Device.CPU, g).requiresGrad_(true);
+        Tensor noise = Tensor.of(new double[] {-0.3, 0.8});
+        Tensor w = Tensor.randn(new long[] {2, 2, 8, 8}, DType.FLOAT64, Device.CPU, g);
+        List<Tensor> params = net.parameters();
+        List<Tensor> dirs = new ArrayList<>();
+        for (Tensor p : params) dirs.add(Tensor.randn(p.shape(), DType.FLOAT64, Device.CPU, g));
+        Tensor dx = Tensor.randn(x.shape(), DType.FLOAT64, Device.CPU, g);
+        int before = outer.liveCount();
+        Tensor out = net.forward(x, noise, null, null);
+        assertEquals(before + 1, outer.liveCount(), variant + ": a pass must leave only its output in the caller's scope");
+        out.mul(w).sum().backward();
+        double analytic = x.grad().mul(dx).sum().item();
+        for (int i = 0; i < params.size(); i++) {
+          Tensor gr = params.get(i).grad();
+          if (gr != null) analytic += gr.mul(dirs.get(i)).sum().item();
+        }
+        double eps = 1e-6;
+        double[] side = new double[2];
+        try (GradMode ng = GradMode.noGrad()) {
+          for (int k = 0; k < 2; k++) {
+            double sgn = k == 0 ? 1 : -1;
+            for (int i = 0; i < params.size(); i++) params.get(i).add_(dirs.get(i), sgn * eps);
+            side[k] = net.forward(x.add(dx, sgn * eps), noise, null, null).mul(w).sum().item();
+            for (int i = 0; i < params.size(); i++) params.get(i).add_(dirs.get(i), -sgn * eps);
+          }
+        }
+        double numeric = (side[0] - side[1]) / (2 * eps);
+        assertEquals(numeric, analytic, 1e-6 * Math.max(1, Math.abs(numeric)), variant + ": directional derivative");
+      }
     }
   }
 }
