@@ -83,7 +83,7 @@ public final class Conv2d extends Module {
     } else if (fusedResample && down && w != null) {
       x = F.conv2d(x, w, null, 1, wPad + fPad, 1, 1);
       x = F.conv2d(x, f.repeat(outChannels, 1, 1, 1), null, 2, 0, 1, (int) outChannels);
-      if (b != null) x = x.add(b.reshape(1, -1, 1, 1));
+      if (b != null) x = x.add_(b.reshape(1, -1, 1, 1)); // in place on the fresh output, as EDM
       return x;
     }
     if (up) {
