@@ -36,8 +36,9 @@ public final class FmnistTrain {
     }
     for (String line : Files.readAllLines(run.resolve("stats.jsonl"))) {
       var n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(line);
-      System.out.println(String.format(Locale.ROOT, "{\"side\": \"java\", \"tick\": %d, \"steps\": %d, \"images_per_sec\": %.3f, \"rss_mb\": %.1f}",
-          n.get("tick").asLong(), n.get("iteration").asLong(), n.get("images_per_sec").asDouble(), n.get("rss_mb").asDouble()));
+      System.out.println(String.format(Locale.ROOT, "{\"side\": \"java\", \"tick\": %d, \"steps\": %d, \"images_per_sec\": %.3f, \"rss_mb\": %.1f, \"heap_committed_mb\": %.1f}",
+          n.get("tick").asLong(), n.get("iteration").asLong(), n.get("images_per_sec").asDouble(), n.get("rss_mb").asDouble(),
+          n.get("heap_committed_mb").asDouble()));
     }
   }
 }

@@ -380,6 +380,10 @@ public final class Trainer implements AutoCloseable {
         rec.put("sec_per_tick", sec);
         rec.put("images_per_sec", (images - tickStartImages) / Math.max(sec, 1e-9));
         rec.put("rss_mb", rssMb());
+        // the Java heap's share of the RSS (G1 commits and first touches heap regions as it grows): used and committed
+        var heap = java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+        rec.put("heap_used_mb", heap.getUsed() / 1048576.0);
+        rec.put("heap_committed_mb", heap.getCommitted() / 1048576.0);
         rec.put("time", System.currentTimeMillis() / 1000.0);
         history.add(rec);
         Atomic.append(runDir.resolve("stats.jsonl"), json(rec) + "\n");

@@ -71,6 +71,11 @@ class TrainerTest {
     List<String> stats = Files.readAllLines(run.resolve("stats.jsonl"));
     assertEquals(2, stats.size());
     assertTrue(stats.get(0).contains("\"loss\"") && stats.get(0).contains("\"images_per_sec\""));
+    var rec = new com.fasterxml.jackson.databind.ObjectMapper().readTree(stats.get(0));
+    for (String k : List.of("rss_mb", "heap_used_mb", "heap_committed_mb")) {
+      assertTrue(rec.path(k).asDouble() > 0, k + " in " + stats.get(0));
+    }
+    assertTrue(rec.path("heap_used_mb").asDouble() <= rec.path("heap_committed_mb").asDouble(), stats.get(0));
     assertEquals(TrainingOptions.read(run.resolve("training_options.json")).toJson(), toy(0.512, "ect").toJson());
     try (var s = Files.list(run)) {
       List<String> names = s.map(p -> p.getFileName().toString()).sorted().toList();
