@@ -379,7 +379,8 @@ public final class Trainer implements AutoCloseable {
         rec.put("lr", optimizer.lr());
         rec.put("sec_per_tick", sec);
         rec.put("images_per_sec", (images - tickStartImages) / Math.max(sec, 1e-9));
-        rec.put("rss_mb", rssMb());
+        double rss = rssMb();
+        rec.put("rss_mb", rss);
         // the Java heap's share of the RSS (G1 commits and first touches heap regions as it grows): used and committed
         var heap = java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
         rec.put("heap_used_mb", heap.getUsed() / 1048576.0);
@@ -391,7 +392,7 @@ public final class Trainer implements AutoCloseable {
             "tick %-5d kimg %-8.1f loss %-9.4f %-10s sec/tick %-6.1f img/s %-7.0f ETA %s  rss %.0f MB", tick,
             images / 1000.0, lossSum / Math.max(lossCount, 1), objective.position(images), sec,
             (images - tickStartImages) / Math.max(sec, 1e-9),
-            eta((total - images) / Math.max((images - tickStartImages) / Math.max(sec, 1e-9), 1e-9)), rssMb()));
+            eta((total - images) / Math.max((images - tickStartImages) / Math.max(sec, 1e-9), 1e-9)), rss));
         LossPlot.write(history, runDir.resolve("loss.png"));
         tick++;
         if (tick % opts.snapTicks() == 0 || done) snapshot();

@@ -57,6 +57,7 @@ class SongUNetTest {
       assertEquals(56_395_523L, net.parameterCount());
     }
   }
+
   /**
    * A forward pass leaves only its output in the caller's scope (every block and the pass release their
    * intermediates), and the in-place adds inside the blocks keep autograd exact: the directional derivative of
