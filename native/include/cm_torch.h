@@ -122,6 +122,10 @@ CM_API int cm_tensor_set_grad(cm_tensor t, cm_tensor g);
 CM_API int cm_tensor_is_contiguous(cm_tensor t, int* out);
 /** Element size in bytes. */
 CM_API int cm_tensor_element_size(cm_tensor t, int64_t* out);
+/** *out = the address of the tensor's first element (NULL for an empty or undefined tensor); valid while the
+ * tensor's storage lives. For diagnostics and zero-copy reads; never write through it while autograd holds the
+ * tensor. */
+CM_API int cm_tensor_data_ptr(cm_tensor t, void** out);
 
 /* ---------------------------------------------------------------------------------------------------------
  * Creation. `device` as above; `gen` is an optional generator (NULL = the default one).
@@ -456,6 +460,31 @@ CM_API int cm_get_num_threads(int* out);
 CM_API int cm_set_num_interop_threads(int n);
 /** Number of inter-op threads. */
 CM_API int cm_get_num_interop_threads(int* out);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Caching CPU allocator. libtorch's default CPU allocator takes every buffer from malloc, so a training loop maps,
+ * page-faults and unmaps its big activation buffers every step. cm4j's caching allocator keeps freed blocks of at
+ * least min_bytes in per-size-class free lists and reuses them (classes: 4 KiB steps up to 64 KiB, then eight per
+ * power of two, so at most 12.5 % above a request over 64 KiB);
+ * blocks of 2 MiB and more are 2 MiB-aligned and advised MADV_HUGEPAGE when huge_pages is set. Smaller requests
+ * go to libtorch's allocation function as before. Tensors allocated earlier keep their own deleter.
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** Installs (enabled = 1) cm4j's caching allocator as libtorch's CPU allocator with these settings, or
+ * reconfigures it; enabled = 0 re-installs libtorch's default allocator and returns the cached blocks to the
+ * OS (blocks still in use are unmapped when freed). min_bytes >= 1: smallest request served from the cache;
+ * max_cached_bytes >= 0: bound on free bytes kept for reuse (beyond it a freed block returns to the OS; lowering
+ * it releases the excess at once); huge_pages: 1 to advise transparent huge pages for blocks >= 2 MiB. */
+CM_API int cm_cpu_allocator_configure(int enabled, int64_t min_bytes, int64_t max_cached_bytes, int huge_pages);
+/** *out = 1 if the caching allocator is libtorch's current CPU allocator, else 0. */
+CM_API int cm_cpu_allocator_enabled(int* out);
+/** Writes min(n, 7) statistics of the caching allocator to out: [0] bytes in live cached-path blocks, [1] free
+ * bytes held in the cache, [2] peak of [0], [3] requests served from the cache, [4] requests that mapped a fresh
+ * block, [5] blocks returned to the OS, [6] live cached-path blocks. Sizes are size-class bytes. */
+CM_API int cm_cpu_allocator_stats(int64_t* out, size_t n);
+/** Returns every free cached block to the OS (as torch.cuda.empty_cache does for CUDA). */
+CM_API int cm_cpu_allocator_release_cached(void);
+
 /** 1 if CUDA is available (0 cleanly in CPU-only builds). */
 CM_API int cm_cuda_is_available(int* out);
 /** Number of CUDA devices (0 in CPU-only builds). */

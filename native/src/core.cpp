@@ -144,6 +144,11 @@ int cm_tensor_device(cm_tensor t, int* out) {
   put_val<int>(out, d.is_cpu() ? CM_DEVICE_CPU : d.is_cuda() ? d.index() : -2);
   CM_CATCH
 }
+int cm_tensor_data_ptr(cm_tensor t, void** out) {
+  CM_TRY const at::Tensor& x = T(t);
+  put_val<void*>(out, x.defined() && x.numel() > 0 ? x.data_ptr() : nullptr);
+  CM_CATCH
+}
 int cm_tensor_numel(cm_tensor t, int64_t* out) { CM_TRY put_val<int64_t>(out, T(t).numel()); CM_CATCH }
 int cm_tensor_defined(cm_tensor t, int* out) { CM_TRY put_val<int>(out, T(t).defined() ? 1 : 0); CM_CATCH }
 int cm_tensor_requires_grad(cm_tensor t, int* out) { CM_TRY put_val<int>(out, T(t).requires_grad()); CM_CATCH }

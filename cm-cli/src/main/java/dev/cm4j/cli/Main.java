@@ -1,6 +1,7 @@
 package dev.cm4j.cli;
 
 import dev.cm4j.bindings.NativeLibrary;
+import dev.cm4j.tensor.CpuAllocator;
 import dev.cm4j.tensor.Torch;
 import dev.cm4j.train.Presets;
 import dev.cm4j.train.Trainer;
@@ -275,6 +276,7 @@ public final class Main {
     out.println("native      " + info.library() + " [" + info.source() + "]");
     out.println("java        " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")");
     out.println("threads     intra-op " + Torch.numThreads() + ", inter-op " + Torch.numInteropThreads());
+    out.println("allocator   " + CpuAllocator.describe());
     out.println("cuda        " + (Torch.cudaIsAvailable() ? Torch.cudaDeviceCount() + " device(s)" : "not available"));
     out.println("devices     cpu" + (Torch.cudaIsAvailable() ? ", cuda:0.." + (Torch.cudaDeviceCount() - 1) : ""));
     for (String line : Torch.buildConfig().split("\n")) {

@@ -27,6 +27,7 @@ class MainTest {
     assertTrue(r.out().contains("libtorch    2.13.0"), r.out());
     assertTrue(r.out().contains("cuda        not available"), r.out());
     assertTrue(r.out().contains("threads     intra-op"), r.out());
+    assertTrue(r.out().contains("allocator   cm4j caching (blocks >= 256 KiB"), r.out());
   }
 
   @Test

@@ -15,6 +15,8 @@ import java.util.List;
 final class Native {
   static {
     NativeLibrary.load();
+    // cm4j's caching CPU allocator unless cm4j.cpuAllocator / CM4J_CPU_ALLOCATOR says "default" (see CpuAllocator).
+    if (CpuAllocator.configuredChoice().equals("caching")) CpuAllocator.enable(CpuAllocator.Settings.defaults());
   }
 
   private Native() {}

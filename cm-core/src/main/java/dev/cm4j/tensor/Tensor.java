@@ -230,6 +230,16 @@ public final class Tensor implements AutoCloseable {
     return s.out.get(ValueLayout.JAVA_LONG, 0);
   }
 
+  /**
+   * The native address of the first element (0 for an empty tensor), valid while this tensor's storage lives. For
+   * diagnostics (alignment, which mapping holds the data); the safe API never writes through it.
+   */
+  public long dataAddress() {
+    Native.Scratch s = Native.scratch();
+    Native.check(cm_tensor_data_ptr(handle(), s.out));
+    return s.out.get(ValueLayout.JAVA_LONG, 0);
+  }
+
   /** Whether autograd records operations on this tensor. */
   public boolean requiresGrad() {
     Native.Scratch s = Native.scratch();

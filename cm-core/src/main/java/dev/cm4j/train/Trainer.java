@@ -73,6 +73,26 @@ public final class Trainer implements AutoCloseable {
   private final Device.Type deviceType;
   private final Progress progress;
 
+  /**
+   * Observes the training loop: {@link #run()} calls it on the training thread around every optimizer step (also
+   * around a step that is skipped for a non-finite loss or an fp16 overflow). A listener may block in
+   * {@link StepListener#beforeStep} (e.g. to pace the loop); an exception it throws ends {@code run()}.
+   */
+  public interface StepListener {
+    /** Before the step with this (0-based) iteration number, when {@code images} images have been trained on. */
+    default void beforeStep(long iteration, long images) {}
+
+    /** After that step (optimizer, objective and EMA updates done), with the step's mean loss. */
+    default void afterStep(long iteration, long images, double loss) {}
+  }
+
+  private volatile StepListener stepListener = new StepListener() {};
+
+  /** Sets the listener called around every step (null: none). */
+  public void setStepListener(StepListener l) {
+    stepListener = l == null ? new StepListener() {} : l;
+  }
+
   /** What a finished (or stopped) run reports. */
   public record Result(Path runDir, long images, long iterations, boolean interrupted, double lastLoss) {}
 
@@ -286,6 +306,8 @@ public final class Trainer implements AutoCloseable {
         interrupted = true;
         break;
       }
+      StepListener listener = stepListener;
+      listener.beforeStep(iteration, images);
       double rampup = opts.lrRampupKimg() > 0 ? Math.min(images / (opts.lrRampupKimg() * 1000), 1) : 1;
       optimizer.setLr(baseLr * rampup);
       optimizer.zeroGrad();
@@ -324,6 +346,7 @@ public final class Trainer implements AutoCloseable {
           optimizer.zeroGrad();
           images += opts.batch();
           iteration++;
+          listener.afterStep(iteration - 1, images, stepLoss);
           continue;
         }
       }
@@ -338,6 +361,7 @@ public final class Trainer implements AutoCloseable {
           optimizer.zeroGrad();
           images += opts.batch();
           iteration++;
+          listener.afterStep(iteration - 1, images, stepLoss);
           continue; // GradScaler semantics: the step is skipped and the scale backs off
         }
       }
@@ -351,6 +375,7 @@ public final class Trainer implements AutoCloseable {
       lastLoss = stepLoss;
       lossSum += stepLoss;
       lossCount++;
+      listener.afterStep(iteration - 1, images, stepLoss);
       double elapsed = (System.nanoTime() - tickStart) / 1e9;
       progress.update(images, total, (images - tickStartImages) / Math.max(elapsed, 1e-9), lossSum / lossCount);
       boolean done = images >= total;
@@ -385,6 +410,11 @@ public final class Trainer implements AutoCloseable {
         var heap = java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
         rec.put("heap_used_mb", heap.getUsed() / 1048576.0);
         rec.put("heap_committed_mb", heap.getCommitted() / 1048576.0);
+        // libtorch CPU buffers held by cm4j's caching allocator (CpuAllocator): in live tensors, and free for reuse
+        // (0 when it was never installed)
+        var alloc = dev.cm4j.tensor.CpuAllocator.stats();
+        rec.put("cpu_alloc_mb", alloc.allocatedBytes() / 1048576.0);
+        rec.put("cpu_cached_mb", alloc.cachedBytes() / 1048576.0);
         rec.put("time", System.currentTimeMillis() / 1000.0);
         history.add(rec);
         Atomic.append(runDir.resolve("stats.jsonl"), json(rec) + "\n");

@@ -56,6 +56,48 @@ class TrainerTest {
   }
 
   @Test
+  void aStepListenerSeesEveryStepInOrderAndCanEndTheRun(@TempDir Path dir) throws Exception {
+    List<String> events = new java.util.ArrayList<>();
+    List<Double> losses = new java.util.ArrayList<>();
+    try (Trainer t = Trainer.start(toy(0.512, "ect"), dir.resolve("a"), QUIET)) {
+      t.setStepListener(new Trainer.StepListener() {
+        @Override
+        public void beforeStep(long iteration, long images) {
+          events.add("b" + iteration + "@" + images);
+        }
+
+        @Override
+        public void afterStep(long iteration, long images, double loss) {
+          events.add("a" + iteration + "@" + images);
+          losses.add(loss);
+        }
+      });
+      Trainer.Result r = t.run();
+      assertEquals(8, r.iterations()); // 512 images, batch 64
+      assertEquals(losses.get(losses.size() - 1), r.lastLoss(), 0.0);
+    }
+    List<String> expected = new java.util.ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      expected.add("b" + i + "@" + 64 * i);
+      expected.add("a" + i + "@" + 64 * (i + 1));
+    }
+    assertEquals(expected, events);
+    assertTrue(losses.stream().allMatch(Double::isFinite), losses.toString());
+    // An exception from the listener ends run() and reaches the caller.
+    try (Trainer t = Trainer.start(toy(0.512, "ect"), dir.resolve("b"), QUIET)) {
+      t.setStepListener(new Trainer.StepListener() {
+        @Override
+        public void beforeStep(long iteration, long images) {
+          if (iteration == 3) throw new IllegalStateException("listener stop at 3");
+        }
+      });
+      IllegalStateException e = assertThrows(IllegalStateException.class, t::run);
+      assertEquals("listener stop at 3", e.getMessage());
+      assertEquals(3 * 64, t.images());
+    }
+  }
+
+  @Test
   void runDirectoryHoldsTheArtifacts(@TempDir Path dir) throws Exception {
     Path run;
     try (Trainer t = Trainer.start(toy(0.512, "ect"), dir, QUIET)) {
@@ -76,6 +118,9 @@ class TrainerTest {
       assertTrue(rec.path(k).asDouble() > 0, k + " in " + stats.get(0));
     }
     assertTrue(rec.path("heap_used_mb").asDouble() <= rec.path("heap_committed_mb").asDouble(), stats.get(0));
+    for (String k : List.of("cpu_alloc_mb", "cpu_cached_mb")) {
+      assertTrue(rec.has(k) && rec.path(k).asDouble() >= 0, k + " in " + stats.get(0));
+    }
     assertEquals(TrainingOptions.read(run.resolve("training_options.json")).toJson(), toy(0.512, "ect").toJson());
     try (var s = Files.list(run)) {
       List<String> names = s.map(p -> p.getFileName().toString()).sorted().toList();

@@ -2392,6 +2392,65 @@ public class CmTorch {
         }
     }
 
+    private static class cm_tensor_data_ptr {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_tensor_data_ptr");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_tensor_data_ptr(cm_tensor t, void **out)
+     * }
+     */
+    public static FunctionDescriptor cm_tensor_data_ptr$descriptor() {
+        return cm_tensor_data_ptr.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_tensor_data_ptr(cm_tensor t, void **out)
+     * }
+     */
+    public static MethodHandle cm_tensor_data_ptr$handle() {
+        return cm_tensor_data_ptr.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_tensor_data_ptr(cm_tensor t, void **out)
+     * }
+     */
+    public static MemorySegment cm_tensor_data_ptr$address() {
+        return cm_tensor_data_ptr.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_tensor_data_ptr(cm_tensor t, void **out)
+     * }
+     */
+    public static int cm_tensor_data_ptr(MemorySegment t, MemorySegment out) {
+        var mh$ = cm_tensor_data_ptr.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_tensor_data_ptr", t, out);
+            }
+            return (int)mh$.invokeExact(t, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class cm_from_data {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             CmTorch.C_INT,
@@ -8168,6 +8227,240 @@ public class CmTorch {
                 traceDowncall("cm_get_num_interop_threads", out);
             }
             return (int)mh$.invokeExact(out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_cpu_allocator_configure {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_LONG,
+            CmTorch.C_LONG,
+            CmTorch.C_INT
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_cpu_allocator_configure");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_configure(int enabled, int64_t min_bytes, int64_t max_cached_bytes, int huge_pages)
+     * }
+     */
+    public static FunctionDescriptor cm_cpu_allocator_configure$descriptor() {
+        return cm_cpu_allocator_configure.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_configure(int enabled, int64_t min_bytes, int64_t max_cached_bytes, int huge_pages)
+     * }
+     */
+    public static MethodHandle cm_cpu_allocator_configure$handle() {
+        return cm_cpu_allocator_configure.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_configure(int enabled, int64_t min_bytes, int64_t max_cached_bytes, int huge_pages)
+     * }
+     */
+    public static MemorySegment cm_cpu_allocator_configure$address() {
+        return cm_cpu_allocator_configure.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_configure(int enabled, int64_t min_bytes, int64_t max_cached_bytes, int huge_pages)
+     * }
+     */
+    public static int cm_cpu_allocator_configure(int enabled, long min_bytes, long max_cached_bytes, int huge_pages) {
+        var mh$ = cm_cpu_allocator_configure.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_cpu_allocator_configure", enabled, min_bytes, max_cached_bytes, huge_pages);
+            }
+            return (int)mh$.invokeExact(enabled, min_bytes, max_cached_bytes, huge_pages);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_cpu_allocator_enabled {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_cpu_allocator_enabled");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_enabled(int *out)
+     * }
+     */
+    public static FunctionDescriptor cm_cpu_allocator_enabled$descriptor() {
+        return cm_cpu_allocator_enabled.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_enabled(int *out)
+     * }
+     */
+    public static MethodHandle cm_cpu_allocator_enabled$handle() {
+        return cm_cpu_allocator_enabled.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_enabled(int *out)
+     * }
+     */
+    public static MemorySegment cm_cpu_allocator_enabled$address() {
+        return cm_cpu_allocator_enabled.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_enabled(int *out)
+     * }
+     */
+    public static int cm_cpu_allocator_enabled(MemorySegment out) {
+        var mh$ = cm_cpu_allocator_enabled.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_cpu_allocator_enabled", out);
+            }
+            return (int)mh$.invokeExact(out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_cpu_allocator_stats {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_LONG
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_cpu_allocator_stats");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_stats(int64_t *out, size_t n)
+     * }
+     */
+    public static FunctionDescriptor cm_cpu_allocator_stats$descriptor() {
+        return cm_cpu_allocator_stats.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_stats(int64_t *out, size_t n)
+     * }
+     */
+    public static MethodHandle cm_cpu_allocator_stats$handle() {
+        return cm_cpu_allocator_stats.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_stats(int64_t *out, size_t n)
+     * }
+     */
+    public static MemorySegment cm_cpu_allocator_stats$address() {
+        return cm_cpu_allocator_stats.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_stats(int64_t *out, size_t n)
+     * }
+     */
+    public static int cm_cpu_allocator_stats(MemorySegment out, long n) {
+        var mh$ = cm_cpu_allocator_stats.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_cpu_allocator_stats", out, n);
+            }
+            return (int)mh$.invokeExact(out, n);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_cpu_allocator_release_cached {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT    );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_cpu_allocator_release_cached");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_release_cached()
+     * }
+     */
+    public static FunctionDescriptor cm_cpu_allocator_release_cached$descriptor() {
+        return cm_cpu_allocator_release_cached.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_release_cached()
+     * }
+     */
+    public static MethodHandle cm_cpu_allocator_release_cached$handle() {
+        return cm_cpu_allocator_release_cached.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_release_cached()
+     * }
+     */
+    public static MemorySegment cm_cpu_allocator_release_cached$address() {
+        return cm_cpu_allocator_release_cached.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_cpu_allocator_release_cached()
+     * }
+     */
+    public static int cm_cpu_allocator_release_cached() {
+        var mh$ = cm_cpu_allocator_release_cached.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_cpu_allocator_release_cached");
+            }
+            return (int)mh$.invokeExact();
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
