@@ -5,6 +5,9 @@ gradients, torch.optim.Adam(lr 1e-3) as constructed by default, EMA 0.995; Fashi
 dataset-fashion-mnist, shuffled per epoch, padded 28 → 32, batch B. Prints one JSON line per tick.
 
 Usage: python fmnist_train.py STEPS BATCH TICK_STEPS THREADS
+       python fmnist_train.py serve BATCH THREADS
+           prints "ready", then runs one training step per "step" line on stdin and answers with the step's thread
+           CPU time and wall time in ms; ends at "quit" or end of input (bench/paired.py drives it)
 """
 import copy
 import gzip
@@ -16,6 +19,7 @@ import numpy as np
 import torch
 
 import edm_songunet as E
+from step_harness import serve
 
 CFG = {"img_resolution": 32, "img_channels": 1, "model_channels": 32, "channel_mult": [1, 2, 2], "channel_mult_emb": 4,
        "num_blocks": 1, "attn_resolutions": [8], "dropout": 0.0, "embedding_type": "positional",
@@ -31,8 +35,7 @@ def rss_mb():
     return -1
 
 
-def main():
-    steps, batch, tick_steps, threads = (int(a) for a in sys.argv[1:5])
+def setup(batch, threads):
     torch.set_num_threads(threads)
     with gzip.open("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") as f:
         u8 = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
@@ -44,13 +47,14 @@ def main():
     ema = copy.deepcopy(net).eval().requires_grad_(False)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     rng = np.random.default_rng(0)
-    perm, pos = rng.permutation(len(images)), 0
-    t0, tick = time.perf_counter(), 0
-    for step in range(1, steps + 1):
-        if pos + batch > len(perm):
-            perm, pos = rng.permutation(len(images)), 0
-        y = torch.from_numpy(images[perm[pos:pos + batch]])
-        pos += batch
+    state = {"perm": rng.permutation(len(images)), "pos": 0}
+
+    def step():
+        if state["pos"] + batch > len(state["perm"]):
+            state["perm"], state["pos"] = rng.permutation(len(images)), 0
+        pos = state["pos"]
+        y = torch.from_numpy(images[state["perm"][pos:pos + batch]])
+        state["pos"] = pos + batch
         n = torch.randn(batch)
         eps = torch.randn_like(y)
         t = (n * P_STD + P_MEAN).exp()
@@ -66,9 +70,22 @@ def main():
         with torch.no_grad():
             for pe, p in zip(ema.parameters(), net.parameters()):
                 pe.lerp_(p, 1 - 0.995)
-        if step % tick_steps == 0:
+
+    return step
+
+
+def main():
+    if sys.argv[1] == "serve":
+        serve(setup(int(sys.argv[2]), int(sys.argv[3])))
+        return
+    steps, batch, tick_steps, threads = (int(a) for a in sys.argv[1:5])
+    step = setup(batch, threads)
+    t0, tick = time.perf_counter(), 0
+    for i in range(1, steps + 1):
+        step()
+        if i % tick_steps == 0:
             sec = time.perf_counter() - t0
-            print(json.dumps({"side": "python", "tick": tick, "steps": step,
+            print(json.dumps({"side": "python", "tick": tick, "steps": i,
                               "images_per_sec": round(tick_steps * batch / sec, 3), "rss_mb": round(rss_mb(), 1)}),
                   flush=True)
             tick += 1

@@ -8,6 +8,9 @@ Usage:
   python songunet_step.py time <small|ddpmpp> [--timing W,S,R] [--variants default,fused]
       default: torch.optim.Adam as constructed by default (on the CPU: the per-tensor for-loop implementation)
       fused:   torch.optim.Adam(fused=True), the same ATen kernel cm4j's Adam uses by default
+  python songunet_step.py serve <small|ddpmpp> [--variants default|fused]
+      builds the model, prints "ready", then runs one step per "step" line on stdin and answers with the step's
+      thread CPU time and wall time in ms; ends at "quit" or end of input (bench/paired.py drives it)
   python songunet_step.py check <small|ddpmpp> <java-export.safetensors> [--upstream DIR]
       parity with cm4j: parameter names, shapes and count; the eval-mode output D and the gradients for the
       weights Java exported; with --upstream, also against the EDM fixture in DIR (songunet-ddpmpp-small).
@@ -21,7 +24,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 import edm_songunet as E
-from step_harness import measure, parse_timing
+from step_harness import measure, parse_timing, serve
 
 SMALL = {"img_resolution": 16, "img_channels": 3, "model_channels": 32, "channel_mult": [1, 2], "num_blocks": 1,
          "attn_resolutions": [8]}
@@ -40,27 +43,31 @@ def build(case, **extra):
     return E.EDMPrecond(E.SongUNet(**kw)), batch
 
 
+def make_step(case, variant):
+    """The training step of `case` with Adam `variant` ("default" or "fused"), on a data batch kept for the run."""
+    torch.manual_seed(0)
+    net, b = build(case)
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, **({"fused": True} if variant == "fused" else {}))
+    res = CASES[case][0]["img_resolution"]
+    ch = CASES[case][0]["img_channels"]
+    x = torch.randn(b, ch, res, res)
+
+    def step():
+        sigma = (torch.randn(b) * 1.2 - 1.2).exp()
+        n = torch.randn_like(x)
+        D = net(x + n * sigma.reshape(-1, 1, 1, 1), sigma)
+        loss = (D - x).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 def time_case(case, timing, variants):
     for variant in variants:
-        torch.manual_seed(0)
-        net, b = build(case)
-        net.train()
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3, **({"fused": True} if variant == "fused" else {}))
-        res = CASES[case][0]["img_resolution"]
-        ch = CASES[case][0]["img_channels"]
-        x = torch.randn(b, ch, res, res)
-
-        def step():
-            sigma = (torch.randn(b) * 1.2 - 1.2).exp()
-            n = torch.randn_like(x)
-            D = net(x + n * sigma.reshape(-1, 1, 1, 1), sigma)
-            loss = (D - x).square().mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-        measure(f"songunet_{case}", f"py_{variant}", timing, step)
-        del net, opt
+        measure(f"songunet_{case}", f"py_{variant}", timing, make_step(case, variant))
 
 
 def rel(a, b):
@@ -126,7 +133,7 @@ def check(case, path, upstream):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["time", "check"])
+    ap.add_argument("cmd", choices=["time", "check", "serve"])
     ap.add_argument("case", choices=list(CASES))
     ap.add_argument("file", nargs="?")
     ap.add_argument("--timing")
@@ -134,7 +141,9 @@ def main():
     ap.add_argument("--upstream")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    if a.cmd == "time":
+    if a.cmd == "serve":
+        serve(make_step(a.case, a.variants.split(",")[0]))
+    elif a.cmd == "time":
         dflt = (3, 2.0, 21) if a.case == "small" else (2, 0.0, 5)
         time_case(a.case, parse_timing(a.timing, dflt), a.variants.split(","))
     else:

@@ -4,6 +4,7 @@ Warm-up by count and by time, then timed repetitions of one step each, recording
 wall-clock time. Prints one line per measurement: "<bench>\t<variant>\t<cpu median>\t<cpu best>\t<wall median>\t
 <wall best>" in ms per step.
 """
+import sys
 import time
 
 
@@ -36,3 +37,20 @@ def measure(bench, variant, timing, step):
     print(f"{bench}\t{variant}\t{cpu[reps // 2]:.4f}\t{cpu[0]:.4f}\t{wall[reps // 2]:.4f}\t{wall[0]:.4f}",
           flush=True)
     return cpu, wall
+
+
+def serve(step):
+    """The step protocol of bench/paired.py: prints "ready", then runs step() once per "step" line on stdin and
+    answers with its thread CPU time and wall time in ms; returns at "quit" or end of input."""
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "quit":
+            break
+        if line.strip() != "step":
+            raise SystemExit(f"expected 'step' or 'quit': {line!r}")
+        c0 = time.thread_time_ns()
+        w0 = time.perf_counter_ns()
+        step()
+        w1 = time.perf_counter_ns()
+        c1 = time.thread_time_ns()
+        print(f"{(c1 - c0) / 1e6:.4f} {(w1 - w0) / 1e6:.4f}", flush=True)

@@ -13,12 +13,74 @@ import java.util.Map;
  * The Java side of bench/fmnist_throughput.sh: the real {@link Trainer} on the {@code fmnist-ect-tiny} preset for a
  * number of steps, printing one JSON line per tick (images/s, RSS) from the run's stats.jsonl.
  *
- * <p>Usage: {@code FmnistTrain STEPS BATCH TICK_STEPS THREADS OUTDIR}
+ * <p>Usage: {@code FmnistTrain STEPS BATCH TICK_STEPS THREADS OUTDIR}, or {@code FmnistTrain serve BATCH THREADS
+ * OUTDIR}: the same trainer paced by {@code bench/paired.py} through a {@link Trainer.StepListener} — prints
+ * {@code ready}, then runs one step per {@code step} line on standard input and answers with the step's thread CPU
+ * time and wall time in ms (from before the step's batch is taken to after the EMA update, as the Python side times
+ * its step); ends at {@code quit} or end of input.
  */
 public final class FmnistTrain {
   private FmnistTrain() {}
 
+  /** Ends a served run from the listener. */
+  private static final class Quit extends RuntimeException {
+    Quit() {
+      super("quit", null, false, false);
+    }
+  }
+
+  static void serve(int batch, int threads, Path out) throws Exception {
+    TrainingOptions o = Presets.get("fmnist-ect-tiny").with(Map.of(
+        "batch", Integer.toString(batch), "duration_kimg", "1000000", "tick_kimg", "1000000",
+        "snap_ticks", "1000000", "state_ticks", "1000000", "threads", Integer.toString(threads)));
+    var cpu = java.lang.management.ManagementFactory.getThreadMXBean();
+    var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
+    try (Trainer t = Trainer.start(o, out, new PrintStream(System.err, true))) {
+      t.setStepListener(new Trainer.StepListener() {
+        long c0;
+        long w0;
+        boolean first = true;
+
+        @Override
+        public void beforeStep(long iteration, long images) {
+          if (first) {
+            System.out.println("ready");
+            System.out.flush();
+            first = false;
+          }
+          String line;
+          try {
+            line = in.readLine();
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+          if (line == null || line.trim().equals("quit")) throw new Quit();
+          if (!line.trim().equals("step")) throw new IllegalArgumentException("expected 'step' or 'quit': " + line);
+          c0 = cpu.getCurrentThreadCpuTime();
+          w0 = System.nanoTime();
+        }
+
+        @Override
+        public void afterStep(long iteration, long images, double loss) {
+          long w1 = System.nanoTime();
+          long c1 = cpu.getCurrentThreadCpuTime();
+          System.out.printf(Locale.ROOT, "%.4f %.4f%n", (c1 - c0) / 1e6, (w1 - w0) / 1e6);
+          System.out.flush();
+        }
+      });
+      try {
+        t.run();
+      } catch (Quit q) {
+        // the coordinator is done
+      }
+    }
+  }
+
   public static void main(String[] args) throws Exception {
+    if (args[0].equals("serve")) {
+      serve(Integer.parseInt(args[1]), Integer.parseInt(args[2]), Path.of(args[3]));
+      return;
+    }
     int steps = Integer.parseInt(args[0]);
     int batch = Integer.parseInt(args[1]);
     int tickSteps = Integer.parseInt(args[2]);

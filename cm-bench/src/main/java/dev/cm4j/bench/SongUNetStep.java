@@ -26,6 +26,9 @@ import java.util.Map;
  *   <li>{@code SongUNetStep time <small|ddpmpp> [warmupSteps,warmupSeconds,reps [plain]]}: prints the timing line
  *       of the step ({@link StepTimer}, variant {@code java}) and, unless {@code plain}, of the diagnostic variant
  *       {@code java_scoped} (the forward pass in its own scope);
+ *   <li>{@code SongUNetStep serve <small|ddpmpp>}: builds the model, prints {@code ready}, then runs one step
+ *       ({@code java}) per {@code step} line read from standard input and answers each with the step's thread CPU
+ *       time and wall time in ms; ends at {@code quit} or end of input ({@code bench/paired.py} drives it);
  *   <li>{@code SongUNetStep export <small|ddpmpp> <file.safetensors>}: writes the initial weights (seed 0), an input
  *       batch, the eval-mode output D, the loss and every parameter's gradient, for the Python side's parity check.
  * </ul>
@@ -67,9 +70,54 @@ public final class SongUNetStep {
       case "time" -> time(c, StepTimer.parse(args.length > 2 ? args[2] : null,
           c.name().equals("small") ? new StepTimer(3, 2.0, 21) : new StepTimer(2, 0, 5)),
           args.length <= 3 || !args[3].equals("plain"));
+      case "serve" -> serve(c);
       case "export" -> export(c, Path.of(args[2]));
       default -> throw new IllegalArgumentException("unknown command " + args[0]);
     }
+  }
+
+  /**
+   * One training step on the data batch x in its own scope: σ = exp(1.2·N(0,1) − 1.2), loss = mean((D(x + σn, σ) −
+   * x)²) through {@code d}, backward, a step of {@code opt}.
+   */
+  static Runnable step(Denoiser d, Adam opt, Tensor x) {
+    long b = x.shape()[0];
+    return () -> {
+      try (var s = TensorScope.open()) {
+        Tensor sigma = Tensor.randn(b).mul(1.2).sub(1.2).exp();
+        Tensor n = x.randnLike();
+        Tensor loss = d.denoise(x.add(n.mul(sigma.reshape(-1, 1, 1, 1))), sigma, null).sub(x).square().mean();
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+      }
+    };
+  }
+
+  /** The step protocol of {@code bench/paired.py}: one training step per "step" line, timed. */
+  static void serve(Case c) throws java.io.IOException {
+    Torch.manualSeed(0);
+    EDMPrecond net = EDMPrecond.edm(new SongUNet(c.config()));
+    Adam opt = new Adam(net, Adam.Config.defaults());
+    Tensor x = Tensor.randn(c.batchShape());
+    Runnable step = step(net, opt, x);
+    var threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
+    System.out.println("ready");
+    System.out.flush();
+    for (String line; (line = in.readLine()) != null && !line.trim().equals("quit"); ) {
+      if (!line.trim().equals("step")) throw new IllegalArgumentException("expected 'step' or 'quit': " + line);
+      long c0 = threads.getCurrentThreadCpuTime();
+      long w0 = System.nanoTime();
+      step.run();
+      long w1 = System.nanoTime();
+      long c1 = threads.getCurrentThreadCpuTime();
+      System.out.printf(java.util.Locale.ROOT, "%.4f %.4f%n", (c1 - c0) / 1e6, (w1 - w0) / 1e6);
+      System.out.flush();
+    }
+    opt.close();
+    net.close();
+    x.close();
   }
 
   /** Times the training step (model in training mode, as EDM trains it). */
@@ -78,33 +126,12 @@ public final class SongUNetStep {
     EDMPrecond net = EDMPrecond.edm(new SongUNet(c.config()));
     Adam opt = new Adam(net, Adam.Config.defaults());
     Tensor x = Tensor.randn(c.batchShape()); // the data batch, kept for the whole run
-    int b = c.batch();
     try {
-      StepTimer.Result r = timer.measure("songunet_" + c.name(), "java", () -> {
-        try (var s = TensorScope.open()) {
-          Tensor sigma = Tensor.randn(b).mul(1.2).sub(1.2).exp();
-          Tensor n = x.randnLike();
-          Tensor d = net.denoise(x.add(n.mul(sigma.reshape(-1, 1, 1, 1))), sigma, null);
-          Tensor loss = d.sub(x).square().mean();
-          opt.zeroGrad();
-          loss.backward();
-          opt.step();
-        }
-      });
+      StepTimer.Result r = timer.measure("songunet_" + c.name(), "java", step(net, opt, x));
       if (!scoped) return r;
       // Diagnostic: the same step with the forward pass in its own scope that keeps only D, so the intermediates
       // autograd does not save are freed before backward (as Python frees them when their last reference goes).
-      Denoiser d = ObjectiveStep.scoped(net);
-      return timer.measure("songunet_" + c.name(), "java_scoped", () -> {
-        try (var s = TensorScope.open()) {
-          Tensor sigma = Tensor.randn(b).mul(1.2).sub(1.2).exp();
-          Tensor n = x.randnLike();
-          Tensor loss = d.denoise(x.add(n.mul(sigma.reshape(-1, 1, 1, 1))), sigma, null).sub(x).square().mean();
-          opt.zeroGrad();
-          loss.backward();
-          opt.step();
-        }
-      });
+      return timer.measure("songunet_" + c.name(), "java_scoped", step(ObjectiveStep.scoped(net), opt, x));
     } finally {
       opt.close();
       net.close();
