@@ -471,12 +471,14 @@ CM_API int cm_get_num_interop_threads(int* out);
  * ------------------------------------------------------------------------------------------------------- */
 
 /** Installs (enabled = 1) cm4j's caching allocator as libtorch's CPU allocator with these settings, or
- * reconfigures it; enabled = 0 re-installs libtorch's default allocator and returns the cached blocks to the
- * OS (blocks still in use are unmapped when freed). min_bytes >= 1: smallest request served from the cache;
- * max_cached_bytes >= 0: bound on free bytes kept for reuse (beyond it a freed block returns to the OS; lowering
- * it releases the excess at once); huge_pages: 1 to advise transparent huge pages for blocks >= 2 MiB. */
+ * reconfigures it; enabled = 0 stops caching: the cached blocks go back to the OS, blocks still in use go back when
+ * freed, and every later request passes to libtorch's allocation function (the allocator stays registered, because
+ * oneDNN frees its buffers through whichever CPU allocator is registered at that time; with enabled = 0 the other
+ * arguments are ignored). min_bytes >= 1: smallest request served from the cache; max_cached_bytes >= 0: bound on
+ * free bytes kept for reuse (beyond it a freed block returns to the OS; lowering it releases the excess at once);
+ * huge_pages: 1 to advise transparent huge pages for blocks >= 2 MiB. */
 CM_API int cm_cpu_allocator_configure(int enabled, int64_t min_bytes, int64_t max_cached_bytes, int huge_pages);
-/** *out = 1 if the caching allocator is libtorch's current CPU allocator, else 0. */
+/** *out = 1 if the caching allocator is libtorch's current CPU allocator and caching, else 0. */
 CM_API int cm_cpu_allocator_enabled(int* out);
 /** Writes min(n, 7) statistics of the caching allocator to out: [0] bytes in live cached-path blocks, [1] free
  * bytes held in the cache, [2] peak of [0], [3] requests served from the cache, [4] requests that mapped a fresh

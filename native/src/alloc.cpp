@@ -12,7 +12,9 @@
 // fresh mapping fails, the cache is released and the mapping retried once before reporting out-of-memory (a c10
 // error, which the C API turns into CM_ERROR). Installed as libtorch's CPU allocator through c10::SetCPUAllocator;
 // tensors allocated before keep their own deleter, and the allocator object lives for the whole process because
-// storages remember it.
+// storages remember it. Once installed it stays registered: switching caching off makes it pass every request to
+// c10::alloc_cpu, because oneDNN (ideep) returns its raw buffers through whichever CPU allocator is registered when it
+// frees them, and this allocator's deleter frees both its own blocks and c10::alloc_cpu's.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -32,7 +34,7 @@ namespace {
 
 constexpr size_t kHuge = size_t{2} << 20;  // 2 MiB: the x86-64 transparent huge page
 constexpr size_t kPage = 4096;
-// Registration priority: above libtorch's own default (0); the same value re-installs the default when disabled.
+// Registration priority: above libtorch's own default (0).
 constexpr uint8_t kPriority = 10;
 
 void cached_delete(void* p);
@@ -194,7 +196,8 @@ CachingCpuAllocator& instance() {
 
 void cached_delete(void* p) { instance().release(p); }
 
-bool g_installed = false;
+bool g_installed = false;  // registered as libtorch's CPU allocator (stays so once done)
+bool g_caching = false;    // caching; when registered but not caching, every request passes to c10::alloc_cpu
 std::mutex g_install_mu;
 
 }  // namespace
@@ -213,11 +216,14 @@ CM_API int cm_cpu_allocator_configure(int enabled, int64_t min_bytes, int64_t ma
     instance().configure(min_bytes, max_cached_bytes, huge_pages != 0);
     c10::SetCPUAllocator(&instance(), kPriority);
     g_installed = true;
-  } else if (g_installed) {
-    c10::SetCPUAllocator(c10::GetDefaultCPUAllocator(), kPriority);
-    instance().release_cached();  // live blocks still come back through their deleter and are then unmapped
+    g_caching = true;
+  } else if (g_caching) {
+    // Stay registered and pass every request through: oneDNN (ideep) frees its raw buffers through whichever CPU
+    // allocator is registered at free time, so re-registering libtorch's default allocator while blocks handed out
+    // here are alive would free mapped blocks with free(). The cached blocks go back to the OS now; blocks still in
+    // use go back when freed.
     instance().configure(INT64_MAX, 0, huge_pages != 0);
-    g_installed = false;
+    g_caching = false;
   }
   CM_CATCH
 }
@@ -225,7 +231,7 @@ CM_API int cm_cpu_allocator_configure(int enabled, int64_t min_bytes, int64_t ma
 CM_API int cm_cpu_allocator_enabled(int* out) {
   CM_TRY
   std::lock_guard<std::mutex> g(g_install_mu);
-  cm::put_val(out, (g_installed && c10::GetCPUAllocator() == &instance()) ? 1 : 0);
+  cm::put_val(out, (g_installed && g_caching && c10::GetCPUAllocator() == &instance()) ? 1 : 0);
   CM_CATCH
 }
 

@@ -22,8 +22,8 @@ import java.util.Locale;
  * the OS at once (like {@code torch.cuda.empty_cache()}), and a failing fresh mapping releases them and retries before
  * reporting out-of-memory. The allocator is installed when the native library loads unless the system property
  * {@code cm4j.cpuAllocator} or the environment variable {@code CM4J_CPU_ALLOCATOR} is {@code default} (libtorch's
- * allocator; {@code caching} is the default value). Tensors allocated before a switch keep the allocator they came
- * from, so switching at any time is safe.
+ * allocator, never replaced; {@code caching} is the default value). {@link #enable} and {@link #disable} may be
+ * called at any time: every buffer is freed by the function that allocated it.
  */
 public final class CpuAllocator {
   static {
@@ -33,7 +33,7 @@ public final class CpuAllocator {
   /** Smallest request served from the cache by default: 256 KiB. */
   public static final long DEFAULT_MIN_BYTES = 256L << 10;
 
-  /** The settings last installed through this class, or null while libtorch's default allocator is in use. */
+  /** The settings last installed through this class, or null while caching is off. */
   private static volatile Settings current;
 
   private CpuAllocator() {}
@@ -86,13 +86,17 @@ public final class CpuAllocator {
     current = s;
   }
 
-  /** Re-installs libtorch's default CPU allocator and returns the cached blocks to the OS. */
+  /**
+   * Stops caching: the cached blocks go back to the OS, blocks in use go back when freed, and later requests pass to
+   * libtorch's own allocation function. (The allocator object stays registered with libtorch: oneDNN frees its
+   * buffers through whichever CPU allocator is registered at that time, and this one frees both kinds correctly.)
+   */
   public static void disable() {
     Native.check(cm_cpu_allocator_configure(0, 1, 0, 0));
     current = null;
   }
 
-  /** The settings in force, or null when libtorch's default allocator is in use. */
+  /** The settings in force, or null while caching is off (libtorch's own allocation function serves every request). */
   public static Settings current() {
     return enabled() ? current : null;
   }
@@ -100,12 +104,12 @@ public final class CpuAllocator {
   /** One line for diagnostics ({@code cm info}): the allocator in use and its settings. */
   public static String describe() {
     Settings s = current();
-    if (s == null) return "libtorch default (cm4j.cpuAllocator / CM4J_CPU_ALLOCATOR = default)";
+    if (s == null) return "caching off: libtorch's own allocation (CM4J_CPU_ALLOCATOR / -Dcm4j.cpuAllocator)";
     return String.format(Locale.ROOT, "cm4j caching (blocks >= %d KiB, cache bound %.1f GiB, huge pages %s)",
         s.minBytes() >> 10, s.maxCachedBytes() / (double) (1L << 30), s.hugePages() ? "advised" : "off");
   }
 
-  /** Whether the caching allocator is libtorch's current CPU allocator. */
+  /** Whether the caching allocator is libtorch's current CPU allocator and caching. */
   public static boolean enabled() {
     Native.Scratch s = Native.scratch();
     Native.check(cm_cpu_allocator_enabled(s.out));
