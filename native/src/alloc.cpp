@@ -41,8 +41,14 @@ void cached_delete(void* p);
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
+  // A small block carries c10::free_cpu as its deleter, so freeing it takes no lock; raw_deleter() (oneDNN's path,
+  // which frees without the DataPtr) is cached_delete, which recognises either kind.
   c10::DataPtr allocate(size_t n) override {
-    void* p = n >= min_bytes_.load(std::memory_order_relaxed) ? take(n) : c10::alloc_cpu(n);
+    if (n < min_bytes_.load(std::memory_order_relaxed)) {
+      void* p = c10::alloc_cpu(n);
+      return {p, p, &c10::free_cpu, c10::Device(c10::DeviceType::CPU)};
+    }
+    void* p = take(n);
     return {p, p, &cached_delete, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &cached_delete; }
@@ -65,11 +71,11 @@ class CachingCpuAllocator final : public c10::Allocator {
           return;
         }
         ++unmapped_;
-        unmap(p, sz);
+        munmap(p, sz);
         return;
       }
     }
-    c10::free_cpu(p);  // a small block (or one from before a reconfiguration to a larger min_bytes)
+    c10::free_cpu(p);  // a small block freed through raw_deleter()
   }
 
   void configure(int64_t min_bytes, int64_t max_cached, bool huge) {
@@ -157,8 +163,6 @@ class CachingCpuAllocator final : public c10::Allocator {
     return p;
   }
 
-  static void unmap(void* p, size_t sz) { munmap(p, sz); }
-
   // Returns free blocks to the OS, largest classes first, until at most keep bytes stay cached.
   void trim_locked(size_t keep) {
     if (cached_ <= keep) return;
@@ -169,7 +173,7 @@ class CachingCpuAllocator final : public c10::Allocator {
     for (size_t sz : classes) {
       auto& v = free_[sz];
       while (!v.empty() && cached_ > keep) {
-        unmap(v.back(), sz);
+        munmap(v.back(), sz);
         v.pop_back();
         cached_ -= sz;
         ++unmapped_;
@@ -196,8 +200,9 @@ CachingCpuAllocator& instance() {
 
 void cached_delete(void* p) { instance().release(p); }
 
-bool g_installed = false;  // registered as libtorch's CPU allocator (stays so once done)
-bool g_caching = false;    // caching; when registered but not caching, every request passes to c10::alloc_cpu
+// Caching; once installed the allocator stays registered, and while not caching every request passes to
+// c10::alloc_cpu.
+bool g_caching = false;
 std::mutex g_install_mu;
 
 }  // namespace
@@ -215,7 +220,6 @@ CM_API int cm_cpu_allocator_configure(int enabled, int64_t min_bytes, int64_t ma
   if (enabled) {
     instance().configure(min_bytes, max_cached_bytes, huge_pages != 0);
     c10::SetCPUAllocator(&instance(), kPriority);
-    g_installed = true;
     g_caching = true;
   } else if (g_caching) {
     // Stay registered and pass every request through: oneDNN (ideep) frees its raw buffers through whichever CPU
@@ -231,7 +235,7 @@ CM_API int cm_cpu_allocator_configure(int enabled, int64_t min_bytes, int64_t ma
 CM_API int cm_cpu_allocator_enabled(int* out) {
   CM_TRY
   std::lock_guard<std::mutex> g(g_install_mu);
-  cm::put_val(out, (g_installed && g_caching && c10::GetCPUAllocator() == &instance()) ? 1 : 0);
+  cm::put_val(out, (g_caching && c10::GetCPUAllocator() == &instance()) ? 1 : 0);
   CM_CATCH
 }
 
