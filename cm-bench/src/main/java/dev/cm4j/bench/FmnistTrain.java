@@ -44,18 +44,14 @@ public final class FmnistTrain {
         @Override
         public void beforeStep(long iteration, long images) {
           if (first) {
-            System.out.println("ready");
-            System.out.flush();
+            StepTimer.ready();
             first = false;
           }
-          String line;
           try {
-            line = in.readLine();
+            if (!StepTimer.awaitStep(in)) throw new Quit();
           } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
           }
-          if (line == null || line.trim().equals("quit")) throw new Quit();
-          if (!line.trim().equals("step")) throw new IllegalArgumentException("expected 'step' or 'quit': " + line);
           c0 = cpu.getCurrentThreadCpuTime();
           w0 = System.nanoTime();
         }
@@ -63,9 +59,7 @@ public final class FmnistTrain {
         @Override
         public void afterStep(long iteration, long images, double loss) {
           long w1 = System.nanoTime();
-          long c1 = cpu.getCurrentThreadCpuTime();
-          System.out.printf(Locale.ROOT, "%.4f %.4f%n", (c1 - c0) / 1e6, (w1 - w0) / 1e6);
-          System.out.flush();
+          StepTimer.reportStep(cpu.getCurrentThreadCpuTime() - c0, w1 - w0);
         }
       });
       try {

@@ -103,17 +103,13 @@ public final class SongUNetStep {
     Runnable step = step(net, opt, x);
     var threads = java.lang.management.ManagementFactory.getThreadMXBean();
     var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
-    System.out.println("ready");
-    System.out.flush();
-    for (String line; (line = in.readLine()) != null && !line.trim().equals("quit"); ) {
-      if (!line.trim().equals("step")) throw new IllegalArgumentException("expected 'step' or 'quit': " + line);
+    StepTimer.ready();
+    while (StepTimer.awaitStep(in)) {
       long c0 = threads.getCurrentThreadCpuTime();
       long w0 = System.nanoTime();
       step.run();
       long w1 = System.nanoTime();
-      long c1 = threads.getCurrentThreadCpuTime();
-      System.out.printf(java.util.Locale.ROOT, "%.4f %.4f%n", (c1 - c0) / 1e6, (w1 - w0) / 1e6);
-      System.out.flush();
+      StepTimer.reportStep(threads.getCurrentThreadCpuTime() - c0, w1 - w0);
     }
     opt.close();
     net.close();

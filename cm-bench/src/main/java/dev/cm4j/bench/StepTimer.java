@@ -69,6 +69,30 @@ final class StepTimer {
     return new Result(cpu, wall);
   }
 
+  /**
+   * The step protocol of {@code bench/paired.py} (the Python side: {@code step_harness.serve}): after {@link #ready},
+   * each {@code step} line asks for one step, answered by {@link #reportStep}. Returns false at {@code quit} or at the
+   * end of input; any other line is an error.
+   */
+  static boolean awaitStep(java.io.BufferedReader in) throws java.io.IOException {
+    String line = in.readLine();
+    if (line == null || line.trim().equals("quit")) return false;
+    if (!line.trim().equals("step")) throw new IllegalArgumentException("expected 'step' or 'quit': " + line);
+    return true;
+  }
+
+  /** Tells {@code bench/paired.py} that this side is set up. */
+  static void ready() {
+    System.out.println("ready");
+    System.out.flush();
+  }
+
+  /** Answers one step request: the step's thread CPU time and wall time, in ns, printed in ms. */
+  static void reportStep(long cpuNanos, long wallNanos) {
+    System.out.printf(Locale.ROOT, "%.4f %.4f%n", cpuNanos / 1e6, wallNanos / 1e6);
+    System.out.flush();
+  }
+
   /** Parses {@code warmupSteps,warmupSeconds,reps} (e.g. "3,2.0,15"); the default when s is null or "default". */
   static StepTimer parse(String s, StepTimer dflt) {
     if (s == null || s.equals("default")) return dflt;
