@@ -1,6 +1,7 @@
 # Shared setup of the step benchmarks (bench/songunet_step.sh, bench/objective_step.sh, bench/loader_throughput.sh);
 # sourced, not run. Sets: root, py (the reference venv's python: torch 2.13.0+cpu), jdk, java (an array: the java
-# command with cm-bench's class path), shared_ref (../shared/reference if present, else empty), and the helpers
+# command with cm-bench's class path), ref_dir (the upstream reference fixtures, cm-core/src/test/resources/reference,
+# rebuilt by tools/make_reference_fixtures.py), and the helpers
 # log, loadavg and step_table.
 #
 # Builds what is missing: the Java modules (scripts/mvn.sh -q -DskipTests package -pl cm-bench -am, offline first,
@@ -28,8 +29,7 @@ if [ -z "$jar" ] || [ ! -d cm-bench/target/lib ] || [ -n "$stale" ] || [ "${REBU
 fi
 java=("$jdk/bin/java" --enable-native-access=ALL-UNNAMED ${JAVA_OPTS:-} -cp "$jar:$(ls cm-bench/target/lib/*.jar | paste -sd:)")
 
-shared_ref=""
-[ -d "$root/../shared/reference" ] && shared_ref=$(cd "$root/../shared/reference" && pwd)
+ref_dir="$root/cm-core/src/test/resources/reference"
 
 machine_line() {
   echo "# machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $(nproc) CPUs;" \

@@ -4,8 +4,8 @@ The reference for the side-by-side benchmarks (bench/songunet_step.sh, bench/obj
 as EDM's training/networks.py (Karras et al. 2022) with the same module tree, parameter names, shapes,
 initialisation and op sequence, including EDM's in-place adds and its AttentionOp (a custom autograd Function that
 computes softmax(QᵀK/√c) in float32). EDM itself is not installed here, so the architecture is written out again;
-bench/songunet_step.py checks it against cm4j's state dict and outputs, and against the upstream fixture in
-../shared/reference when that directory exists.
+bench/songunet_step.py checks it against cm4j's state dict and outputs, and against EDM's own output in the
+upstream fixture cm-core/src/test/resources/reference/songunet-ddpmpp-small.safetensors.
 
 Extensions used by the objective benchmark, mirroring cm4j (cm-core, dev.cm4j.nn.SongUNet and dev.cm4j.precond):
 - s_embedding=True adds CTM's second time input: map_layer0_s/map_layer1_s and a zero-initialised affine_s per

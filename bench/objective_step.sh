@@ -10,7 +10,8 @@
 #
 # First a parity check per objective: Java exports weights, draws, per-sample losses and gradients (network
 # dropout 0); Python recomputes them from the same weights and draws (≤ 1e-4 relative for losses, ≤ 1e-3 for
-# gradients). With ../shared/reference present, the Python ECT loss is also checked against upstream ECT's.
+# gradients); and the Python ECT loss is checked against upstream ECT's in the reference fixture
+# (cm-core/src/test/resources/reference/songunet-ddpmpp-small.safetensors).
 #
 # Sides: java (as written), java_scoped (diagnostic: ECT's network / CTM's teacher wrapped so each call runs in
 # its own TensorScope), py_default (Adam's CPU default, the per-tensor loop), py_fused (Adam(fused=True)), and for
@@ -31,7 +32,7 @@ if [ "${SKIP_PARITY:-0}" != 1 ]; then
   for o in $objectives; do
     log "parity ($o): Java exports, Python checks"
     "${java[@]}" dev.cm4j.bench.ObjectiveStep export "$o" "$out/export-$o.safetensors"
-    (cd bench && "$py" objective_step.py check "$o" "$out/export-$o.safetensors" ${shared_ref:+--upstream "$shared_ref"}) \
+    (cd bench && "$py" objective_step.py check "$o" "$out/export-$o.safetensors" --upstream "$ref_dir") \
       || { log "parity check FAILED for $o"; exit 1; }
     rm -f "$out/export-$o.safetensors"
   done

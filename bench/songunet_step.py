@@ -124,7 +124,7 @@ def check(case, path, upstream):
         with torch.no_grad():
             ud = unet(u["input.x_noisy"], u["input.sigma"])
         r_up = rel(ud, u["expected.D"])
-        print(f"[upstream] bench/edm_songunet.py vs EDM's own networks.py on the shared fixture: "
+        print(f"[upstream] bench/edm_songunet.py vs EDM's own networks.py on the reference fixture: "
               f"max|Δ|/max|D| = {r_up:.2e}")
         ok &= r_up <= 1e-4
     print(f"[{case}] parity: {'PASS' if ok else 'FAIL'}")

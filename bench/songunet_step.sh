@@ -8,8 +8,9 @@
 #
 # First a parity check proves both sides time the same model: Java exports its initial weights, an input batch, the
 # eval-mode output and the gradients; Python loads the weights into its network and must match the parameter names,
-# shapes and count, the output (≤ 1e-4 relative) and the gradients (≤ 1e-3 relative). With ../shared/reference
-# present, bench/edm_songunet.py is also checked against EDM's own output there.
+# shapes and count, the output (≤ 1e-4 relative) and the gradients (≤ 1e-3 relative); and
+# bench/edm_songunet.py is checked against EDM's own output in the upstream fixture (cm-core/src/test/resources/
+# reference/songunet-ddpmpp-small.safetensors).
 #
 # Then ROUNDS rounds, each running a fresh process per side and case, sides alternating which goes first.
 # Sides: java (the step as written), java_scoped (diagnostic: the forward pass in its own TensorScope),
@@ -35,7 +36,7 @@ if [ "${SKIP_PARITY:-0}" != 1 ]; then
   for c in $cases; do
     log "parity ($c): Java exports, Python checks"
     "${java[@]}" dev.cm4j.bench.SongUNetStep export "$c" "$out/export-$c.safetensors"
-    (cd bench && "$py" songunet_step.py check "$c" "$out/export-$c.safetensors" ${shared_ref:+--upstream "$shared_ref"}) \
+    (cd bench && "$py" songunet_step.py check "$c" "$out/export-$c.safetensors" --upstream "$ref_dir") \
       || { log "parity check FAILED for $c"; exit 1; }
     rm -f "$out/export-$c.safetensors"
   done

@@ -36,7 +36,10 @@ import java.util.Map;
 public final class SongUNetStep {
   private SongUNetStep() {}
 
-  /** The small test network of the shared parity fixture (dropout: SongUNet's default 0.10). */
+  /**
+   * The small test network of the upstream parity fixture, cm-core/src/test/resources/reference (dropout:
+   * SongUNet's default 0.10).
+   */
   public static final String SMALL_JSON = "{\"img_resolution\":16,\"img_channels\":3,\"model_channels\":32,"
       + "\"channel_mult\":[1,2],\"num_blocks\":1,\"attn_resolutions\":[8]}";
 

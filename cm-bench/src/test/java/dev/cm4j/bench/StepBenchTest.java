@@ -73,7 +73,7 @@ class StepBenchTest {
       long state = t.names().stream().filter(n -> n.startsWith("model.")).count();
       long buffers = t.names().stream().filter(n -> n.startsWith("model.") && n.endsWith("resample_filter")).count();
       long grads = t.names().stream().filter(n -> n.startsWith("grad.")).count();
-      assertEquals(146, state); // EDM's state dict of this config (the shared fixture's key count)
+      assertEquals(146, state); // EDM's state dict of this config (the reference fixture's key count)
       assertEquals(state - buffers, grads);
       assertEquals("749891", t.metadata().get("parameter_count"));
     }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
+import dev.cm4j.testing.Fixtures;
 import dev.cm4j.testing.PythonRef;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -141,7 +142,7 @@ class SafeTensorsInteropTest {
 
   @Test
   void referenceCheckpointMatchesThePythonReader() throws IOException, NoSuchAlgorithmException {
-    Path f = PythonRef.sharedReference().resolve("songunet-ddpmpp-small.safetensors");
+    Path f = Fixtures.reference("songunet-ddpmpp-small.safetensors");
     assertTrue(Files.isRegularFile(f), f::toString);
     String out = PythonRef.run(PY_COMMON + """
         from safetensors import safe_open

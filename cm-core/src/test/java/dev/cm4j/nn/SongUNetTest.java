@@ -9,7 +9,7 @@ import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.GradMode;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
-import dev.cm4j.testing.PythonRef;
+import dev.cm4j.testing.Fixtures;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,7 +27,7 @@ class SongUNetTest {
   }
 
   static List<String> reference(String file) throws Exception {
-    return Files.readAllLines(PythonRef.sharedReference().resolve(file)).stream().filter(l -> !l.isBlank() && !l.startsWith("#")).toList();
+    return Files.readAllLines(Fixtures.reference(file)).stream().filter(l -> !l.isBlank() && !l.startsWith("#")).toList();
   }
 
   static void assertSameEntries(List<String> ref, List<String> mine) {

@@ -10,7 +10,7 @@ import dev.cm4j.precond.EDMPrecond;
 import dev.cm4j.tensor.GradMode;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
-import dev.cm4j.testing.PythonRef;
+import dev.cm4j.testing.Fixtures;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -18,9 +18,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Parity with the upstream PyTorch code on ../shared/reference/songunet-ddpmpp-small.safetensors: the EDM network's
- * forward pass and ECT's per-sample losses for given draws (see the file's metadata), to ≤ 1e-4 relative
- * (max |ours − ref| / max |ref|).
+ * Parity with the upstream PyTorch code on the fixture reference/songunet-ddpmpp-small.safetensors (built by
+ * tools/make_reference_fixtures.py from EDM's networks.py and ECT's loss.py): the EDM network's forward pass and ECT's
+ * per-sample losses for given draws (see the file's metadata), to ≤ 1e-4 relative (max |ours − ref| / max |ref|).
  */
 class ReferenceParityTest {
   static SafeTensorFile file;
@@ -28,7 +28,7 @@ class ReferenceParityTest {
 
   @BeforeAll
   static void load() throws Exception {
-    file = SafeTensors.read(PythonRef.sharedReference().resolve("songunet-ddpmpp-small.safetensors"));
+    file = SafeTensors.read(Fixtures.reference("songunet-ddpmpp-small.safetensors"));
     // The metadata's notes say the reference ran with dropout 0 ("net in train mode with dropout 0", "eval mode,
     // dropout 0"); the config JSON omits it, and SongUNet's default is 0.10.
     assertTrue(file.metadata().get("ect").contains("dropout 0") && file.metadata().get("precond").contains("dropout 0"));

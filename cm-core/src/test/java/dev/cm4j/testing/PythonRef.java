@@ -56,12 +56,4 @@ public final class PythonRef {
       throw new RuntimeException(e);
     }
   }
-
-  /** The shared reference directory (../shared/reference beside the checkout). */
-  public static Path sharedReference() {
-    String s = System.getProperty("cm4j.shared");
-    Path p = s != null ? Path.of(s, "reference") : Path.of("..", "..", "shared", "reference");
-    if (!Files.isDirectory(p)) fail("shared reference directory not found at " + p.toAbsolutePath());
-    return p;
-  }
 }
