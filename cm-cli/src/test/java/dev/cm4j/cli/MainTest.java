@@ -2,11 +2,17 @@ package dev.cm4j.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.cm4j.tensor.Torch;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,14 +26,35 @@ class MainTest {
     return new Out(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
   }
 
+  /**
+   * The structure of {@code cm info}, on any machine: each line present once, the libtorch version the loaded
+   * library reports, and the CUDA and device lines consistent with what libtorch says about CUDA here.
+   */
   @Test
   void infoPrintsVersionsDevicesAndThreads() {
     Out r = run("info");
     assertEquals(0, r.code(), r.err());
-    assertTrue(r.out().contains("libtorch    2.13.0"), r.out());
-    assertTrue(r.out().contains("cuda        not available"), r.out());
-    assertTrue(r.out().contains("threads     intra-op"), r.out());
-    assertTrue(r.out().contains("allocator   cm4j caching (blocks >= 256 KiB"), r.out());
+    Map<String, String> lines = new LinkedHashMap<>();
+    for (String l : r.out().split("\n")) {
+      Matcher m = Pattern.compile("(\\w+) +(.+)").matcher(l);
+      assertTrue(m.matches(), () -> "not a 'name  value' line: '" + l + "'");
+      if (!m.group(1).equals("build")) assertNull(lines.put(m.group(1), m.group(2)), () -> "twice: " + l);
+    }
+    assertEquals(List.of("cm4j", "libtorch", "native", "java", "threads", "allocator", "cuda", "devices"),
+        List.copyOf(lines.keySet()), r.out());
+    assertTrue(lines.get("cm4j").matches("\\S+ \\(C API \\d+\\)"), r.out());
+    assertTrue(lines.get("libtorch").startsWith(Torch.libtorchVersion() + " ("), r.out());
+    assertTrue(lines.get("threads").matches("intra-op [1-9]\\d*, inter-op [1-9]\\d*"), r.out());
+    assertTrue(lines.get("allocator").startsWith("cm4j caching (blocks >= 256 KiB"), r.out());
+    if (Torch.cudaIsAvailable()) {
+      int n = Torch.cudaDeviceCount();
+      assertTrue(n > 0, "CUDA available with no device");
+      assertEquals(n + " device(s)", lines.get("cuda"), r.out());
+      assertEquals("cpu, cuda:0.." + (n - 1), lines.get("devices"), r.out());
+    } else {
+      assertEquals("not available", lines.get("cuda"), r.out());
+      assertEquals("cpu", lines.get("devices"), r.out());
+    }
   }
 
   @Test

@@ -13,7 +13,9 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.cm4j.tensor.DType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -84,21 +86,33 @@ final class Header {
   }
 
   /**
+   * The header as text; rejects bytes that are not UTF-8, naming the first invalid byte and its offset in the header
+   * and in the file (the header starts after the 8-byte length).
+   */
+  private static String decodeUtf8(Path file, byte[] bytes) {
+    CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+        .onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT);
+    ByteBuffer in = ByteBuffer.wrap(bytes);
+    CharBuffer out = CharBuffer.allocate(bytes.length);
+    CoderResult r = decoder.decode(in, out, true);
+    if (!r.isError()) r = decoder.flush(out);
+    if (r.isError()) {
+      int at = in.position(); // the decoder stops at the first byte of the invalid sequence
+      throw new SafeTensorsException(file, null, String.format(
+          "header is not valid UTF-8: invalid sequence at header offset %d (file offset %d), byte 0x%02X", at, at + 8L,
+          bytes[at] & 0xFF));
+    }
+    return out.flip().toString();
+  }
+
+  /**
    * Parses header bytes of a file whose data section is dataBytes long.
    *
    * @throws SafeTensorsException on any violation of the format
    */
   static Header parse(Path file, byte[] bytes, long dataBytes) {
-    String json;
-    try {
-      json = StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(ByteBuffer.wrap(bytes))
-          .toString();
-    } catch (CharacterCodingException e) {
-      throw new SafeTensorsException(file, null, "header is not valid UTF-8", e);
-    }
+    String json = decodeUtf8(file, bytes);
     Map<String, TensorInfo> byName = new TreeMap<>();
     Map<String, String> metadata = new LinkedHashMap<>();
     String current = null;

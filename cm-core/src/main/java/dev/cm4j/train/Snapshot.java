@@ -57,7 +57,13 @@ public final class Snapshot implements AutoCloseable {
       RunObjective obj = RunObjective.create(o, (cfg, s2) -> Builders.network(cfg, resolution, channels, s2), o.seed());
       Map<String, Tensor> sd = new LinkedHashMap<>();
       for (String k : f.names()) sd.put(k, f.tensor(k));
-      obj.model().loadStateDict(sd, true);
+      try {
+        obj.model().loadStateDict(sd, true);
+      } catch (IllegalArgumentException e) {
+        obj.model().close();
+        throw new IllegalArgumentException("snapshot " + file + " does not fit the network its options describe: "
+            + e.getMessage(), e);
+      }
       obj.model().eval();
       return new Snapshot(o, obj, shape);
     } catch (IOException e) {

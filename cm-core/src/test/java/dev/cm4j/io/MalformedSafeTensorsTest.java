@@ -82,9 +82,32 @@ class MalformedSafeTensorsTest {
     rejects(bytes(dir, "zero.safetensors", 0, new byte[0], 0), null, "JSON object", "nothing");
   }
 
+  /** The UTF-8 message names the first byte of the first invalid sequence by its offset in bytes, not chars. */
+  @Test
+  void invalidUtf8IsLocatedByByteOffset() throws IOException {
+    byte[] ok = "{\"__metadata__\":{\"note\":\"\u00e9\u20ac ".getBytes(StandardCharsets.UTF_8); // é, € take 2 + 3 bytes
+    int n = ok.length; // 3 more than the number of chars before the bad bytes
+    for (byte[] bad : List.of(new byte[] {(byte) 0xFF}, new byte[] {(byte) 0xC0, (byte) 0xAF}, // never valid; overlong
+        new byte[] {(byte) 0xED, (byte) 0xA0, (byte) 0x80}, // a UTF-16 surrogate encoded in UTF-8
+        new byte[] {(byte) 0x80})) { // a continuation byte without a lead byte
+      byte[] h = Arrays.copyOf(ok, n + bad.length + 3);
+      System.arraycopy(bad, 0, h, n, bad.length);
+      System.arraycopy("\"}}".getBytes(StandardCharsets.UTF_8), 0, h, n + bad.length, 3);
+      rejects(bytes(dir, "bad.safetensors", h.length, h, 0), null, "not valid UTF-8",
+          String.format("header offset %d (file offset %d), byte 0x%02X", n, n + 8, bad[0] & 0xFF));
+    }
+    // A sequence cut short by the end of the header.
+    byte[] cut = Arrays.copyOf(ok, n + 2);
+    cut[n] = (byte) 0xE2;
+    cut[n + 1] = (byte) 0x82;
+    rejects(bytes(dir, "cut.safetensors", cut.length, cut, 0), null, "not valid UTF-8",
+        String.format("header offset %d (file offset %d), byte 0xE2", n, n + 8));
+  }
+
   @Test
   void headerSyntax() throws IOException {
-    rejects(bytes(dir, "utf8.safetensors", 4, new byte[] {'{', (byte) 0xC3, (byte) 0x28, '}'}, 0), null, "UTF-8");
+    rejects(bytes(dir, "utf8.safetensors", 4, new byte[] {'{', (byte) 0xC3, (byte) 0x28, '}'}, 0), null, "UTF-8",
+        "header offset 1 (file offset 9), byte 0xC3");
     rejects(hdr("hello", 0), null, "not valid JSON");
     rejects(hdr("[]", 0), null, "JSON object", "an array");
     rejects(hdr("\"x\"", 0), null, "JSON object", "a string");
