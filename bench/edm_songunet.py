@@ -9,7 +9,7 @@ upstream fixture cm-core/src/test/resources/reference/songunet-ddpmpp-small.safe
 
 Extensions used by the objective benchmark, mirroring cm4j (cm-core, dev.cm4j.nn.SongUNet and dev.cm4j.precond):
 - s_embedding=True adds CTM's second time input: map_layer0_s/map_layer1_s and a zero-initialised affine_s per
-  block, whose output is added to the block's affine(emb) conditioning (specs/ctm.md §1.2);
+  block, whose output is added to the block's affine(emb) conditioning (docs/algorithms/ctm.md §1.2);
 - attention_op=False computes the attention weights with plain einsum + softmax (autograd's own backward), as cm4j
   does; forward-mode AD (sCM's JVP) needs this, since EDM's AttentionOp defines no jvp;
 - TrigFlowPrecond, CTMPrecond and AdaptiveWeight, written as cm4j computes them.

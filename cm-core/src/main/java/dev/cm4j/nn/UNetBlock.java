@@ -79,7 +79,7 @@ public final class UNetBlock extends Module {
 
   /**
    * Adds CTM's per-block projection of the s-embedding ({@code affine_s}, added to the t conditioning), zero-initialised
-   * so a loaded EDM model's output is unchanged (specs/ctm.md §1.2).
+   * so a loaded EDM model's output is unchanged (docs/algorithms/ctm.md §1.2).
    */
   void addSProjection(long embChannels) {
     if (affineS != null) throw new IllegalStateException("affine_s already present");

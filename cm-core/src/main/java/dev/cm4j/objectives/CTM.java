@@ -17,13 +17,14 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * Consistency Trajectory Models' generator objective (Kim et al. 2024; sony/ctm {@code ctm_losses}, specs/ctm.md §2):
- * on the Karras grid of N levels, k ~ P(k) ∝ k on {1..K} for the batch, per sample t = σ(n), u = σ(n+k), s = σ(m) with
- * n ~ U{0..N−1−k}, m ~ U{n+k..N−1}; x_t = x + t·z; the teacher's k Heun steps t → u (or, self-learning, G_θ⁻(x_t,t,u));
- * estimate G_θ⁻(G_θ(x_t,t,s), s, σ_min) with gradients through θ⁻'s input; target G_θ⁻(G_sg(θ)(x_u,u,s), s, σ_min);
- * distance L2 or pseudo-Huber; plus the DSM term λ(σ)·‖g_θ(x+σz', σ, σ) − x‖² (EDM weight, half-lognormal σ) balanced by
- * λ_DSM = clamp(‖∇_W L_CTM‖/(‖∇_W L_DSM‖ + 1e-4), 0, 1e4) at a named last-layer weight W (§2.6). The GAN stage is out of
- * scope. LPIPS needs a user-supplied TorchScript file and is not available yet.
+ * Consistency Trajectory Models' generator objective (Kim et al. 2024; sony/ctm {@code ctm_losses},
+ * docs/algorithms/ctm.md §2): on the Karras grid of N levels, k ~ P(k) ∝ k on {1..K} for the batch, per sample t =
+ * σ(n), u = σ(n+k), s = σ(m) with n ~ U{0..N−1−k}, m ~ U{n+k..N−1}; x_t = x + t·z; the teacher's k Heun steps t → u
+ * (or, self-learning, G_θ⁻(x_t,t,u)); estimate G_θ⁻(G_θ(x_t,t,s), s, σ_min) with gradients through θ⁻'s input; target
+ * G_θ⁻(G_sg(θ)(x_u,u,s), s, σ_min); distance L2 or pseudo-Huber; plus the DSM term λ(σ)·‖g_θ(x+σz', σ, σ) − x‖² (EDM
+ * weight, half-lognormal σ) balanced by λ_DSM = clamp(‖∇_W L_CTM‖/(‖∇_W L_DSM‖ + 1e-4), 0, 1e4) at a named last-layer
+ * weight W (§2.6). The GAN stage is out of scope. LPIPS needs a user-supplied TorchScript file and is not available
+ * yet.
  */
 public final class CTM {
   /** Distances between estimate and target. */
@@ -129,7 +130,7 @@ public final class CTM {
 
   /**
    * The teacher's k Heun steps along the grid from σ(n) to σ(n+k), per sample (EDM Heun, 2 calls per step, no Euler
-   * special case; specs/ctm.md §2.2).
+   * special case; docs/algorithms/ctm.md §2.2).
    */
   public Tensor teacherHeun(Denoiser teacher, Tensor x, long[] n, int k, Tensor labels) {
     List<Tensor> levels = new java.util.ArrayList<>(k + 1);
@@ -147,7 +148,7 @@ public final class CTM {
       case L2 -> Distances.meanSquared(a, b);
       case LPIPS -> {
         if (lpips == null) throw new IllegalStateException("Distance.LPIPS needs an LPIPS network: call withLpips");
-        // CTM: bilinear to 224 × 224, then [−1, 1] → [0, 1] for piq's VGG LPIPS (specs/ctm.md §2.4)
+        // CTM: bilinear to 224 × 224, then [−1, 1] → [0, 1] for piq's VGG LPIPS (docs/algorithms/ctm.md §2.4)
         yield Distances.lpips(lpips, a.add(1.0).div(2.0), b.add(1.0).div(2.0), 224);
       }
     };

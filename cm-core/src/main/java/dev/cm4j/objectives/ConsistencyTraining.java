@@ -12,8 +12,8 @@ import dev.cm4j.tensor.Tensor;
 import java.util.List;
 
 /**
- * Discrete-time consistency models — CD, CT and iCT (Song et al. 2023; Song & Dhariwal 2023; specs/ctm.md §5) — as
- * configurations of one loss: on the Karras grid of N(k) levels pick adjacent levels t > u (uniformly, or iCT's
+ * Discrete-time consistency models — CD, CT and iCT (Song et al. 2023; Song & Dhariwal 2023; docs/algorithms/ctm.md §5)
+ * — as configurations of one loss: on the Karras grid of N(k) levels pick adjacent levels t > u (uniformly, or iCT's
  * discretised log-normal), x_t = x + t·z, x̂_u by the teacher's Heun step (CD) or the data (x + u·z with the same z:
  * CT, iCT), and the loss λ·d(f_θ(x_t, t), f_θ⁻(x̂_u, u)) with f_θ⁻ under stop-gradient and the same dropout masks.
  * The models use the consistency boundary ({@code EDMPrecond.cm}). θ⁻ is the caller's target network, updated with

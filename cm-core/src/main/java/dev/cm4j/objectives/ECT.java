@@ -9,11 +9,11 @@ import dev.cm4j.tensor.GradMode;
 import dev.cm4j.tensor.Tensor;
 
 /**
- * Easy Consistency Tuning (Geng et al. 2024; locuslab/ect {@code ECMLoss}, specs/ect.md §2): t ~ LogNormal(P_mean,
- * P_std), r = r(t, stage) from the "sigmoid" or "const" mapping, shared noise x_t = y + t·ε and x_r = y + r·ε, student
- * D(x_t, t) with gradients, stop-gradient target D(x_r, r) with the same dropout masks (y where r = 0, NaN-safe),
- * distance ‖Δ‖₂ or pseudo-Huber √(‖Δ‖² + c²) − c summed over all elements, weight 1/(t − r) (or EDM2's 1/t² + 1/σ_d²
- * of the ImageNet branch). Returns the unreduced per-sample loss.
+ * Easy Consistency Tuning (Geng et al. 2024; locuslab/ect {@code ECMLoss}, docs/algorithms/ect.md §2): t ~
+ * LogNormal(P_mean, P_std), r = r(t, stage) from the "sigmoid" or "const" mapping, shared noise x_t = y + t·ε and x_r =
+ * y + r·ε, student D(x_t, t) with gradients, stop-gradient target D(x_r, r) with the same dropout masks (y where r = 0,
+ * NaN-safe), distance ‖Δ‖₂ or pseudo-Huber √(‖Δ‖² + c²) − c summed over all elements, weight 1/(t − r) (or EDM2's 1/t²
+ * + 1/σ_d² of the ImageNet branch). Returns the unreduced per-sample loss.
  */
 public final class ECT {
   /** The t → r mapping. */

@@ -12,12 +12,12 @@ import dev.cm4j.tensor.Tensor;
 import java.util.List;
 
 /**
- * Continuous-time consistency training and distillation, sCT and sCD (Lu & Song 2024, Alg. 1; specs/scm.md §2), in
- * TrigFlow: τ ~ N(P_mean, P_std²), t = arctan(e^τ/σ_d), x_t = cos t·x0 + sin t·z with z ~ N(0, σ_d²I); the PF-ODE
- * velocity v = cos t·z − sin t·x0 (sCT) or σ_d·F_teacher(x_t/σ_d, t) (sCD); one forward-mode JVP of F_θ⁻ with the
- * rearranged tangents (cos t sin t·v, cos t sin t) under stop-gradient and the same dropout masks as F_θ; the tangent
- * g = −cos²t·(σ_d F⁻ − v) − r·(cos t sin t·x_t + σ_d·cos t sin t·dF⁻/dt) with warm-up r = min(1, it/H), normalised
- * g/(‖g‖ + c); the loss e^{w(t)}/D·‖F_θ − F⁻ − g‖² − w(t) with the learned weight w_φ.
+ * Continuous-time consistency training and distillation, sCT and sCD (Lu & Song 2024, Alg. 1; docs/algorithms/scm.md
+ * §2), in TrigFlow: τ ~ N(P_mean, P_std²), t = arctan(e^τ/σ_d), x_t = cos t·x0 + sin t·z with z ~ N(0, σ_d²I); the
+ * PF-ODE velocity v = cos t·z − sin t·x0 (sCT) or σ_d·F_teacher(x_t/σ_d, t) (sCD); one forward-mode JVP of F_θ⁻ with
+ * the rearranged tangents (cos t sin t·v, cos t sin t) under stop-gradient and the same dropout masks as F_θ; the
+ * tangent g = −cos²t·(σ_d F⁻ − v) − r·(cos t sin t·x_t + σ_d·cos t sin t·dF⁻/dt) with warm-up r = min(1, it/H),
+ * normalised g/(‖g‖ + c); the loss e^{w(t)}/D·‖F_θ − F⁻ − g‖² − w(t) with the learned weight w_φ.
  */
 public final class SCM {
   /**

@@ -21,7 +21,7 @@ import java.util.function.Supplier;
  * with {@link #update(long)} (under no-grad, with multi-tensor ops). Each track follows a {@link Beta} rule:
  *
  * <ul>
- *   <li>{@link Fixed}: ECT's {@code ema_beta} (specs/ect.md §3.2);
+ *   <li>{@link Fixed}: ECT's {@code ema_beta} (docs/algorithms/ect.md §3.2);
  *   <li>{@link HalfLife}: EDM's half-life in images with ramp-up, β = 0.5^(batch / max(h, 1e-8)),
  *       h = min(ema_halflife_kimg·1000, cur_nimg·ema_rampup_ratio);
  *   <li>{@link PowerFunction}: EDM2's power-function EMA, β_t = (1 − batch/cur_nimg)^(γ+1) with γ from σ_rel

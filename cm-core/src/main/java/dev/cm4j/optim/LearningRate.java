@@ -11,7 +11,7 @@ public sealed interface LearningRate
   double at(long t);
 
   /**
-   * A constant rate (ECT: specs/ect.md §3.1).
+   * A constant rate (ECT: docs/algorithms/ect.md §3.1).
    *
    * @param lr the rate
    */

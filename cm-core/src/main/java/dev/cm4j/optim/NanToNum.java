@@ -15,7 +15,7 @@ import java.util.Collection;
  * @param neginf the value for −∞
  */
 public record NanToNum(double nan, double posinf, double neginf) {
-  /** EDM's training loop and ECT's (specs/ect.md §2, "gradient hygiene"): NaN → 0, +∞ → 1e5, −∞ → −1e5. */
+  /** EDM's training loop and ECT's (docs/algorithms/ect.md §2, "gradient hygiene"): NaN → 0, +∞ → 1e5, −∞ → −1e5. */
   public static final NanToNum ECT = new NanToNum(0, 1e5, -1e5);
 
   /** EDM's training loop, the same values as ECT's. */

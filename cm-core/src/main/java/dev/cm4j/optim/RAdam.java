@@ -9,7 +9,7 @@ import java.util.Set;
  * RAdam (Liu et al. 2020, Algorithm 2) as torch.optim.RAdam: Adam's moments; with ρ_∞ = 2/(1−β₂) − 1 and
  * ρ_t = ρ_∞ − 2tβ₂ᵗ/(1−β₂ᵗ), the step is rectified by r_t = √((ρ_t−4)(ρ_t−2)ρ_∞ / ((ρ_∞−4)(ρ_∞−2)ρ_t)) when ρ_t &gt; 5,
  * θ ← θ − lr·m̂·r_t·√(1−β₂ᵗ)/(√v + ε), and is the un-adapted momentum step θ ← θ − lr·m̂ otherwise. ECT trains with
- * it (specs/ect.md §3.1). There is no fused kernel: {@link Impl#AUTO} and {@link Impl#FUSED} use FOREACH.
+ * it (docs/algorithms/ect.md §3.1). There is no fused kernel: {@link Impl#AUTO} and {@link Impl#FUSED} use FOREACH.
  */
 public final class RAdam extends Optimizer {
   /**

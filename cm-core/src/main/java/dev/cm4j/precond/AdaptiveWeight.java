@@ -8,7 +8,7 @@ import dev.cm4j.tensor.Tensor;
 
 /**
  * sCM's learned adaptive weighting w_φ(t) (Eq. 8, EDM2-style uncertainty weighting): a linear head on a positional
- * embedding of the time label. Zero-initialised, so training starts with e^w = 1 (specs/scm.md §2.5).
+ * embedding of the time label. Zero-initialised, so training starts with e^w = 1 (docs/algorithms/scm.md §2.5).
  */
 public final class AdaptiveWeight extends Module {
   private final PositionalEmbedding embedding;

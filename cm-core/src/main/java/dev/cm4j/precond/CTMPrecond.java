@@ -6,7 +6,7 @@ import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Tensor;
 
 /**
- * Consistency Trajectory Models' jump (Kim et al. 2024; specs/ctm.md §1.1):
+ * Consistency Trajectory Models' jump (Kim et al. 2024; docs/algorithms/ctm.md §1.1):
  * G(x_t, t, s) = (s/t)·x_t + (1 − s/t)·g(x_t, t, s), with the EDM-preconditioned inner function
  * g = c_skip(t)·x_t + c_out(t)·F(c_in(t)·x_t, ln(t)/4, ln(s)/4). G(x, t, t) = x by construction, and g(x, t, t) is an
  * EDM denoiser D(x, t) — which is what {@link #denoise} returns.

@@ -12,7 +12,7 @@ import dev.cm4j.tensor.Tensor;
  * <p>Boundary {@link Boundary#EDM}: c_skip = σ_d²/(σ² + σ_d²), c_out = σ·σ_d/√(σ² + σ_d²) (identity at σ = 0).
  * Boundary {@link Boundary#ECT} (ECT's ECMPrecond): the same in training mode; in eval mode Song et al.'s consistency
  * boundary c_skip = σ_d²/((σ − σ_min)² + σ_d²), c_out = (σ − σ_min)·σ_d/√(σ² + σ_d²), identity at σ_min
- * (specs/ect.md §1.2).
+ * (docs/algorithms/ect.md §1.2).
  */
 public final class EDMPrecond extends Module implements Denoiser {
   /** Which boundary condition c_skip/c_out implement. */

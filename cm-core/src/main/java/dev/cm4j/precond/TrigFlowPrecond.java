@@ -12,7 +12,7 @@ import dev.cm4j.tensor.Tensor;
  *
  * <ul>
  *   <li>{@link TimeLabel#IDENTITY}: c_noise(t) = t — sCM's native TrigFlow network (§4.1), sign +1;
- *   <li>{@link TimeLabel#EDM}: an EDM-preconditioned network converted exactly (specs/scm.md §1.4):
+ *   <li>{@link TimeLabel#EDM}: an EDM-preconditioned network converted exactly (docs/algorithms/scm.md §1.4):
  *       F_trig(x_t/σ_d, t) = −F_EDM(x_t/σ_d, ln(σ_d tan t)/4), so an EDM teacher serves sCD.
  * </ul>
  */

@@ -5,7 +5,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Named run configurations. The CIFAR-10 ones reproduce the reference scripts' settings (specs/ect.md §3, scm.md §6):
+ * Named run configurations. The CIFAR-10 ones reproduce the reference scripts' settings (docs/algorithms/ect.md §3, scm.md §6):
  * {@code cifar10-ect} is ECT's run_ecm.sh (RAdam 1e-4, batch 128, dropout 0.2, q 2, 250 ticks of 12.8 kimg per stage,
  * EMA 0.9999, 25.6 Mimg); {@code cifar10-ect-1hour} its 1-hour variant (q 256, EMA 0.9993); the CPU presets train small
  * models from scratch in minutes.
@@ -33,7 +33,7 @@ public final class Presets {
     PRESETS.put("cifar10-ect-1hour", ectCifar.replace("\"cifar10-ect\"", "\"cifar10-ect-1hour\"")
         .replace("\"q\": 2,", "\"q\": 256,").replace("\"beta\": 0.9999", "\"beta\": 0.9993")
         .replace("\"double_kimg\": 3200", "\"double_kimg\": 128000")
-        .replace("\"state_ticks\": 500", "\"state_ticks\": 80")); // run_ecm_1hour.sh: --dump 80 (specs/ect.md §3)
+        .replace("\"state_ticks\": 500", "\"state_ticks\": 80")); // run_ecm_1hour.sh: --dump 80 (docs/algorithms/ect.md §3)
     PRESETS.put("cifar10-sct", """
         {"desc": "cifar10-sct",
          "network": {"arch": "ddpmpp", "dropout": 0.2},
@@ -47,7 +47,7 @@ public final class Presets {
          "state_ticks": 100, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp32",
          "sample_steps": [1.1]}
         """);
-    // sCD (specs/scm.md §6; sCD differs from sCT by dropout 0 and the teacher): the student starts from the EDM
+    // sCD (docs/algorithms/scm.md §6; sCD differs from sCT by dropout 0 and the teacher): the student starts from the EDM
     // teacher's weights (§2.7 "Init θ ← teacher EMA weights") in EDM's parameterisation converted to TrigFlow (§1.4).
     // objective.teacher must name the teacher (tools/export_pytorch.py converts EDM's edm-cifar10-32x32-uncond-vp.pkl).
     PRESETS.put("cifar10-scd", """
@@ -63,7 +63,7 @@ public final class Presets {
          "state_ticks": 100, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp32",
          "sample_steps": [1.1]}
         """);
-    // CTM on CIFAR-10 (specs/ctm.md §4.1, unconditional CTM+DSM, no GAN): N 18, K 17, P(k) ∝ k, σ ∈ [0.002, 80],
+    // CTM on CIFAR-10 (docs/algorithms/ctm.md §4.1, unconditional CTM+DSM, no GAN): N 18, K 17, P(k) ∝ k, σ ∈ [0.002, 80],
     // ρ 7, target EMA 0.999, DSM with the adaptive λ, RAdam 4e-4, batch 128, fp16, EMAs 0.999 and 0.9999, 100K
     // iterations (§4.2). LPIPS as the reference (§2.4): objective.lpips names the TorchScript LPIPS file.
     PRESETS.put("cifar10-ctm", """

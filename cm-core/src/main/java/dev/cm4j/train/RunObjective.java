@@ -148,7 +148,7 @@ abstract class RunObjective {
 
   // ------------------------------------------------------------------------------------------------ ECT
 
-  /** ECT (specs/ect.md): stage −1 for denoise_kimg, then stages of double_kimg each. */
+  /** ECT (docs/algorithms/ect.md): stage −1 for denoise_kimg, then stages of double_kimg each. */
   static final class EctObjective extends RunObjective {
     final EDMPrecond net;
     final ECT ect;
@@ -219,7 +219,7 @@ abstract class RunObjective {
   }
 
   /**
-   * sCT and sCD (specs/scm.md): TrigFlow network (c_noise = t, or precond.time_label "edm" for a network with EDM's
+   * sCT and sCD (docs/algorithms/scm.md): TrigFlow network (c_noise = t, or precond.time_label "edm" for a network with EDM's
    * parameterisation, e.g. initialised from an EDM teacher), learned weight, tangent warm-up and normalisation; sCD
    * takes the velocity from the EDM teacher converted to TrigFlow (§1.4).
    */
@@ -282,7 +282,7 @@ abstract class RunObjective {
 
   // ------------------------------------------------------------------------------------------------ iCT
 
-  /** iCT (specs/ctm.md §5.3): consistency boundary, doubling curriculum, log-normal pairs, θ⁻ = θ. */
+  /** iCT (docs/algorithms/ctm.md §5.3): consistency boundary, doubling curriculum, log-normal pairs, θ⁻ = θ. */
   static final class IctObjective extends RunObjective {
     final EDMPrecond net;
     final ConsistencyTraining ict;
@@ -335,7 +335,7 @@ abstract class RunObjective {
   // ------------------------------------------------------------------------------------------------ CD / CT
 
   /**
-   * CD and CT (specs/ctm.md §5.1–5.2) as configurations of {@link ConsistencyTraining}: consistency boundary, a
+   * CD and CT (docs/algorithms/ctm.md §5.1–5.2) as configurations of {@link ConsistencyTraining}: consistency boundary, a
    * target network θ⁻ updated by EMA (CD: fixed μ; CT: the adaptive μ(k)), pairs on the Karras grid; CD takes one
    * teacher Heun step, CT the data solver x + u·z.
    */
@@ -427,7 +427,7 @@ abstract class RunObjective {
   // ------------------------------------------------------------------------------------------------ CTM
 
   /**
-   * CTM (specs/ctm.md §2): the student G_θ is a {@link CTMPrecond} around the network with the s input; the target
+   * CTM (docs/algorithms/ctm.md §2): the student G_θ is a {@link CTMPrecond} around the network with the s input; the target
    * θ⁻ is an EMA of it (objective.target_ema, CIFAR-10 0.999); the teacher is EDM's Heun on the frozen EDM network
    * (objective.teacher) unless objective.self_learn; DSM with the adaptive λ at the output layer. Sampling: γ = 0
    * (deterministic long jumps) over σ_max, the intermediate times, σ_min.

@@ -189,8 +189,8 @@ class ToyLearningTest {
   }
 
   /**
-   * ECT from scratch (specs/ect.md): stage −1 (r = 0: pure denoising) from random weights, then the tightening
-   * stages 0..6 (Δt/t halves per stage, q = 2) with the CIFAR-10 loss, 10,500 steps in all.
+   * ECT from scratch (docs/algorithms/ect.md): stage −1 (r = 0: pure denoising) from random weights, then the
+   * tightening stages 0..6 (Δt/t halves per stage, q = 2) with the CIFAR-10 loss, 10,500 steps in all.
    *
    * <p>Stage −1 uses the ECT objective with the ImageNet branch's EDM2 weighting 1/t² + 1/σ_d² and a pseudo-Huber
    * c = 1 ≫ the errors, which makes it EDM's own DSM loss (λ(σ)·‖D − y‖²/2c) — ECT proper starts from an
@@ -248,8 +248,8 @@ class ToyLearningTest {
   }
 
   /**
-   * sCT from scratch (specs/scm.md Alg. 1): the native TrigFlow MLP (c_noise = t) with the learned adaptive weight,
-   * trained only with the sCT loss for 6,000 steps.
+   * sCT from scratch (docs/algorithms/scm.md Alg. 1): the native TrigFlow MLP (c_noise = t) with the learned adaptive
+   * weight, trained only with the sCT loss for 6,000 steps.
    *
    * <p>sCM fine-tunes a diffusion model; the tangent warm-up makes a from-scratch start work too: at r = 0 the
    * tangent is −cos²t·(σ_d F⁻ − v), so the first steps are flow-matching (diffusion) training, and the consistency
@@ -300,10 +300,10 @@ class ToyLearningTest {
   }
 
   /**
-   * CTM distilled from the exact mixture denoiser {@link Toy#EXACT} (specs/ctm.md): the MLP with the s-embedding,
-   * CIFAR-10's grid (N = 18, K = 17, σ ∈ [0.002, 80], ρ 7: the teacher's 17-step Heun path is accurate — its samples
-   * score like the data; a 12-level grid left a 0.05 outward bias in the student) and the L2 (mean squared) distance,
-   * 3,000 steps.
+   * CTM distilled from the exact mixture denoiser {@link Toy#EXACT} (docs/algorithms/ctm.md): the MLP with the
+   * s-embedding, CIFAR-10's grid (N = 18, K = 17, σ ∈ [0.002, 80], ρ 7: the teacher's 17-step Heun path is accurate —
+   * its samples score like the data; a 12-level grid left a 0.05 outward bias in the student) and the L2 (mean squared)
+   * distance, 3,000 steps.
    *
    * <p>DSM is off. With the DSM term — balanced by the adaptive λ_DSM or with λ_DSM = 1 — the 1-step samples
    * stayed a mode-less ring (angular RMS 0.289 = uniform, precision 0.50) for all 3,000 steps: the small MLP's

@@ -55,7 +55,7 @@ class CTMTest {
     }
     double mean = 0;
     for (int k = 1; k <= 17; k++) mean += k * counts[k] / 4000.0;
-    assertEquals(11.67, mean, 0.25); // E[k] for P(k) ∝ k on 1..17 (specs/ctm.md §2.1)
+    assertEquals(11.67, mean, 0.25); // E[k] for P(k) ∝ k on 1..17 (docs/algorithms/ctm.md §2.1)
     assertEquals(0, counts[0]);
     assertEquals(17.0 / 153, counts[17] / 4000.0, 0.02);
   }
@@ -151,7 +151,7 @@ class CTMTest {
       double[] sig = ctm.dsmSigmas(1000, Device.CPU, Generator.cpu(1)).toDoubleArray();
       double lo = Math.pow(Math.pow(80, 1 / 7.0) + 0.7 * (Math.pow(0.002, 1 / 7.0) - Math.pow(80, 1 / 7.0)), 7);
       for (int i = 500; i < 1000; i++) assertTrue(sig[i] >= lo - 1e-4 && sig[i] <= 80 + 1e-4, "uniform half " + sig[i]);
-      assertEquals(0.318, lo, 0.001); // specs/ctm.md §2.5
+      assertEquals(0.318, lo, 0.001); // docs/algorithms/ctm.md §2.5
     }
   }
 }

@@ -23,7 +23,7 @@ class ConsistencyTrainingTest {
     ConsistencyTraining ict = new ConsistencyTraining(ConsistencyTraining.Config.ict(400_000, 3072));
     List<Integer> seen = new ArrayList<>();
     for (long k = 0; k < 400_000; k += 50_000) seen.add(ict.numLevels(k));
-    assertEquals(List.of(11, 21, 41, 81, 161, 321, 641, 1281), seen); // specs/ctm.md §5.3
+    assertEquals(List.of(11, 21, 41, 81, 161, 321, 641, 1281), seen); // docs/algorithms/ctm.md §5.3
     assertEquals(1281, ict.numLevels(400_000));
     assertEquals(0.0299, ict.config().pseudoHuberC(), 5e-5);
     assertEquals(0, ict.targetEmaDecay(123));

@@ -8,7 +8,10 @@ import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
 import org.junit.jupiter.api.Test;
 
-/** ECT's t → r mapping against specs/ect.md's r/t table (computed with the reference ECMLoss) and closed forms. */
+/**
+ * ECT's t → r mapping against docs/algorithms/ect.md's r/t table (computed with the reference ECMLoss) and closed
+ * forms.
+ */
 class ECTMappingTest {
   static final double[] T = {0.002, 0.1, 0.5, 1, 2, 5, 20, 80};
 

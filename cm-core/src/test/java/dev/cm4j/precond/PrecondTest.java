@@ -56,7 +56,8 @@ class PrecondTest {
 
   @Test
   void trigFlowConversionOfAnEdmModelIsExact() {
-    // f(x_t, t) of the converted model must equal D_EDM(x_t / cos t, σ_d tan t) (specs/scm.md §1.4), in float64.
+    // f(x_t, t) of the converted model must equal D_EDM(x_t / cos t, σ_d tan t) in float64
+    // (docs/algorithms/scm.md §1.4).
     try (TensorScope s = TensorScope.open(); EDMPrecond edm = EDMPrecond.edm(new MLPDenoiser(
         new MLPDenoiser.Config(3, 32, 2, 16, 0, false)))) {
       edm.to(dev.cm4j.tensor.Device.CPU, DType.FLOAT64);

@@ -29,7 +29,7 @@ class SamplersTest {
   void karrasGridMatchesCtmsPublishedValues() {
     double[] g = Samplers.karras(3, 0.002, 80, 7);
     assertEquals(80, g[0], 1e-12);
-    assertEquals(2.5152, g[1], 1e-4); // specs/ctm.md §3.1: NFE 2 grid 80 → 2.5152 → 0.002
+    assertEquals(2.5152, g[1], 1e-4); // docs/algorithms/ctm.md §3.1: NFE 2 grid 80 → 2.5152 → 0.002
     assertEquals(0.002, g[2], 1e-15);
     double[] g4 = Samplers.karras(4, 0.002, 80, 7);
     assertEquals(9.723, g4[1], 1e-3);
