@@ -30,6 +30,13 @@ class SongUNetTest {
     return Files.readAllLines(Fixtures.reference(file)).stream().filter(l -> !l.isBlank() && !l.startsWith("#")).toList();
   }
 
+  /** The table's closing "# total elements N" line (parameters and buffers of EDM's state dict) against ours. */
+  static void assertTotalElements(String file, Module m) throws Exception {
+    List<String> lines = Files.readAllLines(Fixtures.reference(file));
+    long total = m.stateDict().values().stream().mapToLong(t -> t.numel()).sum();
+    assertEquals("# total elements " + total, lines.get(lines.size() - 1));
+  }
+
   static void assertSameEntries(List<String> ref, List<String> mine) {
     var onlyRef = new java.util.TreeSet<>(ref);
     mine.forEach(onlyRef::remove);
@@ -45,6 +52,7 @@ class SongUNetTest {
       List<String> ref = reference("songunet-ddpmpp-cifar10-keys.tsv");
       List<String> mine = describe(net);
       assertSameEntries(ref, mine);
+      assertTotalElements("songunet-ddpmpp-cifar10-keys.tsv", net);
       assertEquals(55_732_739L, net.parameterCount());
     }
   }
@@ -54,6 +62,7 @@ class SongUNetTest {
     try (EDMPrecond net = EDMPrecond.edm(new SongUNet(SongUNet.Config.ncsnpp(32, 3, 0.13)))) {
       List<String> ref = reference("songunet-ncsnpp-cifar10-keys.tsv");
       assertSameEntries(ref, describe(net));
+      assertTotalElements("songunet-ncsnpp-cifar10-keys.tsv", net);
       assertEquals(56_395_523L, net.parameterCount());
     }
   }
