@@ -87,8 +87,8 @@ final class RunDirectory {
     return dir.resolve(String.format(Locale.ROOT, "samples-%dstep-%09d.png", steps, images));
   }
 
-  /** The training-state files of dir, newest (most images) first. */
-  static List<Path> statesNewestFirst(Path dir) {
+  /** The training-state files, newest (most images) first. */
+  List<Path> statesNewestFirst() {
     try (var s = Files.list(dir)) {
       return s.filter(p -> STATE_FILE.matcher(p.getFileName().toString()).matches())
           .sorted(Comparator.comparing(RunDirectory::stateImages).reversed()).toList();

@@ -165,7 +165,7 @@ public final class Trainer implements AutoCloseable {
     List<String> notes = new ArrayList<>();
     TrainingState state;
     if (isDir) {
-      List<Path> states = RunDirectory.statesNewestFirst(dir);
+      List<Path> states = RunDirectory.of(dir).statesNewestFirst();
       if (states.isEmpty()) throw new IllegalArgumentException("no training-state-*.safetensors in " + dir);
       state = TrainingState.openNewest(states, notes::add);
     } else {

@@ -133,6 +133,40 @@ class TrainingStateTest {
         none.getMessage());
   }
 
+  /** States of earlier versions kept the noise generator as base64 metadata; an ECT run resumes from them exactly. */
+  @Test
+  void anEarlierVersionsEctStateStillResumesBitExactly(@TempDir Path dir) throws Exception {
+    float[][] full;
+    try (Trainer a = Trainer.start(TrainerTest.toy(0.512, "ect"), dir.resolve("a"), TrainerTest.QUIET)) {
+      a.run();
+      full = params(a);
+    }
+    Path half;
+    try (Trainer b = Trainer.start(TrainerTest.toy(0.256, "ect"), dir.resolve("b"), TrainerTest.QUIET)) {
+      half = b.run().runDir();
+    }
+    Path state = half.resolve("training-state-000000256.safetensors");
+    Path old = dir.resolve("old.safetensors");
+    String[] oldNoise = new String[1];
+    edit(state, old, m -> {}, t -> {
+      byte[] noise = t.remove("rng.objective.noise").toByteArray();
+      assertTrue(t.keySet().stream().noneMatch(k -> k.startsWith("rng.objective.")), t.keySet().toString());
+      oldNoise[0] = java.util.Base64.getEncoder().encodeToString(noise);
+    });
+    edit(old, state, m -> {
+      m.put("objective_rng", "{\"ect\": \"" + oldNoise[0] + "\"}");
+      m.put("objective_random", "{}");
+    }, t -> {});
+    Path of = half.resolve("training_options.json");
+    Files.writeString(of, TrainingOptions.read(of).with(Map.of("duration_kimg", "0.512")).toJson());
+    try (Trainer c = Trainer.resume(half, TrainerTest.QUIET)) {
+      assertEquals(256, c.images());
+      c.run();
+      float[][] resumed = params(c);
+      for (int i = 0; i < full.length; i++) assertArrayEquals(full[i], resumed[i], 0f, "tensor " + i);
+    }
+  }
+
   @Test
   void everyObjectiveCarriesItsRandomStreamsAsPlainTensors() {
     String[] kinds = {"ect", "sct", "ict", "ct", "ctm"};
