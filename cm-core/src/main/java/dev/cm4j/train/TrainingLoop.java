@@ -88,9 +88,10 @@ final class TrainingLoop {
     NanToNum sanitize = opts.nanGuard().equals("sanitize") ? NanToNum.ECT : null;
     double baseLr = Builders.num(opts.optimizer(), "lr", 1e-3);
     if (images == 0) {
-      reporter.log(String.format(Locale.ROOT, "cm4j training run %s: %d parameters, batch %d (%d x %d x %d), %.1f kimg",
-          dir == null ? "" : dir.path().getFileName(), model.parameterCount(), opts.batch(), dp == null ? 1 : dp.world(),
-          run.rounds(), run.batchGpu(), opts.durationKimg()));
+      reporter.log(String.format(Locale.ROOT,
+          "cm4j training run %s: %d parameters, batch %d (%d x %d x %d), %.1f kimg",
+          dir == null ? "" : dir.path().getFileName(), model.parameterCount(), opts.batch(),
+          dp == null ? 1 : dp.world(), run.rounds(), run.batchGpu(), opts.durationKimg()));
       if (initReport != null) reporter.log(initReport);
       if (dir != null) snapshot();
     } else {

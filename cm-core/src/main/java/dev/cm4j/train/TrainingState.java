@@ -95,7 +95,9 @@ final class TrainingState implements AutoCloseable {
       } catch (NumberFormatException e) {
         throw bad("loss_scale", "is '" + ls + "', not \"scale,tracker\"");
       }
-      if (!(lossScale > 0) || Double.isInfinite(lossScale)) throw bad("loss_scale", "has the scale " + p[0] + ", not a positive number");
+      if (!(lossScale > 0) || Double.isInfinite(lossScale)) {
+        throw bad("loss_scale", "has the scale " + p[0] + ", not a positive number");
+      }
     }
     for (String name : f.names()) {
       Tensor t = f.tensor(name);
