@@ -14,7 +14,7 @@ import dev.cm4j.tensor.GradMode;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
 import java.util.List;
-import java.util.Random;
+import java.util.random.RandomGenerator;
 
 /**
  * Consistency Trajectory Models' generator objective (Kim et al. 2024; sony/ctm {@code ctm_losses},
@@ -99,7 +99,7 @@ public final class CTM {
   }
 
   /** Draws k ~ P(k) ∝ k on {1..K}, n and m per sample, and z. */
-  public Draw draw(Tensor x, Random rnd, Generator gen) {
+  public Draw draw(Tensor x, RandomGenerator rnd, Generator gen) {
     int kMax = cfg.maxHeunSteps();
     double total = kMax * (kMax + 1) / 2.0;
     double u = rnd.nextDouble() * total; // P(k) ∝ k: invert the cumulative weights 1, 1+2, ...

@@ -149,7 +149,7 @@ public final class ConsistencyTraining {
   }
 
   /** Draws pair indices i per sample from {@link #pairProbabilities}. */
-  public long[] drawPairs(double[] grid, int batch, java.util.Random rnd) {
+  public long[] drawPairs(double[] grid, int batch, java.util.random.RandomGenerator rnd) {
     double[] p = pairProbabilities(grid);
     long[] idx = new long[batch];
     for (int b = 0; b < batch; b++) {
@@ -199,7 +199,7 @@ public final class ConsistencyTraining {
 
   /** Per-sample loss with draws from rnd (pairs) and gen (z) at iteration k. */
   public Tensor loss(Denoiser student, Denoiser target, Denoiser teacher, Tensor x, Tensor labels, long k,
-      java.util.Random rnd, Generator gen, Generator dropoutGen) {
+      java.util.random.RandomGenerator rnd, Generator gen, Generator dropoutGen) {
     double[] grid = grid(k);
     long[] pairs = drawPairs(grid, (int) x.size(0), rnd);
     Tensor z = Tensor.randn(x.shape(), x.dtype(), x.device(), gen);

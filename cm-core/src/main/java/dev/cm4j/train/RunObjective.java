@@ -1,6 +1,7 @@
 package dev.cm4j.train;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cm4j.data.SplitMix64;
 import dev.cm4j.nn.EDMNetwork;
 import dev.cm4j.nn.Module;
 import dev.cm4j.objectives.CTM;
@@ -16,7 +17,6 @@ import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Random;
 import java.util.function.Supplier;
 
 /**
@@ -70,6 +70,60 @@ abstract class RunObjective {
   /** Modules besides {@link #model()} whose state a training state must hold (e.g. a target network). */
   Map<String, Module> extraState() {
     return Map.of();
+  }
+
+  /**
+   * This objective's random streams, by name, each as a tensor a training state stores as it is: a libtorch
+   * generator's state bytes (uint8) or a {@link SplitMix64} state (one int64). Nothing else is needed to continue
+   * the draws exactly.
+   */
+  Map<String, Tensor> randomState() {
+    return Map.of();
+  }
+
+  /** Restores the streams from {@link #randomState()}'s tensors; a missing or malformed one throws, naming it. */
+  void restoreRandomState(Map<String, Tensor> state) {}
+
+  /** A generator's state as a uint8 tensor. */
+  static Tensor stateOf(Generator g) {
+    byte[] b = g.getState();
+    return Tensor.fromBytes(java.lang.foreign.MemorySegment.ofArray(b), dev.cm4j.tensor.DType.UINT8, b.length);
+  }
+
+  /** A SplitMix64 state as a one-element int64 tensor. */
+  static Tensor stateOf(SplitMix64 r) {
+    return Tensor.of(new long[] {r.state()}, 1);
+  }
+
+  /** Sets g from the uint8 tensor {@code state.get(name)}. */
+  static void restore(Generator g, Map<String, Tensor> state, String name) {
+    Tensor t = stream(state, name);
+    if (t.dtype() != dev.cm4j.tensor.DType.UINT8 || t.dim() != 1) {
+      throw new IllegalArgumentException("random stream '" + name + "' must be a 1-d uint8 tensor of generator state, "
+          + "not " + t.dtype() + " " + java.util.Arrays.toString(t.shape()));
+    }
+    try {
+      g.setState(t.toByteArray());
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("random stream '" + name + "' is not a valid generator state: "
+          + e.getMessage(), e);
+    }
+  }
+
+  /** Sets r from the one-element int64 tensor {@code state.get(name)}. */
+  static void restore(SplitMix64 r, Map<String, Tensor> state, String name) {
+    Tensor t = stream(state, name);
+    if (t.dtype() != dev.cm4j.tensor.DType.INT64 || t.numel() != 1) {
+      throw new IllegalArgumentException("random stream '" + name + "' must be one int64 (a SplitMix64 state), not "
+          + t.dtype() + " " + java.util.Arrays.toString(t.shape()));
+    }
+    r.setState(t.toLongArray()[0]);
+  }
+
+  private static Tensor stream(Map<String, Tensor> state, String name) {
+    Tensor t = state.get(name);
+    if (t == null) throw new IllegalArgumentException("random stream '" + name + "' is missing");
+    return t;
   }
 
   /** Builds the objective named by options.objective.kind around networks made by {@code nets}. */
@@ -197,6 +251,16 @@ abstract class RunObjective {
     }
 
     @Override
+    Map<String, Tensor> randomState() {
+      return Map.of("noise", stateOf(gen));
+    }
+
+    @Override
+    void restoreRandomState(Map<String, Tensor> state) {
+      restore(gen, state, "noise");
+    }
+
+    @Override
     Tensor sample(Module m, Tensor z, double[] mids, Generator g) {
       double[] times = new double[mids.length + 1];
       times[0] = sigmaMax;
@@ -271,6 +335,16 @@ abstract class RunObjective {
     }
 
     @Override
+    Map<String, Tensor> randomState() {
+      return Map.of("noise", stateOf(gen));
+    }
+
+    @Override
+    void restoreRandomState(Map<String, Tensor> state) {
+      restore(gen, state, "noise");
+    }
+
+    @Override
     Tensor sample(Module m, Tensor z, double[] mids, Generator g) {
       SctModel sm = (SctModel) m;
       double[] times = new double[mids.length + 1];
@@ -286,7 +360,7 @@ abstract class RunObjective {
   static final class IctObjective extends RunObjective {
     final EDMPrecond net;
     final ConsistencyTraining ict;
-    Random rnd;
+    final SplitMix64 rnd;
     final Generator gen;
 
     IctObjective(TrainingOptions o, Supplier<Module> newNet, double sd, long seed) {
@@ -298,7 +372,7 @@ abstract class RunObjective {
           ? ((EDMNetwork) raw).channels() * ((EDMNetwork) raw).resolution() * ((EDMNetwork) raw).resolution()
           : ((EDMNetwork) raw).channels();
       ict = new ConsistencyTraining(ConsistencyTraining.Config.ict(iters, dim));
-      rnd = new Random(seed ^ 0x1c7);
+      rnd = new SplitMix64(seed ^ 0x1c7);
       gen = Generator.cpu(seed ^ 0x1c8);
     }
 
@@ -324,6 +398,17 @@ abstract class RunObjective {
     }
 
     @Override
+    Map<String, Tensor> randomState() {
+      return Map.of("noise", stateOf(gen), "pairs", stateOf(rnd));
+    }
+
+    @Override
+    void restoreRandomState(Map<String, Tensor> state) {
+      restore(gen, state, "noise");
+      restore(rnd, state, "pairs");
+    }
+
+    @Override
     Tensor sample(Module m, Tensor z, double[] mids, Generator g) {
       double[] times = new double[mids.length + 1];
       times[0] = 80;
@@ -342,7 +427,7 @@ abstract class RunObjective {
   static final class CmObjective extends RunObjective {
     final EDMPrecond net;
     final ConsistencyTraining cm;
-    Random rnd;
+    final SplitMix64 rnd;
     final Generator gen;
     private final TrainingOptions opts;
     private final NetFactory nets;
@@ -365,7 +450,7 @@ abstract class RunObjective {
           Builders.num(ob, "pseudo_huber_c", c.pseudoHuberC()), c.weighting(), Builders.num(ob, "mu0", c.mu0()),
           c.adaptiveEma(), Builders.num(o.precond(), "sigma_min", 0.002), Builders.num(o.precond(), "sigma_max", 80),
           7));
-      rnd = new Random(seed ^ 0xcd1);
+      rnd = new SplitMix64(seed ^ 0xcd1);
       gen = Generator.cpu(seed ^ 0xcd2);
     }
 
@@ -411,6 +496,17 @@ abstract class RunObjective {
     }
 
     @Override
+    Map<String, Tensor> randomState() {
+      return Map.of("noise", stateOf(gen), "pairs", stateOf(rnd));
+    }
+
+    @Override
+    void restoreRandomState(Map<String, Tensor> state) {
+      restore(gen, state, "noise");
+      restore(rnd, state, "pairs");
+    }
+
+    @Override
     void afterStep(long iteration) {
       emaInto(target(), net, cm.targetEmaDecay(iteration));
     }
@@ -435,7 +531,7 @@ abstract class RunObjective {
   static final class CtmObjective extends RunObjective {
     final CTMPrecond student;
     final CTM ctm;
-    Random rnd;
+    final SplitMix64 rnd;
     final Generator gen;
     private final TrainingOptions opts;
     private final NetFactory nets;
@@ -470,7 +566,7 @@ abstract class RunObjective {
         lpipsPath = lp;
       }
       student = newNet();
-      rnd = new Random(seed ^ 0xc7e1);
+      rnd = new SplitMix64(seed ^ 0xc7e1);
       gen = Generator.cpu(seed ^ 0xc7e2);
     }
 
@@ -534,6 +630,18 @@ abstract class RunObjective {
       if (r.dsm() != null) stats.put("dsm", r.dsm().mean().item());
       stats.put("lambda_dsm", r.lambdaDsm());
       return r.total();
+    }
+
+    /** The per-rank DSM stream of a data-parallel run is not included: each rank re-derives it from the seed. */
+    @Override
+    Map<String, Tensor> randomState() {
+      return Map.of("noise", stateOf(gen), "pairs", stateOf(rnd));
+    }
+
+    @Override
+    void restoreRandomState(Map<String, Tensor> state) {
+      restore(gen, state, "noise");
+      restore(rnd, state, "pairs");
     }
 
     @Override

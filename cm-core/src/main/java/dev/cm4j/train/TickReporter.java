@@ -1,0 +1,136 @@
+package dev.cm4j.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * What a run reports as it goes: the status lines (console and log.txt), the progress bar between them, and one
+ * record per tick (mean loss, the objective's parts, lr, speed, memory) appended to stats.jsonl, kept in the
+ * history a training state carries and drawn into loss.png. On a rank other than 0 ({@code dir} null) it only keeps
+ * the tick's counts.
+ */
+final class TickReporter {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final RunDirectory dir;
+  private final PrintStream console;
+  private final Progress progress;
+  private final List<Map<String, Object>> history;
+  private long tickStart;
+  private long tickStartImages;
+  private double lossSum;
+  private long lossCount;
+
+  /** Reports into dir (null: nowhere, a rank other than 0); history holds the ticks so far (a resumed run's). */
+  TickReporter(RunDirectory dir, PrintStream console, Progress progress, List<Map<String, Object>> history) {
+    this.dir = dir;
+    this.console = console;
+    this.progress = progress;
+    this.history = history;
+  }
+
+  /** The tick records so far (the live list: a training state stores it). */
+  List<Map<String, Object>> history() {
+    return history;
+  }
+
+  /** Prints a status line and appends it to log.txt (rank 0 only). */
+  void log(String line) {
+    if (dir == null) return;
+    progress.clear();
+    console.println(line);
+    Atomic.append(dir.log(), line + "\n");
+  }
+
+  /** Starts a tick at this many images. */
+  void startTick(long images) {
+    tickStart = System.nanoTime();
+    tickStartImages = images;
+    lossSum = 0;
+    lossCount = 0;
+  }
+
+  /** Counts a finished optimizer step and redraws the progress bar. */
+  void step(double loss, long images, long total) {
+    lossSum += loss;
+    lossCount++;
+    double elapsed = (System.nanoTime() - tickStart) / 1e9;
+    progress.update(images, total, (images - tickStartImages) / Math.max(elapsed, 1e-9), lossSum / lossCount);
+  }
+
+  /** Whether the tick has seen at least tickImages images. */
+  boolean tickFull(long images, long tickImages) {
+    return images - tickStartImages >= tickImages;
+  }
+
+  /**
+   * Ends the tick: on rank 0, the stats.jsonl record, the status line and loss.png. The caller then starts the next
+   * one ({@link #startTick}) after what it writes at a tick's end, so that writing is no tick's time.
+   *
+   * @param parts the objective's per-tick values (already averaged over ranks)
+   * @param position the objective's schedule position for the status line (e.g. "stage 2")
+   */
+  void endTick(long tick, long images, long iteration, long total, Map<String, Double> parts, double lr,
+      String position) {
+    if (dir != null) {
+      double sec = (System.nanoTime() - tickStart) / 1e9;
+      double loss = lossSum / Math.max(lossCount, 1);
+      double imagesPerSec = (images - tickStartImages) / Math.max(sec, 1e-9);
+      Map<String, Object> rec = new LinkedHashMap<>();
+      rec.put("tick", tick);
+      rec.put("kimg", images / 1000.0);
+      rec.put("iteration", iteration);
+      rec.put("loss", loss);
+      for (var e : parts.entrySet()) rec.put(e.getKey(), e.getValue());
+      rec.put("lr", lr);
+      rec.put("sec_per_tick", sec);
+      rec.put("images_per_sec", imagesPerSec);
+      double rss = rssMb();
+      rec.put("rss_mb", rss);
+      // the Java heap's share of the RSS (G1 commits and first touches heap regions as it grows): used and committed
+      var heap = java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+      rec.put("heap_used_mb", heap.getUsed() / 1048576.0);
+      rec.put("heap_committed_mb", heap.getCommitted() / 1048576.0);
+      // libtorch CPU buffers held by cm4j's caching allocator (CpuAllocator): in live tensors, and free for reuse
+      // (0 when it was never installed)
+      var alloc = dev.cm4j.tensor.CpuAllocator.stats();
+      rec.put("cpu_alloc_mb", alloc.allocatedBytes() / 1048576.0);
+      rec.put("cpu_cached_mb", alloc.cachedBytes() / 1048576.0);
+      rec.put("time", System.currentTimeMillis() / 1000.0);
+      history.add(rec);
+      Atomic.append(dir.stats(), json(rec) + "\n");
+      log(String.format(Locale.ROOT,
+          "tick %-5d kimg %-8.1f loss %-9.4f %-10s sec/tick %-6.1f img/s %-7.0f ETA %s  rss %.0f MB", tick,
+          images / 1000.0, loss, position, sec, imagesPerSec,
+          Progress.eta((total - images) / Math.max(imagesPerSec, 1e-9)), rss));
+      LossPlot.write(history, dir.lossPlot());
+    }
+  }
+
+  static String json(Object value) {
+    try {
+      return JSON.writeValueAsString(value);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static double rssMb() {
+    try {
+      for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (l.startsWith("VmRSS:")) return Long.parseLong(l.replaceAll("[^0-9]", "")) / 1024.0;
+      }
+    } catch (IOException | NumberFormatException e) {
+      return -1;
+    }
+    return -1;
+  }
+}
