@@ -555,9 +555,9 @@ public final class Trainer implements AutoCloseable {
       try (Generator g = Generator.defaultFor(Device.CPU)) {
         rng = g.getState();
       }
-      t.put("rng.cpu", Tensor.fromBytes(java.lang.foreign.MemorySegment.ofArray(rng), DType.UINT8, rng.length));
+      t.put("rng.cpu", Tensor.fromBytes(rng, DType.UINT8, rng.length));
       byte[] sg = sampleGen.getState();
-      t.put("rng.sample", Tensor.fromBytes(java.lang.foreign.MemorySegment.ofArray(sg), DType.UINT8, sg.length));
+      t.put("rng.sample", Tensor.fromBytes(sg, DType.UINT8, sg.length));
       Map<String, String> meta = new LinkedHashMap<>();
       meta.put("format", "cm4j training state");
       meta.put("images", Long.toString(images));
