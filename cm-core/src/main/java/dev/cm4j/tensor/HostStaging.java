@@ -15,6 +15,9 @@ public final class HostStaging implements AutoCloseable {
   private MemorySegment buffer;
   private boolean closed;
 
+  /** An empty staging buffer; it grows on first use. */
+  public HostStaging() {}
+
   /** A float32 tensor on device with a copy of v (row-major), whose element count must match shape. */
   public Tensor floats(float[] v, long[] shape, Device device) {
     if (v == null) throw new NullPointerException("data");
