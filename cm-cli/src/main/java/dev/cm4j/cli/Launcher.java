@@ -45,12 +45,18 @@ final class Launcher {
     int world = spec.nprocPerNode() * spec.nnodes();
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java"));
+    // The JVM's arguments carry --module-path on the module path; its main module shows as -Djdk.module.main.
     for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-      if (!a.startsWith("-agentlib:jdwp")) cmd.add(a);
+      if (!a.startsWith("-agentlib:jdwp") && !a.startsWith("-Djdk.module.main=")) cmd.add(a);
     }
-    cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
-    cmd.add(Main.class.getName());
+    if (Main.class.getModule().isNamed()) {
+      cmd.add("-m");
+      cmd.add(Main.class.getModule().getName() + "/" + Main.class.getName());
+    } else {
+      cmd.add("-cp");
+      cmd.add(System.getProperty("java.class.path"));
+      cmd.add(Main.class.getName());
+    }
     cmd.addAll(workerArgs);
     if (!workerArgs.contains("--threads")) {
       cmd.add("--threads");

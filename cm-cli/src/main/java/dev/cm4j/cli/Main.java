@@ -1,13 +1,14 @@
 package dev.cm4j.cli;
 
-import dev.cm4j.bindings.NativeLibrary;
 import dev.cm4j.tensor.CpuAllocator;
+import dev.cm4j.tensor.NativeInfo;
 import dev.cm4j.tensor.Torch;
 import dev.cm4j.train.Presets;
 import dev.cm4j.train.Trainer;
 import dev.cm4j.train.TrainingOptions;
 import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.lang.module.ModuleDescriptor;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -267,10 +268,17 @@ public final class Main {
     ov.put(key, string ? "\"" + v.replace("\"", "\\\"") + "\"" : v);
   }
 
-  static int info(PrintStream out) {
-    NativeLibrary.Info info = Torch.load();
+  /** The jar manifest's version on the class path, the module's version on the module path, else "dev". */
+  static String version() {
     Package p = Main.class.getPackage();
-    String version = p != null && p.getImplementationVersion() != null ? p.getImplementationVersion() : "dev";
+    if (p != null && p.getImplementationVersion() != null) return p.getImplementationVersion();
+    ModuleDescriptor d = Main.class.getModule().getDescriptor();
+    return d != null && d.rawVersion().isPresent() ? d.rawVersion().get() : "dev";
+  }
+
+  static int info(PrintStream out) {
+    NativeInfo info = Torch.load();
+    String version = version();
     out.println("cm4j        " + version + " (C API " + Torch.apiVersion() + ")");
     out.println("libtorch    " + info.libtorchVersion() + " (" + info.libtorchLibrary() + ")");
     out.println("native      " + info.library() + " [" + info.source() + "]");

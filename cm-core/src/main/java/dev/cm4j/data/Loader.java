@@ -1,12 +1,9 @@
 package dev.cm4j.data;
 
 import dev.cm4j.image.Resample;
-import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Device;
+import dev.cm4j.tensor.HostStaging;
 import dev.cm4j.tensor.Tensor;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
@@ -58,8 +55,7 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
   private Object pending; // next host batch, END or a Failure
   private LoaderState state;
   private boolean failed;
-  private final Arena staging = Arena.ofShared(); // consumer-side native staging buffers, freed by close()
-  private MemorySegment stage;
+  private final HostStaging staging = new HostStaging(); // consumer-side native staging buffer, freed by close()
 
   private static final Object END = new Object();
 
@@ -198,11 +194,11 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
     int b = hb.indices().length;
     long[] shape = batchShape();
     shape[0] = b;
-    Tensor x = Tensor.fromBytes(staged(hb.x()), DType.FLOAT32, shape, device);
+    Tensor x = staging.floats(hb.x(), shape, device);
     Tensor y = null;
     if (hb.labels() != null) {
       try {
-        y = Tensor.fromBytes(staged(hb.labels()), DType.FLOAT32, new long[] {b, labelDim}, device);
+        y = staging.floats(hb.labels(), new long[] {b, labelDim}, device);
       } catch (RuntimeException e) {
         x.close();
         throw e;
@@ -210,14 +206,6 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
     }
     state = hb.stateAfter();
     return new Batch(x, y, hb.indices(), hb.flipped());
-  }
-
-  /** Copies v into a reused native buffer (saving the per-call staging arena of heap segments). */
-  private MemorySegment staged(float[] v) {
-    long bytes = 4L * v.length;
-    if (stage == null || stage.byteSize() < bytes) stage = staging.allocate(Math.max(bytes, 64), 64);
-    MemorySegment.copy(v, 0, stage, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, v.length);
-    return stage.asSlice(0, bytes);
   }
 
   private Object peek() {
@@ -263,7 +251,6 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
       queue.clear();
     }
     pending = null;
-    stage = null;
     staging.close();
   }
 

@@ -4,7 +4,6 @@ import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Tensor;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -79,7 +78,7 @@ public final class Npy {
 
     /** A CPU tensor with a copy of the data, in this array's dtype and shape. */
     public Tensor toTensor() {
-      return Tensor.fromBytes(MemorySegment.ofArray(data), dtype, shape);
+      return Tensor.fromBytes(data, dtype, shape);
     }
 
     @Override

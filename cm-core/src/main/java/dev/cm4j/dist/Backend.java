@@ -1,6 +1,6 @@
 package dev.cm4j.dist;
 
-import dev.cm4j.tensor.NativeInterop;
+import dev.cm4j.tensor.internal.NativeInterop;
 import static dev.cm4j.bindings.ffi.CmTorch.cm_dist_backend_available;
 
 import java.lang.foreign.Arena;

@@ -18,7 +18,6 @@ import dev.cm4j.tensor.Torch;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -146,7 +145,7 @@ public final class FmnistClassifier extends Module implements FeatureNetwork {
     int per = c * r * r;
     byte[] buf = new byte[idx.length * per];
     for (int k = 0; k < idx.length; k++) data.readImage(idx[k], buf, k * per);
-    return Tensor.fromBytes(MemorySegment.ofArray(buf), DType.UINT8, idx.length, c, r, r);
+    return Tensor.fromBytes(buf, DType.UINT8, idx.length, c, r, r);
   }
 
   /**

@@ -6,10 +6,10 @@ import dev.cm4j.data.ImageFolderDataset;
 import dev.cm4j.data.Npy;
 import dev.cm4j.data.Npz;
 import dev.cm4j.tensor.DType;
+import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
 import dev.cm4j.train.Snapshot;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -104,8 +104,8 @@ public interface ImageSource {
         for (long i = 0; i < sh[0]; i += batch) {
           long b = Math.min(batch, sh[0] - i);
           try (TensorScope sc = TensorScope.open()) {
-            Tensor nhwc = Tensor.fromBytes(MemorySegment.ofArray(data).asSlice(i * per, b * per), DType.UINT8,
-                b, sh[1], sh[2], sh[3]);
+            Tensor nhwc = Tensor.fromBytes(data, Math.toIntExact(i * per), Math.toIntExact(b * per), DType.UINT8,
+                new long[] {b, sh[1], sh[2], sh[3]}, Device.CPU);
             sink.accept(nhwc.permute(0, 3, 1, 2).contiguous());
           }
         }

@@ -1,6 +1,6 @@
 package dev.cm4j.jit;
 
-import dev.cm4j.tensor.NativeInterop;
+import dev.cm4j.tensor.internal.NativeInterop;
 import static dev.cm4j.bindings.ffi.CmTorch.*;
 
 import dev.cm4j.tensor.Device;

@@ -17,6 +17,7 @@ final class Native {
     NativeLibrary.load();
     // cm4j's caching CPU allocator unless cm4j.cpuAllocator / CM4J_CPU_ALLOCATOR says "default" (see CpuAllocator).
     if (CpuAllocator.configuredChoice().equals("caching")) CpuAllocator.enable(CpuAllocator.Settings.defaults());
+    dev.cm4j.tensor.internal.NativeInterop.install(new InteropAccess());
   }
 
   private Native() {}

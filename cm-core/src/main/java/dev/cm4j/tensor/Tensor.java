@@ -314,6 +314,22 @@ public final class Tensor implements AutoCloseable {
     return fromBytes(data, dtype, shape, Device.CPU);
   }
 
+  /** A CPU tensor with a copy of the given bytes (little-endian, row-major). */
+  public static Tensor fromBytes(byte[] data, DType dtype, long... shape) {
+    if (data == null) throw new NullPointerException("data");
+    return fromBytes(MemorySegment.ofArray(data), dtype, shape, Device.CPU);
+  }
+
+  /**
+   * A tensor on device with a copy of {@code length} bytes of data starting at {@code offset} (little-endian,
+   * row-major).
+   */
+  public static Tensor fromBytes(byte[] data, int offset, int length, DType dtype, long[] shape, Device device) {
+    if (data == null) throw new NullPointerException("data");
+    java.util.Objects.checkFromIndexSize(offset, length, data.length);
+    return fromBytes(MemorySegment.ofArray(data).asSlice(offset, length), dtype, shape, device);
+  }
+
   private static long count(long[] shape) {
     long n = 1;
     for (long d : shape) n = Math.multiplyExact(n, d);

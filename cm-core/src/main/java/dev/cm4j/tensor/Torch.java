@@ -15,9 +15,10 @@ public final class Torch {
   private Torch() {}
 
   /** Loads the native library (idempotent) and reports what was loaded. */
-  public static NativeLibrary.Info load() {
+  public static NativeInfo load() {
     Native.scratch();
-    return NativeLibrary.load();
+    NativeLibrary.Info i = NativeLibrary.load();
+    return new NativeInfo(i.library(), i.libtorchVersion(), i.libtorchLibrary(), i.source());
   }
 
   /** Seeds the default CPU generator and every CUDA device's default generator. */

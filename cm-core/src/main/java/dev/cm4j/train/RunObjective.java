@@ -87,7 +87,7 @@ abstract class RunObjective {
   /** A generator's state as a uint8 tensor. */
   static Tensor stateOf(Generator g) {
     byte[] b = g.getState();
-    return Tensor.fromBytes(java.lang.foreign.MemorySegment.ofArray(b), dev.cm4j.tensor.DType.UINT8, b.length);
+    return Tensor.fromBytes(b, dev.cm4j.tensor.DType.UINT8, b.length);
   }
 
   /** A SplitMix64 state as a one-element int64 tensor. */

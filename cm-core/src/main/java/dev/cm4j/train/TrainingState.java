@@ -250,7 +250,7 @@ final class TrainingState implements AutoCloseable {
       } catch (IllegalArgumentException e) {
         throw bad("objective_rng", "is not base64");
       }
-      Tensor t = Tensor.fromBytes(java.lang.foreign.MemorySegment.ofArray(b), DType.UINT8, b.length);
+      Tensor t = Tensor.fromBytes(b, DType.UINT8, b.length);
       owned.add(t);
       objectiveRandom.put("noise", t);
     }

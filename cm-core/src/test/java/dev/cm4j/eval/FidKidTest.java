@@ -11,7 +11,6 @@ import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
 import dev.cm4j.testing.PythonRef;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -86,7 +85,7 @@ class FidKidTest {
   }
 
   static Tensor uint8(Npy.Array a) {
-    return Tensor.fromBytes(MemorySegment.ofArray(a.data()), DType.UINT8, a.shape());
+    return Tensor.fromBytes(a.data(), DType.UINT8, a.shape());
   }
 
   static double rel(double a, double b) {

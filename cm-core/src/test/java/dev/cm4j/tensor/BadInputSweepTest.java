@@ -337,7 +337,10 @@ class BadInputSweepTest {
     bad(() -> Tensor.zeros(new long[] {2}, DType.FLOAT32, null), "device");
     bad(() -> a.to((DType) null), "dtype");
     bad(() -> a.to((Device) null), "device");
-    bad(() -> Tensor.fromBytes(null, DType.FLOAT32, 1), "data");
+    bad(() -> Tensor.fromBytes((MemorySegment) null, DType.FLOAT32, 1), "data");
+    bad(() -> Tensor.fromBytes((byte[]) null, DType.FLOAT32, 1), "data");
+    bad(() -> Tensor.fromBytes(new byte[8], 4, 8, DType.FLOAT32, new long[] {2}, CPU), "out of bounds");
+    bad(() -> Tensor.fromBytes(new byte[8], 0, 4, DType.FLOAT32, new long[] {2}, CPU), "bytes");
     bad(() -> Tensor.of((float[]) null), "data");
     bad(() -> {
       a.copyTo(null);
