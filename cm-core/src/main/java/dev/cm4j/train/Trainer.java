@@ -110,7 +110,7 @@ public final class Trainer implements AutoCloseable {
     int resolution;
     int channels;
     if (dataset instanceof ImageDataset img) {
-      resolution = (int) Builders.num(opts.data(), "resolution", img.resolution());
+      resolution = opts.data().resolutionOr(img.resolution());
       channels = img.channels();
     } else if (dataset instanceof PointDataset pd) {
       resolution = 0;
@@ -128,7 +128,7 @@ public final class Trainer implements AutoCloseable {
           + " (batch " + opts.batch() + " over " + world + " processes)");
     }
     rounds = local / batchGpu;
-    LoaderConfig lc = new LoaderConfig(batchGpu, opts.seed(), true, true, Builders.bool(opts.data(), "xflip", false),
+    LoaderConfig lc = new LoaderConfig(batchGpu, opts.seed(), true, true, opts.data().xflip(),
         resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, false, rank, world, 2);
     objective = RunObjective.create(opts, (cfg, sEmb) -> Builders.network(cfg, resolution, channels, sEmb),
         opts.seed());
@@ -282,7 +282,7 @@ public final class Trainer implements AutoCloseable {
     long total = (long) (opts.durationKimg() * 1000);
     long tickImages = Math.max(1, (long) (opts.tickKimg() * 1000));
     NanToNum sanitize = opts.nanGuard().equals("sanitize") ? NanToNum.ECT : null;
-    double baseLr = Builders.num(opts.optimizer(), "lr", 1e-3);
+    double baseLr = opts.optimizer().lr();
     if (images == 0) {
       if (writer) {
         log(String.format(Locale.ROOT, "cm4j training run %s: %d parameters, batch %d (%d x %d x %d), %.1f kimg",
@@ -515,11 +515,10 @@ public final class Trainer implements AutoCloseable {
       meta.put("format", "cm4j network snapshot");
       SafeTensors.write(runDir.resolve("network-snapshot-" + base + ".safetensors"), m.stateDict(), meta);
       if (dataset instanceof ImageDataset) {
-        int n = (int) Builders.num(opts.data(), "grid", 64);
+        int n = opts.data().grid();
         int cols = (int) Math.ceil(Math.sqrt(n));
-        long[] shape = {n, ((ImageDataset) dataset).channels(), (long) Builders.num(opts.data(), "resolution",
-            ((ImageDataset) dataset).resolution()), (long) Builders.num(opts.data(), "resolution",
-            ((ImageDataset) dataset).resolution())};
+        long[] shape = {n, ((ImageDataset) dataset).channels(), opts.data().resolutionOr(((ImageDataset) dataset).resolution()),
+            opts.data().resolutionOr(((ImageDataset) dataset).resolution())};
         Tensor z = Tensor.randn(shape, DType.FLOAT32, Device.CPU, Generator.cpu(1234));
         sampleGen.setSeed(5678);
         ImageGrid.save(objective.sample(m, z, new double[0], sampleGen).clamp(-1, 1), cols,
@@ -593,20 +592,20 @@ public final class Trainer implements AutoCloseable {
 
   private Map<String, Generator> objectiveGenerators() {
     Map<String, Generator> m = new LinkedHashMap<>();
-    if (objective instanceof RunObjective.EctObjective e) m.put("ect", e.gen);
-    if (objective instanceof RunObjective.SctObjective e) m.put("sct", e.gen);
-    if (objective instanceof RunObjective.IctObjective e) m.put("ict", e.gen);
-    if (objective instanceof RunObjective.CmObjective e) m.put("cm", e.gen);
-    if (objective instanceof RunObjective.CtmObjective e) m.put("ctm", e.gen);
+    if (objective instanceof EctObjective e) m.put("ect", e.gen);
+    if (objective instanceof SctObjective e) m.put("sct", e.gen);
+    if (objective instanceof IctObjective e) m.put("ict", e.gen);
+    if (objective instanceof CmObjective e) m.put("cm", e.gen);
+    if (objective instanceof CtmObjective e) m.put("ctm", e.gen);
     return m;
   }
 
   /** The objective's java.util.Random streams (level/pair draws), saved by serialisation. */
   private Map<String, java.util.Random> objectiveRandoms() {
     Map<String, java.util.Random> m = new LinkedHashMap<>();
-    if (objective instanceof RunObjective.IctObjective e) m.put("ict", e.rnd);
-    if (objective instanceof RunObjective.CmObjective e) m.put("cm", e.rnd);
-    if (objective instanceof RunObjective.CtmObjective e) m.put("ctm", e.rnd);
+    if (objective instanceof IctObjective e) m.put("ict", e.rnd);
+    if (objective instanceof CmObjective e) m.put("cm", e.rnd);
+    if (objective instanceof CtmObjective e) m.put("ctm", e.rnd);
     return m;
   }
 
@@ -633,9 +632,9 @@ public final class Trainer implements AutoCloseable {
       if (b64 == null) continue;
       try (var ois = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(java.util.Base64.getDecoder().decode(b64)))) {
         java.util.Random r = (java.util.Random) ois.readObject(); // java.util.Random has no state setter: replace it
-        if (objective instanceof RunObjective.IctObjective o) o.rnd = r;
-        if (objective instanceof RunObjective.CmObjective o) o.rnd = r;
-        if (objective instanceof RunObjective.CtmObjective o) o.rnd = r;
+        if (objective instanceof IctObjective o) o.rnd = r;
+        if (objective instanceof CmObjective o) o.rnd = r;
+        if (objective instanceof CtmObjective o) o.rnd = r;
       } catch (ClassNotFoundException ex) {
         throw new IOException(ex);
       }
