@@ -171,6 +171,10 @@ public record TrainingOptions(
       JsonNode node = root;
       StringBuilder at = new StringBuilder();
       for (int i = 0; i < path.length - 1; i++) {
+        if (node instanceof ArrayNode a && child(a, path[i]) == null) {
+          throw new OptionException(e.getKey(), "unknown; " + at + " has " + a.size()
+              + (a.size() == 1 ? " entry" : " entries"));
+        }
         if (i > 0) at.append('.');
         at.append(path[i]);
         JsonNode next = child(node, path[i]);
@@ -191,7 +195,10 @@ public record TrainingOptions(
         int i = index(leaf);
         if (i >= 0 && i < a.size()) a.set(i, value);
         else if (i == a.size()) a.add(value);
-        else throw new OptionException(e.getKey(), "unknown; " + at + " has " + a.size() + " entries");
+        else {
+          throw new OptionException(e.getKey(), "unknown; " + at + " has " + a.size()
+              + (a.size() == 1 ? " entry" : " entries"));
+        }
       }
     }
     return OptionBinder.bind(root);
