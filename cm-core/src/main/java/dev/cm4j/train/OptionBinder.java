@@ -94,7 +94,8 @@ final class OptionBinder {
       }
     }
     Map<String, RecordComponent> comps = components(impl);
-    ObjectNode base = impl == TrainingOptions.class ? topDefaults() : TrainingOptions.JSON.valueToTree(defaults(impl, kind));
+    ObjectNode base = impl == TrainingOptions.class ? topDefaults()
+        : TrainingOptions.JSON.valueToTree(defaults(impl, kind));
     var it = user.fields();
     while (it.hasNext()) {
       var e = it.next();

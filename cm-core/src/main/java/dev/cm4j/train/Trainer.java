@@ -517,8 +517,8 @@ public final class Trainer implements AutoCloseable {
       if (dataset instanceof ImageDataset) {
         int n = opts.data().grid();
         int cols = (int) Math.ceil(Math.sqrt(n));
-        long[] shape = {n, ((ImageDataset) dataset).channels(), opts.data().resolutionOr(((ImageDataset) dataset).resolution()),
-            opts.data().resolutionOr(((ImageDataset) dataset).resolution())};
+        int res = opts.data().resolutionOr(((ImageDataset) dataset).resolution());
+        long[] shape = {n, ((ImageDataset) dataset).channels(), res, res};
         Tensor z = Tensor.randn(shape, DType.FLOAT32, Device.CPU, Generator.cpu(1234));
         sampleGen.setSeed(5678);
         ImageGrid.save(objective.sample(m, z, new double[0], sampleGen).clamp(-1, 1), cols,

@@ -188,7 +188,7 @@ public record TrainingOptions(
       JsonNode value = parse(e.getValue());
       if (node instanceof ObjectNode o) {
         JsonNode old = o.get(leaf);
-        if (isSelector(e.getKey()) && old != null && !old.equals(value)) o.removeAll();
+        if (isSelector(e.getKey()) && old != null && !old.asText().equalsIgnoreCase(value.asText())) o.removeAll();
         o.set(leaf, value);
       } else {
         ArrayNode a = (ArrayNode) node;

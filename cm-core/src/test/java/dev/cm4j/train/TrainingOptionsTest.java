@@ -209,6 +209,7 @@ class TrainingOptionsTest {
     assertEquals(new EmaOptions.HalfLife("halflife", 500, 0.05), h.ema().get(0));
     // the same kind keeps the section's values
     assertEquals(o.tree().get("optimizer"), o.with(Map.of("optimizer.kind", "adam")).tree().get("optimizer"));
+    assertEquals(o.tree().get("optimizer"), o.with(Map.of("optimizer.kind", "Adam")).tree().get("optimizer"));
   }
 
   @Test
