@@ -103,8 +103,8 @@ public final class LoaderThroughput {
 
     Step(TrainingOptions o) {
       Torch.manualSeed(0);
-      ObjectNode pc = o.precond();
-      ObjectNode ob = o.objective();
+      ObjectNode pc = (ObjectNode) o.tree().get("precond");
+      ObjectNode ob = (ObjectNode) o.tree().get("objective");
       Module raw = Builders.network(o.network(), 32, 1, false);
       net = new EDMPrecond((SongUNet) raw, pc.path("sigma_data").asDouble(0.5), pc.path("sigma_min").asDouble(0.003),
           pc.path("sigma_max").asDouble(80), EDMPrecond.Boundary.ECT);

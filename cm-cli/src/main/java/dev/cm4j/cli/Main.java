@@ -88,7 +88,8 @@ public final class Main {
     o.addOption(Option.builder().longOpt("resume").hasArg().argName("run-dir|state")
         .desc("continue a run from its newest (or the given) training state").get());
     o.addOption(Option.builder().longOpt("set").hasArgs().argName("key=value")
-        .desc("override any option by dotted path, e.g. --set objective.P_mean=-1.0 (repeatable)").get());
+        .desc("override any option by dotted path, e.g. --set objective.P_mean=-1.0, --set ema.0.beta=0.999 "
+            + "(repeatable); unknown keys and bad values are errors").get());
     o.addOption(Option.builder().longOpt("data").hasArg().argName("path").desc("dataset path (data.path)").get());
     o.addOption(Option.builder().longOpt("batch").hasArg().argName("N").desc("global batch size").get());
     o.addOption(Option.builder().longOpt("batch-gpu").hasArg().argName("N").desc("per-round batch (accumulation)").get());
@@ -114,7 +115,7 @@ public final class Main {
     o.addOption(Option.builder().longOpt("master-addr").hasArg().argName("host").desc("rank 0's address (127.0.0.1)").get());
     o.addOption(Option.builder().longOpt("master-port").hasArg().argName("port")
         .desc("rank 0's port (one node: a free port; several: 29500)").get());
-    o.addOption(Option.builder("n").longOpt("dry-run").desc("print the options and exit").get());
+    o.addOption(Option.builder("n").longOpt("dry-run").desc("print the bound options, every default filled in, and exit").get());
     o.addOption(Option.builder("v").longOpt("verbose").desc("stack traces on errors").get());
     o.addOption(Option.builder("h").longOpt("help").desc("this help").get());
     return o;

@@ -67,6 +67,22 @@ class MainTest {
   }
 
   @Test
+  void dryRunPrintsEveryDefaultAndTyposAreErrors() {
+    Out r = run("train", "--preset", "cifar10-ect", "--set", "objective.weighting=edm2", "-n");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("\"weighting\" : \"edm2\""), r.out());
+    assertTrue(r.out().contains("\"model_channels\" : 128"), r.out()); // a network default the preset leaves out
+    assertTrue(r.out().contains("\"init_from\" : null"), r.out());
+    assertFalse(r.out().contains("\"precond\" : {\n    \"kind\""), r.out());
+    Out typo = run("train", "--preset", "cifar10-ect", "--set", "objective.P_men=-1", "-n");
+    assertEquals(1, typo.code());
+    assertEquals("cm train: objective.P_men: unknown; did you mean objective.P_mean?", typo.err().strip());
+    Out range = run("train", "--preset", "cifar10-ect", "--lr", "-1", "-n");
+    assertEquals(1, range.code());
+    assertEquals("cm train: optimizer.lr: must be > 0, got -1", range.err().strip());
+  }
+
+  @Test
   void errorsAreOneLineWithANonZeroExit() {
     Out unknown = run("frobnicate");
     assertEquals(2, unknown.code());

@@ -8,7 +8,8 @@ import java.util.Set;
  * Named run configurations. The CIFAR-10 ones reproduce the reference scripts' settings (docs/algorithms/ect.md §3, scm.md §6):
  * {@code cifar10-ect} is ECT's run_ecm.sh (RAdam 1e-4, batch 128, dropout 0.2, q 2, 250 ticks of 12.8 kimg per stage,
  * EMA 0.9999, 25.6 Mimg); {@code cifar10-ect-1hour} its 1-hour variant (q 256, EMA 0.9993); the CPU presets train small
- * models from scratch in minutes.
+ * models from scratch in minutes. A preset names only what differs from the defaults of its sections' records
+ * ({@link TrainingOptions}); {@link #get} binds it, so the options it returns are complete.
  */
 public final class Presets {
   private Presets() {}
@@ -19,7 +20,7 @@ public final class Presets {
     String ectCifar = """
         {"desc": "cifar10-ect",
          "network": {"arch": "ddpmpp", "dropout": 0.2},
-         "precond": {"kind": "ect", "sigma_data": 0.5, "sigma_min": 0.003, "sigma_max": 80},
+         "precond": {"sigma_data": 0.5, "sigma_min": 0.003, "sigma_max": 80},
          "objective": {"kind": "ect", "P_mean": -1.1, "P_std": 2.0, "q": 2, "k": 8, "b": 1, "c": 0.0,
                        "mapping": "sigmoid", "denoise_kimg": 0, "double_kimg": 3200},
          "optimizer": {"kind": "radam", "lr": 1e-4, "betas": [0.9, 0.999], "eps": 1e-8},
@@ -37,7 +38,7 @@ public final class Presets {
     PRESETS.put("cifar10-sct", """
         {"desc": "cifar10-sct",
          "network": {"arch": "ddpmpp", "dropout": 0.2},
-         "precond": {"kind": "trigflow", "sigma_data": 0.5, "sigma_max": 80},
+         "precond": {"sigma_data": 0.5, "sigma_max": 80},
          "objective": {"kind": "sct", "P_mean": -1.0, "P_std": 1.4, "warmup_iterations": 10000,
                        "tangent_norm_c": 0.1},
          "optimizer": {"kind": "radam", "lr": 1e-4, "betas": [0.9, 0.99], "eps": 1e-8},
@@ -53,7 +54,7 @@ public final class Presets {
     PRESETS.put("cifar10-scd", """
         {"desc": "cifar10-scd",
          "network": {"arch": "ddpmpp", "dropout": 0.0},
-         "precond": {"kind": "trigflow", "sigma_data": 0.5, "sigma_max": 80, "time_label": "edm"},
+         "precond": {"sigma_data": 0.5, "sigma_max": 80, "time_label": "edm"},
          "objective": {"kind": "scd", "P_mean": -1.0, "P_std": 1.4, "warmup_iterations": 10000,
                        "tangent_norm_c": 0.1, "init_from_teacher": true},
          "optimizer": {"kind": "radam", "lr": 1e-4, "betas": [0.9, 0.99], "eps": 1e-8},
@@ -69,7 +70,7 @@ public final class Presets {
     PRESETS.put("cifar10-ctm", """
         {"desc": "cifar10-ctm",
          "network": {"arch": "ddpmpp", "dropout": 0.13},
-         "precond": {"kind": "ctm", "sigma_data": 0.5, "sigma_min": 0.002, "sigma_max": 80},
+         "precond": {"sigma_data": 0.5, "sigma_min": 0.002, "sigma_max": 80},
          "objective": {"kind": "ctm", "num_levels": 18, "max_heun_steps": 17, "rho": 7, "distance": "lpips",
                        "dsm": true, "dsm_P_mean": -1.2, "dsm_P_std": 1.2, "dsm_uniform_max": 0.7,
                        "target_ema": 0.999, "self_learn": false},
@@ -83,7 +84,7 @@ public final class Presets {
     PRESETS.put("cifar10-ict", """
         {"desc": "cifar10-ict",
          "network": {"arch": "ncsnpp", "dropout": 0.3},
-         "precond": {"kind": "cm", "sigma_data": 0.5, "sigma_min": 0.002, "sigma_max": 80},
+         "precond": {"sigma_data": 0.5, "sigma_min": 0.002, "sigma_max": 80},
          "objective": {"kind": "ict", "total_iterations": 400000},
          "optimizer": {"kind": "radam", "lr": 1e-4, "betas": [0.9, 0.999], "eps": 1e-8},
          "ema": [{"kind": "fixed", "beta": 0.99993}],
@@ -97,7 +98,7 @@ public final class Presets {
          "network": {"arch": "songunet", "model_channels": 32, "channel_mult": [1, 2, 2], "channel_mult_emb": 4,
                      "num_blocks": 1, "attn_resolutions": [8], "dropout": 0.0, "embedding_type": "positional",
                      "channel_mult_noise": 1, "resample_filter": [1, 1]},
-         "precond": {"kind": "ect", "sigma_data": 0.5, "sigma_min": 0.003, "sigma_max": 80},
+         "precond": {"sigma_data": 0.5, "sigma_min": 0.003, "sigma_max": 80},
          "objective": {"kind": "ect", "P_mean": -1.1, "P_std": 2.0, "q": 2, "k": 8, "b": 1, "c": 0.0,
                        "mapping": "sigmoid", "denoise_kimg": 20, "double_kimg": 4},
          "optimizer": {"kind": "adam", "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8},
@@ -110,7 +111,7 @@ public final class Presets {
     PRESETS.put("toy2d-ect", """
         {"desc": "toy2d-ect",
          "network": {"arch": "mlp", "hidden": 128, "blocks": 3, "emb_channels": 32, "dropout": 0.0},
-         "precond": {"kind": "ect", "sigma_data": 0.5, "sigma_min": 0.003, "sigma_max": 80},
+         "precond": {"sigma_data": 0.5, "sigma_min": 0.003, "sigma_max": 80},
          "objective": {"kind": "ect", "P_mean": -1.1, "P_std": 2.0, "q": 2, "k": 8, "b": 1, "c": 0.001,
                        "mapping": "sigmoid", "denoise_kimg": 320, "double_kimg": 80},
          "optimizer": {"kind": "adam", "lr": 1e-3},
@@ -123,7 +124,7 @@ public final class Presets {
     PRESETS.put("toy2d-sct", """
         {"desc": "toy2d-sct",
          "network": {"arch": "mlp", "hidden": 128, "blocks": 3, "emb_channels": 32, "dropout": 0.0},
-         "precond": {"kind": "trigflow", "sigma_data": 0.5, "sigma_max": 80},
+         "precond": {"sigma_data": 0.5, "sigma_max": 80},
          "objective": {"kind": "sct", "P_mean": -1.0, "P_std": 1.4, "warmup_iterations": 1000,
                        "tangent_norm_c": 0.1},
          "optimizer": {"kind": "adam", "lr": 1e-3, "betas": [0.9, 0.99]},

@@ -46,7 +46,7 @@ public final class Snapshot implements AutoCloseable {
       int channels;
       long[] shape;
       if (d instanceof ImageDataset img) {
-        resolution = (int) Builders.num(o.data(), "resolution", img.resolution());
+        resolution = o.data().resolutionOr(img.resolution());
         channels = img.channels();
         shape = new long[] {channels, resolution, resolution};
       } else {

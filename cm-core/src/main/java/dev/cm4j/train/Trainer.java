@@ -71,7 +71,7 @@ public final class Trainer implements AutoCloseable {
     int resolution;
     int channels;
     if (dataset instanceof ImageDataset img) {
-      resolution = (int) Builders.num(opts.data(), "resolution", img.resolution());
+      resolution = opts.data().resolutionOr(img.resolution());
       channels = img.channels();
     } else if (dataset instanceof PointDataset pd) {
       resolution = 0;
@@ -88,7 +88,7 @@ public final class Trainer implements AutoCloseable {
       throw new IllegalArgumentException("batch_gpu " + batchGpu + " does not divide the per-process batch " + local
           + " (batch " + opts.batch() + " over " + world + " processes)");
     }
-    LoaderConfig lc = new LoaderConfig(batchGpu, opts.seed(), true, true, Builders.bool(opts.data(), "xflip", false),
+    LoaderConfig lc = new LoaderConfig(batchGpu, opts.seed(), true, true, opts.data().xflip(),
         resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, false, rank, world, 2);
     RunObjective.NetFactory nets = (cfg, sEmb) -> Builders.network(cfg, resolution, channels, sEmb);
     RunObjective objective = RunObjective.create(opts, nets, opts.seed());

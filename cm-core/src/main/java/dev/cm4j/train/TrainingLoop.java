@@ -86,7 +86,7 @@ final class TrainingLoop {
     long total = (long) (opts.durationKimg() * 1000);
     long tickImages = Math.max(1, (long) (opts.tickKimg() * 1000));
     NanToNum sanitize = opts.nanGuard().equals("sanitize") ? NanToNum.ECT : null;
-    double baseLr = Builders.num(opts.optimizer(), "lr", 1e-3);
+    double baseLr = opts.optimizer().lr();
     if (images == 0) {
       reporter.log(String.format(Locale.ROOT,
           "cm4j training run %s: %d parameters, batch %d (%d x %d x %d), %.1f kimg",
@@ -270,9 +270,9 @@ final class TrainingLoop {
       meta.put("format", "cm4j network snapshot");
       SafeTensors.write(dir.snapshot(images), m.stateDict(), meta);
       if (run.dataset() instanceof ImageDataset img) {
-        int n = (int) Builders.num(opts.data(), "grid", 64);
+        int n = opts.data().grid();
         int cols = (int) Math.ceil(Math.sqrt(n));
-        long res = (long) Builders.num(opts.data(), "resolution", img.resolution());
+        long res = opts.data().resolutionOr(img.resolution());
         Tensor z = Tensor.randn(new long[] {n, img.channels(), res, res}, DType.FLOAT32, Device.CPU,
             Generator.cpu(1234));
         sampleGen.setSeed(5678);

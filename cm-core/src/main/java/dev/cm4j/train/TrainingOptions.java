@@ -1,31 +1,36 @@
 package dev.cm4j.train;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.cfg.EnumFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
 /**
  * A training run's whole configuration, as data (EDM's {@code training_options.json}): a run can be re-created from
- * this file alone. Progress is counted in images. Bound from JSON (a preset, a file, then {@code key.path=value}
- * overrides) and written to the run directory.
+ * this file alone. Progress is counted in images. Each section is a typed record ({@link NetworkOptions},
+ * {@link PrecondOptions}, {@link ObjectiveOptions}, {@link OptimizerOptions}, {@link EmaOptions}, {@link DataOptions});
+ * {@link OptionBinder} binds JSON to them, filling every default and rejecting unknown keys and bad values with the
+ * option's path. The JSON written is complete: every default is in it.
  *
- * @param desc description appended to the run directory name
- * @param network raw network: "arch" (ddpmpp | ncsnpp | songunet | mlp) plus EDM-style kwargs
- * @param precond preconditioning: "kind" (ect | edm | cm | trigflow | ctm), sigma_data, sigma_min, sigma_max
- * @param objective "kind" (ect | sct | ict | ctm) plus the objective's parameters (see {@link Builders})
- * @param optimizer "kind" (adam | adamw | radam | sgd), lr, betas, eps, weight_decay
+ * @param desc description appended to the run directory name (null: none)
+ * @param network raw network, by arch
+ * @param precond the preconditioning's σ constants (the objective picks the preconditioning)
+ * @param objective the objective, by kind, with its parameters
+ * @param optimizer the optimizer, by kind
  * @param lrRampupKimg linear learning-rate warm-up in kimg (0: none)
- * @param ema EMA tracks: {"kind": "fixed", "beta": ...} or {"kind": "halflife", "halflife_kimg", "rampup_ratio"}
- * @param data "kind" (fashion-mnist | cifar10 | folder | toy2d | npy), "path", "resolution", "xflip", ...
+ * @param ema EMA tracks, each by kind
+ * @param data the training data, by kind
  * @param batch global batch size
  * @param batchGpu per-process batch per accumulation round (0: batch / world size)
  * @param durationKimg training length in kimg
@@ -40,16 +45,15 @@ import java.util.Map;
  * @param sampleSteps times for the sample grids' multistep sampler (after the first), e.g. [0.821]
  * @param initFrom safetensors file whose matching weights initialise the network (ECT's --transfer), or null
  */
-@JsonInclude(JsonInclude.Include.NON_NULL)
 public record TrainingOptions(
     @JsonProperty("desc") String desc,
-    @JsonProperty("network") ObjectNode network,
-    @JsonProperty("precond") ObjectNode precond,
-    @JsonProperty("objective") ObjectNode objective,
-    @JsonProperty("optimizer") ObjectNode optimizer,
+    @JsonProperty("network") NetworkOptions network,
+    @JsonProperty("precond") PrecondOptions precond,
+    @JsonProperty("objective") ObjectiveOptions objective,
+    @JsonProperty("optimizer") OptimizerOptions optimizer,
     @JsonProperty("lr_rampup_kimg") double lrRampupKimg,
-    @JsonProperty("ema") List<ObjectNode> ema,
-    @JsonProperty("data") ObjectNode data,
+    @JsonProperty("ema") List<EmaOptions> ema,
+    @JsonProperty("data") DataOptions data,
     @JsonProperty("batch") int batch,
     @JsonProperty("batch_gpu") int batchGpu,
     @JsonProperty("duration_kimg") double durationKimg,
@@ -64,35 +68,48 @@ public record TrainingOptions(
     @JsonProperty("sample_steps") double[] sampleSteps,
     @JsonProperty("init_from") String initFrom) {
 
-  static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  /** The mapper of options files: indented, enums written in lower case (as they are read). */
+  static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT)
+      .enable(EnumFeature.WRITE_ENUMS_TO_LOWERCASE)
+      .enable(com.fasterxml.jackson.databind.MapperFeature.ACCEPT_CASE_INSENSITIVE_ENUMS)
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
 
-  /** The top-level option names (JSON keys), including those that are null and so absent from the JSON. */
-  static final java.util.Set<String> KEYS = java.util.Arrays.stream(TrainingOptions.class.getRecordComponents())
-      .map(c -> c.getAccessor().getAnnotation(JsonProperty.class).value()).collect(java.util.stream.Collectors.toUnmodifiableSet());
+  /**
+   * Values of the top-level options a file may leave out (EDM's train.py defaults for the tick, snapshot and state
+   * intervals); network, objective, optimizer, data, batch and duration_kimg have none.
+   */
+  static final String DEFAULTS = """
+      {"desc": null, "precond": {}, "lr_rampup_kimg": 0, "ema": [], "batch_gpu": 0, "tick_kimg": 50,
+       "snap_ticks": 50, "state_ticks": 500, "seed": 0, "threads": 0, "clip_grad_norm": 0, "nan_guard": "stop",
+       "precision": "fp32", "sample_steps": [], "init_from": null}""";
 
   public TrainingOptions {
-    if (network == null || precond == null || objective == null || optimizer == null || data == null) {
-      throw new IllegalArgumentException("network, precond, objective, optimizer and data are required");
+    for (var e : new Object[][] {{"network", network}, {"precond", precond}, {"objective", objective},
+        {"optimizer", optimizer}, {"data", data}, {"ema", ema}, {"nan_guard", nanGuard}, {"precision", precision},
+        {"sample_steps", sampleSteps}}) {
+      if (e[1] == null) throw new OptionException((String) e[0], "required");
     }
-    if (batch < 1) throw new IllegalArgumentException("batch must be >= 1: " + batch);
+    ema = List.copyOf(ema);
+    OptionException.atLeast("lr_rampup_kimg", lrRampupKimg, 0);
+    OptionException.atLeast("batch", batch, 1);
     if (batchGpu < 0 || (batchGpu > 0 && batch % batchGpu != 0)) {
-      throw new IllegalArgumentException("batch_gpu must divide batch (" + batch + "): " + batchGpu);
+      throw new OptionException("batch_gpu", "must divide batch (" + batch + ") or be 0, got " + batchGpu);
     }
-    if (!(durationKimg > 0) || !(tickKimg > 0)) throw new IllegalArgumentException("duration and tick must be > 0");
-    if (snapTicks < 1 || stateTicks < 1) throw new IllegalArgumentException("snap_ticks and state_ticks must be >= 1");
-    if (nanGuard == null) nanGuard = "stop";
-    if (!List.of("sanitize", "stop", "skip").contains(nanGuard)) {
-      throw new IllegalArgumentException("nan_guard must be sanitize, stop or skip: " + nanGuard);
+    OptionException.positive("duration_kimg", durationKimg);
+    OptionException.positive("tick_kimg", tickKimg);
+    OptionException.atLeast("snap_ticks", snapTicks, 1);
+    OptionException.atLeast("state_ticks", stateTicks, 1);
+    OptionException.atLeast("threads", threads, 0);
+    OptionException.atLeast("clip_grad_norm", clipGradNorm, 0);
+    OptionException.oneOf("nan_guard", nanGuard, List.of("sanitize", "stop", "skip"));
+    OptionException.oneOf("precision", precision, List.of("fp32", "bf16", "fp16"));
+    for (int i = 0; i < sampleSteps.length; i++) OptionException.positive("sample_steps." + i, sampleSteps[i]);
+    if (precond.timeLabel().equals("edm") && !objective.precondition().equals("trigflow")) {
+      throw new OptionException("precond.time_label", "\"edm\" is only for the TrigFlow objectives (sct, scd)");
     }
-    if (precision == null) precision = "fp32";
-    if (!List.of("fp32", "bf16", "fp16").contains(precision)) {
-      throw new IllegalArgumentException("precision must be fp32, bf16 or fp16: " + precision);
-    }
-    if (ema == null) ema = List.of();
-    if (sampleSteps == null) sampleSteps = new double[0];
   }
 
-  /** The options as pretty JSON. */
+  /** The options as pretty JSON, every default included. */
   public String toJson() {
     try {
       return JSON.writeValueAsString(this);
@@ -101,62 +118,115 @@ public record TrainingOptions(
     }
   }
 
-  /** Parses options from JSON. */
+  /** The options as a JSON tree (a copy). */
+  public ObjectNode tree() {
+    return JSON.valueToTree(this);
+  }
+
+  /**
+   * Binds options from JSON: a complete file, or one that leaves defaults out; files written by older cm4j versions
+   * load too. Bad options throw {@link OptionException} naming the option's path.
+   */
   public static TrainingOptions fromJson(String json) {
+    JsonNode root;
     try {
-      return JSON.readValue(json, TrainingOptions.class);
-    } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
-      Throwable c = e.getCause() != null ? e.getCause() : e;
-      throw new IllegalArgumentException("bad training options: " + c.getMessage(), e);
+      root = JSON.readTree(json);
+    } catch (com.fasterxml.jackson.core.JacksonException e) {
+      throw new IllegalArgumentException("bad training options JSON: " + e.getOriginalMessage(), e);
     } catch (IOException e) {
-      throw new IllegalArgumentException("bad training options JSON: " + e.getMessage(), e);
+      throw new UncheckedIOException(e);
     }
+    return OptionBinder.bind(root);
   }
 
   /** Reads options from a JSON file. */
   public static TrainingOptions read(Path file) {
+    String json;
     try {
-      return fromJson(Files.readString(file));
+      json = Files.readString(file);
     } catch (IOException e) {
       throw new IllegalArgumentException("cannot read options file " + file + ": " + e.getMessage(), e);
+    }
+    try {
+      return fromJson(json);
+    } catch (OptionException e) {
+      throw new OptionException(e.key(), e.problem() + " (in " + file + ")");
     }
   }
 
   /**
-   * A copy with overrides applied: each key is a dotted path ("objective.P_mean", "batch", "data.path") and each value
-   * is parsed as JSON when it is valid JSON (numbers, true/false, arrays) and taken as a string otherwise.
+   * A copy with overrides applied: each key is a dotted path ("objective.P_mean", "batch", "data.path", "ema.0.beta")
+   * and each value is parsed as JSON when it is valid JSON (numbers, true/false, arrays, objects) and taken as a
+   * string otherwise. A whole section may be replaced ("objective" = {...}). Setting a section's kind (or a network's
+   * arch) to another value starts that section from the new kind's defaults, since the other keys belong to the old
+   * kind; such overrides apply first. Unknown keys and bad values throw {@link OptionException}.
    */
   public TrainingOptions with(Map<String, String> overrides) {
-    ObjectNode root = JSON.valueToTree(this);
-    for (var e : overrides.entrySet()) {
-      String[] path = e.getKey().split("\\.");
-      ObjectNode node = root;
+    ObjectNode root = tree();
+    List<Map.Entry<String, String>> ordered = new ArrayList<>();
+    for (var e : overrides.entrySet()) if (isSelector(e.getKey())) ordered.add(e);
+    for (var e : overrides.entrySet()) if (!isSelector(e.getKey())) ordered.add(e);
+    for (var e : ordered) {
+      String[] path = e.getKey().split("\\.", -1);
+      JsonNode node = root;
+      StringBuilder at = new StringBuilder();
       for (int i = 0; i < path.length - 1; i++) {
-        JsonNode next = node.get(path[i]);
-        if (next == null || !next.isObject()) {
-          if (next != null) throw new IllegalArgumentException("option " + e.getKey() + ": " + path[i] + " is not an object");
-          next = node.putObject(path[i]);
+        if (node instanceof ArrayNode a && child(a, path[i]) == null) {
+          throw new OptionException(e.getKey(), "unknown; " + at + " has " + a.size()
+              + (a.size() == 1 ? " entry" : " entries"));
         }
-        node = (ObjectNode) next;
+        if (i > 0) at.append('.');
+        at.append(path[i]);
+        JsonNode next = child(node, path[i]);
+        if (next == null && node instanceof ObjectNode o) next = o.putObject(path[i]); // the binder names it unknown
+        if (next == null || !next.isContainerNode()) {
+          throw new OptionException(e.getKey(), "unknown; " + at + " is not a section");
+        }
+        node = next;
       }
       String leaf = path[path.length - 1];
-      JsonNode value;
-      try {
-        value = JSON.readTree(e.getValue());
-        if (value == null || value.isMissingNode()) value = JSON.getNodeFactory().textNode(e.getValue());
-      } catch (IOException ex) {
-        value = JSON.getNodeFactory().textNode(e.getValue());
+      JsonNode value = parse(e.getValue());
+      if (node instanceof ObjectNode o) {
+        JsonNode old = o.get(leaf);
+        if (isSelector(e.getKey()) && old != null && !old.asText().equalsIgnoreCase(value.asText())) o.removeAll();
+        o.set(leaf, value);
+      } else {
+        ArrayNode a = (ArrayNode) node;
+        int i = index(leaf);
+        if (i >= 0 && i < a.size()) a.set(i, value);
+        else if (i == a.size()) a.add(value);
+        else {
+          throw new OptionException(e.getKey(), "unknown; " + at + " has " + a.size()
+              + (a.size() == 1 ? " entry" : " entries"));
+        }
       }
-      if (path.length == 1 && !root.has(leaf) && !KEYS.contains(leaf)) {
-        throw new IllegalArgumentException("unknown option '" + leaf + "'");
-      }
-      node.set(leaf, value);
     }
+    return OptionBinder.bind(root);
+  }
+
+  private static boolean isSelector(String key) {
+    return key.endsWith(".kind") || key.endsWith(".arch");
+  }
+
+  private static JsonNode child(JsonNode node, String name) {
+    if (node instanceof ArrayNode a) {
+      int i = index(name);
+      return i >= 0 && i < a.size() ? a.get(i) : null;
+    }
+    return node.get(name);
+  }
+
+  private static int index(String s) {
+    return s.matches("\\d{1,9}") ? Integer.parseInt(s) : -1;
+  }
+
+  private static JsonNode parse(String text) {
     try {
-      return JSON.treeToValue(root, TrainingOptions.class);
-    } catch (IOException ex) {
-      Throwable c = ex.getCause() != null ? ex.getCause() : ex;
-      throw new IllegalArgumentException("bad option override: " + c.getMessage(), ex);
+      JsonNode v = JSON.readTree(text);
+      if (v != null && !v.isMissingNode()) return v;
+    } catch (IOException ignored) {
+      // not JSON: a plain string
     }
+    return JSON.getNodeFactory().textNode(text);
   }
 }

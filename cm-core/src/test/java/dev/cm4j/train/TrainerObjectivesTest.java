@@ -106,7 +106,7 @@ class TrainerObjectivesTest {
   void scdStartsFromTheTeacherInTrigFlowForm() throws Exception {
     try (Trainer t = Trainer.start(forKind("scd", 0.064), dir.resolve("scd0"), TrainerTest.QUIET);
         TensorScope s = TensorScope.open()) {
-      RunObjective.SctModel m = (RunObjective.SctModel) t.model();
+      SctObjective.SctModel m = (SctObjective.SctModel) t.model();
       GradMode g = GradMode.noGrad();
       TrainingOptions o = forKind("scd", 0.064);
       EDMPrecond edm = RunObjective.loadTeacher(o, (cfg, se) -> Builders.network(cfg, 0, 2, se), 0.5);

@@ -1,0 +1,116 @@
+package dev.cm4j.train;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import dev.cm4j.nn.MLPDenoiser;
+import dev.cm4j.nn.Module;
+import dev.cm4j.nn.SongUNet;
+import java.util.List;
+
+/**
+ * The raw network F (options.network), chosen by {@code arch}: the U-Nets take EDM's SongUNet keyword arguments (the
+ * image size and channels come from the data), {@code mlp} the point-data denoiser's.
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.EXISTING_PROPERTY, property = "arch", visible = true)
+@JsonSubTypes({
+    @JsonSubTypes.Type(value = NetworkOptions.UNet.class, names = {"ddpmpp", "ncsnpp", "songunet"}),
+    @JsonSubTypes.Type(value = NetworkOptions.Mlp.class, name = "mlp")})
+public sealed interface NetworkOptions {
+  /** ddpmpp | ncsnpp | songunet | mlp. */
+  String arch();
+
+  /** The network for data of the given resolution and channels (0 resolution: points of that dimension). */
+  Module build(int resolution, int channels, boolean sEmbedding);
+
+  /**
+   * EDM's SongUNet: {@code ddpmpp} (DDPM++ as EDM/ECT configure it for CIFAR-10), {@code ncsnpp} (NCSN++) or
+   * {@code songunet} (SongUNet's own defaults); the defaults of each come from {@link SongUNet.Config}.
+   */
+  record UNet(
+      @JsonProperty("arch") String arch,
+      @JsonProperty("label_dim") int labelDim,
+      @JsonProperty("augment_dim") int augmentDim,
+      @JsonProperty("model_channels") int modelChannels,
+      @JsonProperty("channel_mult") int[] channelMult,
+      @JsonProperty("channel_mult_emb") int channelMultEmb,
+      @JsonProperty("num_blocks") int numBlocks,
+      @JsonProperty("attn_resolutions") int[] attnResolutions,
+      @JsonProperty("dropout") double dropout,
+      @JsonProperty("label_dropout") double labelDropout,
+      @JsonProperty("embedding_type") String embeddingType,
+      @JsonProperty("channel_mult_noise") int channelMultNoise,
+      @JsonProperty("encoder_type") String encoderType,
+      @JsonProperty("decoder_type") String decoderType,
+      @JsonProperty("resample_filter") double[] resampleFilter) implements NetworkOptions {
+    public UNet {
+      OptionException.oneOf("arch", arch, List.of("ddpmpp", "ncsnpp", "songunet"));
+      OptionException.atLeast("label_dim", labelDim, 0);
+      OptionException.atLeast("augment_dim", augmentDim, 0);
+      OptionException.atLeast("model_channels", modelChannels, 1);
+      if (channelMult.length == 0) throw new OptionException("channel_mult", "must not be empty");
+      for (int i = 0; i < channelMult.length; i++) OptionException.atLeast("channel_mult." + i, channelMult[i], 1);
+      OptionException.atLeast("channel_mult_emb", channelMultEmb, 1);
+      OptionException.atLeast("num_blocks", numBlocks, 1);
+      OptionException.within("dropout", dropout, 0, 1);
+      OptionException.within("label_dropout", labelDropout, 0, 1);
+      OptionException.oneOf("embedding_type", embeddingType, List.of("positional", "fourier"));
+      OptionException.atLeast("channel_mult_noise", channelMultNoise, 1);
+      OptionException.oneOf("encoder_type", encoderType, List.of("standard", "skip", "residual"));
+      OptionException.oneOf("decoder_type", decoderType, List.of("standard", "skip"));
+      if (resampleFilter.length == 0) throw new OptionException("resample_filter", "must not be empty");
+    }
+
+    static UNet defaults(String arch) {
+      SongUNet.Config c = switch (arch) {
+        case "ddpmpp" -> SongUNet.Config.ddpmpp(32, 3, 0.13);
+        case "ncsnpp" -> SongUNet.Config.ncsnpp(32, 3, 0.13);
+        default -> SongUNet.Config.defaults(32, 3);
+      };
+      return new UNet(arch, c.labelDim(), c.augmentDim(), c.modelChannels(), c.channelMult(), c.channelMultEmb(),
+          c.numBlocks(), c.attnResolutions(), c.dropout(), c.labelDropout(), c.embeddingType(), c.channelMultNoise(),
+          c.encoderType(), c.decoderType(), c.resampleFilter());
+    }
+
+    /** SongUNet's config for images of the given size. */
+    public SongUNet.Config config(int resolution, int channels, boolean sEmbedding) {
+      return new SongUNet.Config(resolution, channels, channels, labelDim, augmentDim, modelChannels, channelMult,
+          channelMultEmb, numBlocks, attnResolutions, dropout, labelDropout, embeddingType, channelMultNoise,
+          encoderType, decoderType, resampleFilter, sEmbedding);
+    }
+
+    @Override
+    public Module build(int resolution, int channels, boolean sEmbedding) {
+      if (resolution <= 0) {
+        throw new IllegalArgumentException("network.arch " + arch + " needs image data; use network.arch mlp for points");
+      }
+      return new SongUNet(config(resolution, channels, sEmbedding));
+    }
+  }
+
+  /** The residual MLP denoiser for point data (x is [N, D]). */
+  record Mlp(
+      @JsonProperty("arch") String arch,
+      @JsonProperty("hidden") int hidden,             // hidden width
+      @JsonProperty("blocks") int blocks,             // residual blocks
+      @JsonProperty("emb_channels") int embChannels,  // width of the noise embedding (even)
+      @JsonProperty("dropout") double dropout) implements NetworkOptions {
+    public Mlp {
+      OptionException.oneOf("arch", arch, List.of("mlp"));
+      OptionException.atLeast("hidden", hidden, 1);
+      OptionException.atLeast("blocks", blocks, 0);
+      OptionException.atLeast("emb_channels", embChannels, 2);
+      if (embChannels % 2 != 0) throw new OptionException("emb_channels", "must be even, got " + embChannels);
+      OptionException.within("dropout", dropout, 0, 1);
+    }
+
+    static Mlp defaults(String arch) {
+      return new Mlp("mlp", 256, 4, 64, 0);
+    }
+
+    @Override
+    public Module build(int resolution, int channels, boolean sEmbedding) {
+      return new MLPDenoiser(new MLPDenoiser.Config(channels, hidden, blocks, embChannels, dropout, sEmbedding));
+    }
+  }
+}

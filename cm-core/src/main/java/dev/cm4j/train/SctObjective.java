@@ -1,0 +1,138 @@
+package dev.cm4j.train;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.cm4j.nn.EDMNetwork;
+import dev.cm4j.nn.Module;
+import dev.cm4j.objectives.SCM;
+import dev.cm4j.precond.AdaptiveWeight;
+import dev.cm4j.precond.TrigFlowPrecond;
+import dev.cm4j.sampling.Samplers;
+import dev.cm4j.tensor.Generator;
+import dev.cm4j.tensor.Tensor;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * sCT and sCD (docs/algorithms/scm.md): TrigFlow network (c_noise = t, or precond.time_label "edm" for a network with EDM's
+ * parameterisation, e.g. initialised from an EDM teacher), learned weight, tangent warm-up and normalisation; sCD
+ * takes the velocity from the EDM teacher converted to TrigFlow (§1.4).
+ */
+final class SctObjective extends RunObjective {
+  /**
+   * objective.kind "sct" or "scd": {@link SCM.Config}'s parameters (its defaults: CIFAR-10's), and for sCD the teacher.
+   *
+   * @param teacher sCD: safetensors file of the EDM teacher (required); sCT: must be null
+   * @param teacherNetwork sCD: the teacher's network when it differs from options.network (null: the same)
+   * @param initFromTeacher sCD: initialise the student from the teacher's weights when init_from is not given
+   */
+  record Options(
+      @JsonProperty("kind") String kind,
+      @JsonProperty("P_mean") double pMean,
+      @JsonProperty("P_std") double pStd,
+      @JsonProperty("warmup_iterations") long warmupIterations,
+      @JsonProperty("tangent_norm_c") double tangentNormC,
+      @JsonProperty("teacher") String teacher,
+      @JsonProperty("teacher_network") NetworkOptions teacherNetwork,
+      @JsonProperty("init_from_teacher") boolean initFromTeacher) implements ObjectiveOptions {
+    public Options {
+      OptionException.oneOf("kind", kind, List.of("sct", "scd"));
+      OptionException.finite("P_mean", pMean);
+      OptionException.positive("P_std", pStd);
+      OptionException.atLeast("warmup_iterations", warmupIterations, 0);
+      OptionException.atLeast("tangent_norm_c", tangentNormC, 0);
+      if (kind.equals("sct")) {
+        if (teacher != null) throw new OptionException("teacher", "only for kind scd (sct trains without a teacher)");
+        if (teacherNetwork != null) throw new OptionException("teacher_network", "only for kind scd");
+        if (initFromTeacher) throw new OptionException("init_from_teacher", "only for kind scd");
+      }
+    }
+
+    static Options defaults(String kind) {
+      SCM.Config c = SCM.Config.cifar10();
+      return new Options(kind, c.pMean(), c.pStd(), c.warmupIterations(), c.tangentNormC(), null, null, false);
+    }
+
+    SCM.Config config() {
+      return new SCM.Config(pMean, pStd, warmupIterations, tangentNormC);
+    }
+
+    @Override
+    public String precondition() {
+      return "trigflow";
+    }
+  }
+
+  /** The trained pair of sCT: the TrigFlow network and the adaptive weight head. */
+  static final class SctModel extends Module {
+    final TrigFlowPrecond net;
+    final AdaptiveWeight weight;
+
+    <N extends Module & EDMNetwork> SctModel(N raw, double sd, TrigFlowPrecond.TimeLabel label) {
+      net = child("net", new TrigFlowPrecond(raw, sd, label));
+      weight = child("logvar", new AdaptiveWeight(128));
+    }
+  }
+
+  final SctModel model;
+  final SCM scm;
+  final double sigmaMax;
+  final Generator gen;
+  private final TrainingOptions opts;
+  private final NetFactory nets;
+  private final boolean distill;
+  private TrigFlowPrecond teacher;
+
+  SctObjective(TrainingOptions o, NetFactory nets, double sd, long seed, boolean distill) {
+    Options ob = (Options) o.objective();
+    this.opts = o;
+    this.nets = nets;
+    this.distill = distill;
+    TrigFlowPrecond.TimeLabel label = o.precond().trigflowLabel();
+    model = new SctModel(asNet(nets.build(o.network(), false)), sd, label);
+    scm = new SCM(ob.config());
+    sigmaMax = o.precond().sigmaMax();
+    gen = Generator.cpu(seed ^ 0x5c7);
+  }
+
+  @Override
+  Module model() {
+    return model;
+  }
+
+  @Override
+  String defaultInit() {
+    Options ob = (Options) opts.objective();
+    return distill && ob.initFromTeacher() ? ob.teacher() : null;
+  }
+
+  @Override
+  Tensor loss(Tensor x, Tensor labels, long iteration, long images, Map<String, Double> stats) {
+    Tensor n = draw(new long[] {x.size(0)}, dev.cm4j.tensor.DType.FLOAT32, x.device(), gen);
+    Tensor z = draw(x.shape(), x.dtype(), x.device(), gen);
+    if (distill && teacher == null) teacher = TrigFlowPrecond.fromEDM(loadTeacher(opts, nets, model.net.sigmaData()));
+    SCM.Result r = scm.loss(model.net, model.weight, x, labels, iteration, distill ? teacher : null,
+        scm.timeFromDraw(n, model.net.sigmaData()), z, null);
+    stats.put("tangent_norm", r.tangentNorm().mean().item());
+    stats.put("logvar", r.logWeight().mean().item());
+    return r.loss();
+  }
+
+  @Override
+  Map<String, Tensor> randomState() {
+    return Map.of("noise", stateOf(gen));
+  }
+
+  @Override
+  void restoreRandomState(Map<String, Tensor> state) {
+    restore(gen, state, "noise");
+  }
+
+  @Override
+  Tensor sample(Module m, Tensor z, double[] mids, Generator g) {
+    SctModel sm = (SctModel) m;
+    double[] times = new double[mids.length + 1];
+    times[0] = Samplers.trigflowTMax(sigmaMax, sm.net.sigmaData());
+    System.arraycopy(mids, 0, times, 1, mids.length);
+    return Samplers.trigflow(sm.net, z, times, null, g);
+  }
+}
