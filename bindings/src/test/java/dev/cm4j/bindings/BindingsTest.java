@@ -113,7 +113,8 @@ class BindingsTest {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment out = a.allocate(ValueLayout.ADDRESS);
       MemorySegment sizes = a.allocateFrom(ValueLayout.JAVA_LONG, 1, 1, 2, 2);
-      assertEquals(CmTorch.CM_OK(), CmTorch.cm_ones(sizes, 4, CmTorch.CM_DTYPE_FLOAT32(), CmTorch.CM_DEVICE_CPU(), out));
+      int cpu = CmTorch.CM_DEVICE_CPU();
+      assertEquals(CmTorch.CM_OK(), CmTorch.cm_ones(sizes, 4, CmTorch.CM_DTYPE_FLOAT32(), cpu, out));
       MemorySegment t = out.get(ValueLayout.ADDRESS, 0);
       MemorySegment res = a.allocate(ValueLayout.ADDRESS);
       try {
@@ -137,7 +138,8 @@ class BindingsTest {
         assertEquals(CmTorch.CM_OK(), CmTorch.cm_softmax(CmTorch.CM_SOFTMAX_LOG(), t, 3, res));
         MemorySegment r = res.get(ValueLayout.ADDRESS, 0);
         MemorySegment one = a.allocate(ValueLayout.ADDRESS);
-        assertEquals(CmTorch.CM_OK(), CmTorch.cm_reduce(CmTorch.CM_REDUCE_MEAN(), r, MemorySegment.NULL, 0, 0, -1, one));
+        int mean = CmTorch.CM_REDUCE_MEAN();
+        assertEquals(CmTorch.CM_OK(), CmTorch.cm_reduce(mean, r, MemorySegment.NULL, 0, 0, -1, one));
         assertEquals(CmTorch.CM_OK(), CmTorch.cm_item_double(one.get(ValueLayout.ADDRESS, 0), d));
         assertEquals(Math.log(0.5), d.get(ValueLayout.JAVA_DOUBLE, 0), 1e-6);
         CmTorch.cm_tensor_free(one.get(ValueLayout.ADDRESS, 0));
@@ -155,7 +157,8 @@ class BindingsTest {
       MemorySegment sizes = a.allocateFrom(ValueLayout.JAVA_LONG, 3);
       assertEquals(CmTorch.CM_ERROR(), CmTorch.cm_zeros(sizes, 1, CmTorch.CM_DTYPE_FLOAT32(), -2, out));
       assertTrue(lastError().contains("unknown device code -2"), lastError());
-      assertEquals(CmTorch.CM_OK(), CmTorch.cm_zeros(sizes, 1, CmTorch.CM_DTYPE_FLOAT32(), CmTorch.CM_DEVICE_CPU(), out));
+      int cpu = CmTorch.CM_DEVICE_CPU();
+      assertEquals(CmTorch.CM_OK(), CmTorch.cm_zeros(sizes, 1, CmTorch.CM_DTYPE_FLOAT32(), cpu, out));
       MemorySegment t = out.get(ValueLayout.ADDRESS, 0);
       MemorySegment dev = a.allocateFrom(ValueLayout.JAVA_INT, 99);
       assertEquals(CmTorch.CM_OK(), CmTorch.cm_tensor_device(t, dev));

@@ -1029,15 +1029,15 @@ public final class Tensor implements AutoCloseable {
   public Tensor var(double correction, boolean keepdim, int... dims) {
     Native.Scratch s = Native.scratch();
     long[] d = dims(dims);
-    return result(s, cm_var_std(CM_VAR_STD_VAR(), handle(), d.length == 0 ? MemorySegment.NULL : s.longs(d), d.length, correction,
-        keepdim ? 1 : 0, s.out));
+    return result(s, cm_var_std(CM_VAR_STD_VAR(), handle(), d.length == 0 ? MemorySegment.NULL : s.longs(d), d.length,
+        correction, keepdim ? 1 : 0, s.out));
   }
   /** Standard deviation over dims (all if none) with the given correction. */
   public Tensor std(double correction, boolean keepdim, int... dims) {
     Native.Scratch s = Native.scratch();
     long[] d = dims(dims);
-    return result(s, cm_var_std(CM_VAR_STD_STD(), handle(), d.length == 0 ? MemorySegment.NULL : s.longs(d), d.length, correction,
-        keepdim ? 1 : 0, s.out));
+    return result(s, cm_var_std(CM_VAR_STD_STD(), handle(), d.length == 0 ? MemorySegment.NULL : s.longs(d), d.length,
+        correction, keepdim ? 1 : 0, s.out));
   }
   /** Unbiased variance of all elements. */
   public Tensor var() { return var(1, false); }
