@@ -12,16 +12,20 @@
  *    for its thread. cm_last_error() returns it; the pointer and its text stay valid and unchanged until the
  *    same thread makes another call that returns CM_ERROR, or calls cm_clear_error(). Calls that succeed never
  *    touch it, so after a success it may still hold an older failure's text: read it only after CM_ERROR.
- *    Another thread's calls never affect it. Copy the text if it must outlive that window. Before any failure
- *    on a thread (and after cm_clear_error) it is "" (never NULL).
- *  - In place. A function that modifies its first tensor argument instead of returning a new tensor ends in
- *    '_' (cm_unary_, cm_clamp_, cm_lerp_, ...), as in ATen; no function takes an "in place" flag. The
- *    out-of-place form has the same name without '_' and returns its result through `cm_tensor* out`.
+ *    Another thread's calls never affect it; it ends with its thread. Copy the text if it must outlive that
+ *    window. Before any failure on a thread (and after cm_clear_error) it is "" (never NULL).
+ *  - In place. A tensor operation that writes into its first tensor argument instead of returning a new tensor
+ *    ends in '_' (cm_unary_, cm_clamp_, cm_lerp_, cm_normal_, ...), as in ATen; no function takes an "in place"
+ *    flag. Where both forms exist, the out-of-place one has the same name without '_' and returns its result
+ *    through `cm_tensor* out`. Setters (cm_tensor_set_*) and the collectives (cm_dist_allreduce,
+ *    cm_dist_broadcast, which work in place on every tensor given, as torch.distributed does) have no
+ *    out-of-place form, and their names say what they change.
  *  - Variants. A family of related operations is one function taking `int op`, whose values are the
  *    CM_<FAMILY>_* codes defined beside it (CM_UNARY_*, CM_BINARY_*, CM_REDUCE_*, CM_VAR_STD_*, CM_ARG_*,
- *    CM_SOFTMAX_*, ...); likewise a mode argument takes its CM_<MODE>_* codes (CM_INTERPOLATE_*, CM_PAD_*,
- *    CM_REDUCTION_*, CM_DIST_*). No operation is picked by a boolean flag. An unknown code is an error that
- *    names the code, never undefined behaviour.
+ *    CM_SOFTMAX_*, CM_SHAPE_*, CM_LIKE_*, CM_LOSS_*); likewise a mode or kind argument takes its named codes
+ *    (CM_INTERPOLATE_*, CM_PAD_*, CM_REDUCTION_*, CM_DIST_*, CM_SCALAR_*, and CM_VALUE_* for results). No
+ *    operation is picked by a boolean flag. An unknown code is an error that names the code, never undefined
+ *    behaviour.
  *  - Device. Every argument or result that is a device uses one encoding: CM_DEVICE_CPU (-1) is the CPU and
  *    n >= 0 is CUDA device n. Nothing else is valid; a tensor on any other device type (meta, MPS, ...) makes
  *    cm_tensor_device fail rather than return a code. Where only a device type matters (autocast) any CUDA
@@ -688,8 +692,8 @@ CM_API int cm_dist_allreduce_double(cm_process_group pg, double value, int op, d
  * LPIPS networks).
  * ------------------------------------------------------------------------------------------------------- */
 
-/** Loads a TorchScript module from path onto device (CM_DEVICE_CPU or CUDA device n). A missing or corrupt file is an error
- * whose message names the file. */
+/** Loads a TorchScript module from path onto device (CM_DEVICE_CPU or CUDA device n). A missing or corrupt file is
+ * an error whose message names the file. */
 CM_API int cm_jit_load(const char* path, int device, cm_jit_module* out);
 /** Releases a module (NULL is ignored). */
 CM_API int cm_jit_free(cm_jit_module m);

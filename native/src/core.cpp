@@ -48,7 +48,8 @@ at::ScalarType dtype(int code) {
 at::Device device(int code) {
   if (code == CM_DEVICE_CPU) return at::Device(at::kCPU);
   if (code >= 0 && code < 1024) return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(code));
-  throw ArgError("unknown device code " + std::to_string(code) + " (CM_DEVICE_CPU = -1, or a CUDA device index >= 0)");
+  throw ArgError("unknown device code " + std::to_string(code) +
+                 " (CM_DEVICE_CPU = -1, or a CUDA device index >= 0)");
 }
 
 at::Scalar scalar(int kind, double d, int64_t i) {
