@@ -13,11 +13,12 @@ pkgdir="$out/${pkg//.//}"
 if [ -n "${JEXTRACT_HOME:-}" ]; then jx="$JEXTRACT_HOME/bin/jextract"; else jx=$(command -v jextract || true); fi
 [ -n "$jx" ] && [ -x "$jx" ] || { echo "jextract not found: put it on PATH or set JEXTRACT_HOME" >&2; exit 2; }
 rm -rf "$pkgdir"
-# Allow-list: exactly the functions, typedefs and constants declared in cm_torch.h (nothing from libc headers).
+# Allow-list: exactly the functions, typedefs, constants and record structs declared in cm_torch.h (nothing from
+# libc headers). The handle structs (cm_*_s) are only declared, never defined, so they are left out.
 tmp=$(mktemp); trap 'rm -f "$tmp"' EXIT
 "$jx" --dump-includes "$tmp" --include-dir "$root/native/include" "$header" >/dev/null
-grep -E '^--include-(function|typedef|constant) .*# header: .*/cm_torch\.h$' "$tmp" \
-  | awk '{print $1, $2}' | sort > "$here/jextract-includes.txt"
+grep -E '^--include-(function|typedef|constant|struct) .*# header: .*/cm_torch\.h$' "$tmp" \
+  | awk '!($1 == "--include-struct" && $2 ~ /_s$/) {print $1, $2}' | sort > "$here/jextract-includes.txt"
 # No --library: the symbols resolve through the loader lookup after dev.cm4j.bindings.NativeLibrary has
 # System.load()ed the library (see NativeLibrary).
 "$jx" --output "$out" --target-package "$pkg" --header-class-name CmTorch \

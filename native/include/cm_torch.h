@@ -1,19 +1,45 @@
 /*
  * cm_torch.h — the cm4j C API over libtorch.
  *
- * Plain C (C99). Every function returns a status (CM_OK = 0, CM_ERROR = 1) unless documented otherwise; on
- * CM_ERROR the message of the failure (libtorch's text, without backtrace) is available from cm_last_error()
- * on the same thread until the next failing call on that thread. No entry point lets a C++ exception escape or
- * aborts the process on bad input: null handles, wrong shapes, wrong dtypes and out-of-range values are errors.
+ * Plain C (C99). No entry point lets a C++ exception escape or aborts the process on bad input: null handles,
+ * wrong shapes, wrong dtypes, unknown codes and out-of-range values are errors.
  *
- * Conventions
+ * Conventions (they hold for every function below; CM_API_VERSION 2 is the first version that states them)
+ *  - Status. Every function returns a status (CM_OK = 0, CM_ERROR = 1) unless its comment says otherwise
+ *    (cm_last_error, cm_clear_error, cm_api_version, cm_torch_version). Results come back through
+ *    out-parameters (the last arguments).
+ *  - Error message. A call that returns CM_ERROR records a message (libtorch's text without backtrace, or ours)
+ *    for its thread. cm_last_error() returns it; the pointer and its text stay valid and unchanged until the
+ *    same thread makes another call that returns CM_ERROR, or calls cm_clear_error(). Calls that succeed never
+ *    touch it, so after a success it may still hold an older failure's text: read it only after CM_ERROR.
+ *    Another thread's calls never affect it; it ends with its thread. Copy the text if it must outlive that
+ *    window. Before any failure on a thread (and after cm_clear_error) it is "" (never NULL).
+ *  - In place. A tensor operation that writes into its first tensor argument instead of returning a new tensor
+ *    ends in '_' (cm_unary_, cm_clamp_, cm_lerp_, cm_normal_, ...), as in ATen; no function takes an "in place"
+ *    flag. Where both forms exist, the out-of-place one has the same name without '_' and returns its result
+ *    through `cm_tensor* out`. Setters (cm_tensor_set_*) and the collectives (cm_dist_allreduce,
+ *    cm_dist_broadcast, which work in place on every tensor given, as torch.distributed does) have no
+ *    out-of-place form, and their names say what they change.
+ *  - Variants. A family of related operations is one function taking `int op`, whose values are the
+ *    CM_<FAMILY>_* codes defined beside it (CM_UNARY_*, CM_BINARY_*, CM_REDUCE_*, CM_VAR_STD_*, CM_ARG_*,
+ *    CM_SOFTMAX_*, CM_SHAPE_*, CM_LIKE_*, CM_LOSS_*); likewise a mode or kind argument takes its named codes
+ *    (CM_INTERPOLATE_*, CM_PAD_*, CM_REDUCTION_*, CM_DIST_*, CM_SCALAR_*, and CM_VALUE_* for results). No
+ *    operation is picked by a boolean flag. An unknown code is an error that names the code, never undefined
+ *    behaviour.
+ *  - Device. Every argument or result that is a device uses one encoding: CM_DEVICE_CPU (-1) is the CPU and
+ *    n >= 0 is CUDA device n. Nothing else is valid; a tensor on any other device type (meta, MPS, ...) makes
+ *    cm_tensor_device fail rather than return a code. Where only a device type matters (autocast) any CUDA
+ *    device code selects CUDA.
+ *  - dtype: the c10::ScalarType code (CM_DTYPE_*).
  *  - Handles are opaque pointers. A cm_tensor owns one reference to a libtorch tensor; release it with
- *    cm_tensor_free / cm_tensor_free_many. Results come back through out-parameters (last arguments).
- *  - dtype: the c10::ScalarType code (CM_DTYPE_*). device: -1 = CPU, n >= 0 = CUDA device n.
+ *    cm_tensor_free / cm_tensor_free_many. Tensors, generators and guards must not be used after they are
+ *    freed; the caller (cm-core) enforces it.
  *  - Lists are (pointer, length). An optional tensor is a possibly-NULL cm_tensor; an optional number comes
  *    with an explicit has_x flag. A scalar is (kind, double, int64): CM_SCALAR_DOUBLE uses the double,
  *    CM_SCALAR_INT and CM_SCALAR_BOOL the int64 (so integer tensors stay integer).
- *  - Tensors, generators and guards must not be used after they are freed; the caller (cm-core) enforces it.
+ *  - Records. A result made of several named numbers is a struct filled through a pointer
+ *    (cm_allocator_stats), never an array read by position.
+ *  - Strings returned by a function (cm_torch_version) are static and live for the process.
  */
 #ifndef CM_TORCH_H
 #define CM_TORCH_H
@@ -31,8 +57,10 @@ extern "C" {
 #define CM_API __attribute__((visibility("default")))
 #endif
 
-/** Version of this C API; bumped when a signature changes. */
-#define CM_API_VERSION 1
+/** Version of this C API; bumped whenever a signature, a code's meaning or a convention above changes.
+ * 2: the conventions above (in-place '_' functions, CM_VAR_STD_/CM_ARG_/CM_SOFTMAX_ codes, one device encoding,
+ * the stated error-message lifetime, cm_allocator_stats). */
+#define CM_API_VERSION 2
 
 /* Status codes. */
 #define CM_OK 0
@@ -50,7 +78,7 @@ extern "C" {
 #define CM_DTYPE_BOOL 11
 #define CM_DTYPE_BFLOAT16 15
 
-/* device codes */
+/* device codes: CM_DEVICE_CPU, or n >= 0 for CUDA device n */
 #define CM_DEVICE_CPU (-1)
 
 /* scalar kinds */
@@ -71,13 +99,13 @@ typedef struct cm_jit_module_s* cm_jit_module; /* a loaded TorchScript module */
  * Errors and versions
  * ------------------------------------------------------------------------------------------------------- */
 
-/** Message of the last failed call on this thread ("" if none). Valid until the next cm_* call on this thread. */
+/** Message of this thread's last failed call ("" if none); never NULL. Lifetime: see "Error message" above. */
 CM_API const char* cm_last_error(void);
-/** Clears this thread's last error. */
+/** Clears this thread's last error (the pointer cm_last_error returned before is then invalid). */
 CM_API void cm_clear_error(void);
 /** The C API version (CM_API_VERSION) this library implements. */
 CM_API int cm_api_version(void);
-/** The libtorch version this library was compiled against, e.g. "2.13.0". */
+/** The libtorch version this library was compiled against, e.g. "2.13.0" (a static string). */
 CM_API const char* cm_torch_version(void);
 /** Path of the loaded libtorch_cpu shared library (via dladdr), into buf (NUL-terminated, truncated to cap). */
 CM_API int cm_torch_library_path(char* buf, size_t cap);
@@ -102,7 +130,7 @@ CM_API int cm_tensor_sizes(cm_tensor t, int64_t* buf, size_t cap, size_t* ndim);
 CM_API int cm_tensor_strides(cm_tensor t, int64_t* buf, size_t cap, size_t* ndim);
 /** dtype code (CM_DTYPE_*). */
 CM_API int cm_tensor_dtype(cm_tensor t, int* out);
-/** Device code: -1 CPU, n CUDA n (-2 for any other device type). */
+/** Device code: CM_DEVICE_CPU or n for CUDA device n; a tensor on another device type is an error. */
 CM_API int cm_tensor_device(cm_tensor t, int* out);
 /** Number of elements. */
 CM_API int cm_tensor_numel(cm_tensor t, int64_t* out);
@@ -257,19 +285,29 @@ CM_API int cm_binary_scalar_(int op, cm_tensor a, int scalar_kind, double d, int
 #define CM_BINARY_RDIV 22      /* scalar only: s / a */
 #define CM_BINARY_FLOOR_DIVIDE 23 /* floor(a / b) */
 
-/** a + alpha * b (alpha a double); in place on a when inplace != 0 (then *out may be NULL). */
-CM_API int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, int inplace, cm_tensor* out);
+/** a + alpha * b (alpha a double). */
+CM_API int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, cm_tensor* out);
+/** In place: a += alpha * b. */
+CM_API int cm_add_scaled_(cm_tensor a, cm_tensor b, double alpha);
 /** where(cond, a, b). */
 CM_API int cm_where(cm_tensor cond, cm_tensor a, cm_tensor b, cm_tensor* out);
-/** a + w * (b - a) with a tensor weight; in place on a when inplace != 0. */
-CM_API int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, int inplace, cm_tensor* out);
-/** a + w * (b - a) with a scalar weight; in place on a when inplace != 0. */
-CM_API int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, int inplace, cm_tensor* out);
-/** clamp to [min, max]; either bound optional; in place on a when inplace != 0. */
-CM_API int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, int inplace, cm_tensor* out);
-/** nan_to_num: NaN -> nan, +inf -> posinf (or dtype max), -inf -> neginf (or dtype min); in place when inplace != 0. */
+/** a + w * (b - a) with a tensor weight. */
+CM_API int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, cm_tensor* out);
+/** In place: a += w * (b - a) with a tensor weight. */
+CM_API int cm_lerp_(cm_tensor a, cm_tensor b, cm_tensor w);
+/** a + w * (b - a) with a scalar weight. */
+CM_API int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, cm_tensor* out);
+/** In place: a += w * (b - a) with a scalar weight. */
+CM_API int cm_lerp_scalar_(cm_tensor a, cm_tensor b, double w);
+/** clamp to [min, max]; either bound optional, at least one given. */
+CM_API int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, cm_tensor* out);
+/** In place: clamps a to [min, max]; either bound optional, at least one given. */
+CM_API int cm_clamp_(cm_tensor a, int has_min, double min, int has_max, double max);
+/** nan_to_num: NaN -> nan, +inf -> posinf (or dtype max), -inf -> neginf (or dtype min). */
 CM_API int cm_nan_to_num(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf,
-                         int inplace, cm_tensor* out);
+                         cm_tensor* out);
+/** In place nan_to_num on a, replacements as for cm_nan_to_num. */
+CM_API int cm_nan_to_num_(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf);
 /** a += value * t1 * t2 (in place). */
 CM_API int cm_addcmul_(cm_tensor a, cm_tensor t1, cm_tensor t2, double value);
 /** a += value * t1 / t2 (in place). */
@@ -297,15 +335,22 @@ CM_API int cm_reduce(int op, cm_tensor a, const int64_t* dims, size_t n, int kee
 #define CM_REDUCE_ANY 5
 #define CM_REDUCE_ALL 6
 #define CM_REDUCE_PROD 7      /* one dim (n == 1) or all (n == 0) */
-/** Variance (is_std = 0) or standard deviation (is_std = 1) with the given correction (1 = unbiased). */
-CM_API int cm_var_std(int is_std, cm_tensor a, const int64_t* dims, size_t n, double correction, int keepdim,
+/** Variance or standard deviation (op CM_VAR_STD_*) over dims with the given correction (1 = unbiased). */
+CM_API int cm_var_std(int op, cm_tensor a, const int64_t* dims, size_t n, double correction, int keepdim,
                       cm_tensor* out);
+#define CM_VAR_STD_VAR 0 /* var */
+#define CM_VAR_STD_STD 1 /* std = sqrt(var) */
 /** p-norm over dims (p = 2 for Euclidean; INFINITY for max-abs). */
 CM_API int cm_norm(cm_tensor a, double p, const int64_t* dims, size_t n, int keepdim, cm_tensor* out);
-/** argmax (is_min = 0) or argmin (is_min = 1) over one dim, or over the flattened tensor when has_dim = 0. */
-CM_API int cm_argmax(int is_min, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor* out);
-/** softmax (is_log = 0) or log_softmax (is_log = 1) along dim. */
-CM_API int cm_softmax(int is_log, cm_tensor a, int64_t dim, cm_tensor* out);
+/** Index of the largest or smallest element (op CM_ARG_*) along one dim, or in the flattened tensor when
+ * has_dim = 0 (int64 result). */
+CM_API int cm_arg(int op, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor* out);
+#define CM_ARG_MAX 0 /* argmax */
+#define CM_ARG_MIN 1 /* argmin */
+/** softmax or log_softmax (op CM_SOFTMAX_*) along dim. */
+CM_API int cm_softmax(int op, cm_tensor a, int64_t dim, cm_tensor* out);
+#define CM_SOFTMAX_PLAIN 0 /* softmax */
+#define CM_SOFTMAX_LOG 1   /* log_softmax */
 
 /* ---------------------------------------------------------------------------------------------------------
  * Shapes, views and indexing
@@ -371,21 +416,30 @@ CM_API int cm_dropout(cm_tensor x, double p, int train, cm_generator gen, cm_ten
 /** avg_pool2d(kernel, stride, padding, ceil_mode, count_include_pad). */
 CM_API int cm_avg_pool2d(cm_tensor x, int64_t k_h, int64_t k_w, int64_t s_h, int64_t s_w, int64_t p_h, int64_t p_w,
                          int ceil_mode, int count_include_pad, cm_tensor* out);
-/** Resize an NCHW tensor to (out_h, out_w): mode 0 = nearest, 1 = bilinear (align_corners as given). */
+/** Resize an NCHW tensor to (out_h, out_w) with mode CM_INTERPOLATE_* (align_corners used by BILINEAR). */
 CM_API int cm_interpolate(cm_tensor x, int mode, int64_t out_h, int64_t out_w, int align_corners, cm_tensor* out);
-/** pad(x, pads (last dim first, as torch.nn.functional.pad), mode 0 constant / 1 reflect / 2 replicate / 3 circular). */
+#define CM_INTERPOLATE_NEAREST 0
+#define CM_INTERPOLATE_BILINEAR 1
+/** pad(x, pads (last dim first, as torch.nn.functional.pad), mode CM_PAD_*; value is used by CONSTANT only). */
 CM_API int cm_pad(cm_tensor x, const int64_t* pads, size_t n, int mode, double value, cm_tensor* out);
+#define CM_PAD_CONSTANT 0
+#define CM_PAD_REFLECT 1
+#define CM_PAD_REPLICATE 2
+#define CM_PAD_CIRCULAR 3
 /** Scaled dot-product attention softmax(q k^T * scale + mask) v, as a composition of differentiable ops (supports
  * forward-mode AD); mask optional (bool: true = keep; float: added); has_scale = 0 uses 1/sqrt(q.size(-1)). */
 CM_API int cm_sdpa(cm_tensor q, cm_tensor k, cm_tensor v, cm_tensor mask, int is_causal, int has_scale, double scale,
                    cm_tensor* out);
 /** embedding(weight, indices (int64)). */
 CM_API int cm_embedding(cm_tensor weight, cm_tensor indices, cm_tensor* out);
-/** Loss between a and b: op CM_LOSS_*, reduction 0 none / 1 mean / 2 sum, delta for HUBER. */
+/** Loss between a and b: op CM_LOSS_*, reduction CM_REDUCTION_*, delta for HUBER. */
 CM_API int cm_loss(int op, cm_tensor a, cm_tensor b, int reduction, double delta, cm_tensor* out);
 #define CM_LOSS_MSE 0
 #define CM_LOSS_L1 1
 #define CM_LOSS_HUBER 2
+#define CM_REDUCTION_NONE 0 /* per-element losses */
+#define CM_REDUCTION_MEAN 1
+#define CM_REDUCTION_SUM 2
 
 /* ---------------------------------------------------------------------------------------------------------
  * Random numbers
@@ -393,7 +447,7 @@ CM_API int cm_loss(int op, cm_tensor a, cm_tensor b, int reduction, double delta
 
 /** Seeds the default CPU generator and every CUDA device's default generator. */
 CM_API int cm_manual_seed(uint64_t seed);
-/** New generator on device (-1 CPU, n CUDA n) seeded with seed. */
+/** New generator on device (CM_DEVICE_CPU or CUDA device n) seeded with seed. */
 CM_API int cm_generator_new(int device, uint64_t seed, cm_generator* out);
 /** Handle to the default generator of device (freeing the handle leaves the generator alive). */
 CM_API int cm_generator_default(int device, cm_generator* out);
@@ -449,9 +503,10 @@ CM_API int cm_fw_unpack_dual(cm_tensor t, int64_t level, cm_tensor* primal, cm_t
  * Autocast (mixed precision), threads, devices
  * ------------------------------------------------------------------------------------------------------- */
 
-/** Sets autocast for device type (0 CPU, 1 CUDA) on this thread: enabled and dtype (CM_DTYPE_BFLOAT16 or
- * CM_DTYPE_FLOAT16); previous values into *prev_enabled / *prev_dtype. Leaving autocast clears its cast cache. */
-CM_API int cm_autocast_set(int device_type, int enabled, int dtype, int* prev_enabled, int* prev_dtype);
+/** Sets autocast on this thread for the type of `device` (CM_DEVICE_CPU: CPU; any CUDA device code n >= 0:
+ * CUDA): enabled and dtype (CM_DTYPE_BFLOAT16 or CM_DTYPE_FLOAT16); previous values into *prev_enabled /
+ * *prev_dtype. Leaving autocast clears its cast cache. */
+CM_API int cm_autocast_set(int device, int enabled, int dtype, int* prev_enabled, int* prev_dtype);
 /** Sets the number of intra-op threads. */
 CM_API int cm_set_num_threads(int n);
 /** Number of intra-op threads. */
@@ -480,10 +535,18 @@ CM_API int cm_get_num_interop_threads(int* out);
 CM_API int cm_cpu_allocator_configure(int enabled, int64_t min_bytes, int64_t max_cached_bytes, int huge_pages);
 /** *out = 1 if the caching allocator is libtorch's current CPU allocator and caching, else 0. */
 CM_API int cm_cpu_allocator_enabled(int* out);
-/** Writes min(n, 7) statistics of the caching allocator to out: [0] bytes in live cached-path blocks, [1] free
- * bytes held in the cache, [2] peak of [0], [3] requests served from the cache, [4] requests that mapped a fresh
- * block, [5] blocks returned to the OS, [6] live cached-path blocks. Sizes are size-class bytes. */
-CM_API int cm_cpu_allocator_stats(int64_t* out, size_t n);
+/** Statistics of the caching allocator (byte counts are size-class bytes). */
+typedef struct cm_allocator_stats {
+  int64_t allocated_bytes;      /* bytes in live blocks taken through the cache path */
+  int64_t cached_bytes;         /* free bytes held in the cache for reuse */
+  int64_t peak_allocated_bytes; /* highest allocated_bytes so far */
+  int64_t hits;                 /* requests served from the cache */
+  int64_t misses;               /* requests that mapped a fresh block */
+  int64_t released_blocks;      /* blocks returned to the OS */
+  int64_t live_blocks;          /* live blocks taken through the cache path */
+} cm_allocator_stats;
+/** Fills *out with the caching allocator's current statistics. */
+CM_API int cm_cpu_allocator_stats(cm_allocator_stats* out);
 /** Returns every free cached block to the OS (as torch.cuda.empty_cache does for CUDA). */
 CM_API int cm_cpu_allocator_release_cached(void);
 
@@ -491,7 +554,7 @@ CM_API int cm_cpu_allocator_release_cached(void);
 CM_API int cm_cuda_is_available(int* out);
 /** Number of CUDA devices (0 in CPU-only builds). */
 CM_API int cm_cuda_device_count(int* out);
-/** Waits for all work on CUDA device (-1 = current) to finish. */
+/** Waits for all work on CUDA device n (>= 0) to finish; CM_DEVICE_CPU or a CUDA-less build is an error. */
 CM_API int cm_cuda_synchronize(int device);
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -528,8 +591,17 @@ CM_API int cm_stack_push_double_list(cm_stack s, const double* v, size_t n);
 CM_API int cm_stack_push_tensor_list(cm_stack s, const cm_tensor* v, size_t n);
 /** Pushes a list of optional tensors (NULL entries are None), as aten::index takes. */
 CM_API int cm_stack_push_optional_tensor_list(cm_stack s, const cm_tensor* v, size_t n);
-/** Kind of value i: 0 none, 1 tensor, 2 double, 3 int, 4 bool, 5 tensor list, 6 int list, 7 string, 8 other. */
+/** Kind of value i (CM_VALUE_*). */
 CM_API int cm_stack_kind(cm_stack s, size_t i, int* out);
+#define CM_VALUE_NONE 0
+#define CM_VALUE_TENSOR 1
+#define CM_VALUE_DOUBLE 2
+#define CM_VALUE_INT 3
+#define CM_VALUE_BOOL 4
+#define CM_VALUE_TENSOR_LIST 5
+#define CM_VALUE_INT_LIST 6
+#define CM_VALUE_STRING 7
+#define CM_VALUE_OTHER 8
 /** Value i as a tensor (a new handle; NULL for None or an undefined tensor). */
 CM_API int cm_stack_get_tensor(cm_stack s, size_t i, cm_tensor* out);
 /** Value i as a double (ints and bools convert). */
@@ -620,8 +692,8 @@ CM_API int cm_dist_allreduce_double(cm_process_group pg, double value, int op, d
  * LPIPS networks).
  * ------------------------------------------------------------------------------------------------------- */
 
-/** Loads a TorchScript module from path onto device (-1 CPU, n CUDA n). A missing or corrupt file is an error
- * whose message names the file. */
+/** Loads a TorchScript module from path onto device (CM_DEVICE_CPU or CUDA device n). A missing or corrupt file is
+ * an error whose message names the file. */
 CM_API int cm_jit_load(const char* path, int device, cm_jit_module* out);
 /** Releases a module (NULL is ignored). */
 CM_API int cm_jit_free(cm_jit_module m);

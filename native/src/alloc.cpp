@@ -91,13 +91,15 @@ class CachingCpuAllocator final : public c10::Allocator {
     trim_locked(0);
   }
 
-  void stats(int64_t* out, size_t n) {
+  void stats(cm_allocator_stats* out) {
     std::lock_guard<std::mutex> g(mu_);
-    const int64_t v[] = {static_cast<int64_t>(allocated_), static_cast<int64_t>(cached_),
-                         static_cast<int64_t>(peak_), static_cast<int64_t>(hits_),
-                         static_cast<int64_t>(misses_), static_cast<int64_t>(unmapped_),
-                         static_cast<int64_t>(live_.size())};
-    for (size_t i = 0; i < n && i < sizeof(v) / sizeof(v[0]); ++i) out[i] = v[i];
+    out->allocated_bytes = static_cast<int64_t>(allocated_);
+    out->cached_bytes = static_cast<int64_t>(cached_);
+    out->peak_allocated_bytes = static_cast<int64_t>(peak_);
+    out->hits = static_cast<int64_t>(hits_);
+    out->misses = static_cast<int64_t>(misses_);
+    out->released_blocks = static_cast<int64_t>(unmapped_);
+    out->live_blocks = static_cast<int64_t>(live_.size());
   }
 
  private:
@@ -239,10 +241,10 @@ CM_API int cm_cpu_allocator_enabled(int* out) {
   CM_CATCH
 }
 
-CM_API int cm_cpu_allocator_stats(int64_t* out, size_t n) {
+CM_API int cm_cpu_allocator_stats(cm_allocator_stats* out) {
   CM_TRY
-  if (!out && n > 0) throw cm::ArgError("stats output pointer is NULL");
-  instance().stats(out, n);
+  if (!out) throw cm::ArgError("stats output pointer is NULL");
+  instance().stats(out);
   CM_CATCH
 }
 

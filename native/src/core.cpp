@@ -48,7 +48,8 @@ at::ScalarType dtype(int code) {
 at::Device device(int code) {
   if (code == CM_DEVICE_CPU) return at::Device(at::kCPU);
   if (code >= 0 && code < 1024) return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(code));
-  throw ArgError("unknown device code " + std::to_string(code));
+  throw ArgError("unknown device code " + std::to_string(code) +
+                 " (CM_DEVICE_CPU = -1, or a CUDA device index >= 0)");
 }
 
 at::Scalar scalar(int kind, double d, int64_t i) {
@@ -141,7 +142,9 @@ int cm_tensor_dtype(cm_tensor t, int* out) { CM_TRY put_val<int>(out, static_cas
 int cm_tensor_device(cm_tensor t, int* out) {
   CM_TRY
   auto d = T(t).device();
-  put_val<int>(out, d.is_cpu() ? CM_DEVICE_CPU : d.is_cuda() ? d.index() : -2);
+  if (d.is_cpu()) put_val<int>(out, CM_DEVICE_CPU);
+  else if (d.is_cuda() && d.index() >= 0) put_val<int>(out, d.index());
+  else throw cm::ArgError("tensor is on device '" + d.str() + "', which the C API has no code for (CPU or CUDA only)");
   CM_CATCH
 }
 int cm_tensor_data_ptr(cm_tensor t, void** out) {
@@ -454,12 +457,9 @@ int cm_fw_unpack_dual(cm_tensor t, int64_t level, cm_tensor* primal, cm_tensor* 
   CM_CATCH
 }
 
-int cm_autocast_set(int device_type, int enabled, int dtype, int* prev_enabled, int* prev_dtype) {
+int cm_autocast_set(int device, int enabled, int dtype, int* prev_enabled, int* prev_dtype) {
   CM_TRY
-  at::DeviceType dt;
-  if (device_type == 0) dt = at::kCPU;
-  else if (device_type == 1) dt = at::kCUDA;
-  else throw cm::ArgError("autocast device type must be 0 (CPU) or 1 (CUDA), got " + std::to_string(device_type));
+  at::DeviceType dt = cm::device(device).type();
   auto st = cm::dtype(dtype);
   if (st != at::kBFloat16 && st != at::kHalf) throw cm::ArgError("autocast dtype must be bfloat16 or float16");
   if (!prev_enabled || !prev_dtype) throw cm::ArgError("output pointer is NULL");
@@ -491,6 +491,8 @@ int cm_cuda_is_available(int* out) { CM_TRY put_val<int>(out, torch::cuda::is_av
 int cm_cuda_device_count(int* out) { CM_TRY put_val<int>(out, static_cast<int>(torch::cuda::device_count())); CM_CATCH }
 int cm_cuda_synchronize(int device) {
   CM_TRY
+  if (!cm::device(device).is_cuda())
+    throw cm::ArgError("cm_cuda_synchronize needs a CUDA device index >= 0, got " + std::to_string(device));
   if (!torch::cuda::is_available()) throw std::runtime_error("CUDA is not available");
   torch::cuda::synchronize(device);
   CM_CATCH

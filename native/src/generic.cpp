@@ -122,8 +122,9 @@ int cm_stack_push_optional_tensor_list(cm_stack s, const cm_tensor* v, size_t n)
 int cm_stack_kind(cm_stack s, size_t i, int* out) {
   CM_TRY
   const auto& v = at_index(s, i);
-  int k = v.isNone() ? 0 : v.isTensor() ? 1 : v.isDouble() ? 2 : v.isInt() ? 3 : v.isBool() ? 4
-        : v.isTensorList() ? 5 : v.isIntList() ? 6 : v.isString() ? 7 : 8;
+  int k = v.isNone() ? CM_VALUE_NONE : v.isTensor() ? CM_VALUE_TENSOR : v.isDouble() ? CM_VALUE_DOUBLE
+        : v.isInt() ? CM_VALUE_INT : v.isBool() ? CM_VALUE_BOOL : v.isTensorList() ? CM_VALUE_TENSOR_LIST
+        : v.isIntList() ? CM_VALUE_INT_LIST : v.isString() ? CM_VALUE_STRING : CM_VALUE_OTHER;
   cm::put_val<int>(out, k);
   CM_CATCH
 }

@@ -171,44 +171,57 @@ int cm_binary_scalar(int op, cm_tensor a, int kind, double d, int64_t i, cm_tens
 int cm_binary_scalar_(int op, cm_tensor a, int kind, double d, int64_t i) {
   CM_TRY binary_(op, T(a), cm::scalar(kind, d, i)); CM_CATCH
 }
-int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, int inplace, cm_tensor* out) {
-  CM_TRY
-  if (inplace) T(a, "a").add_(T(b, "b"), alpha);
-  else put(out, at::add(T(a, "a"), T(b, "b"), alpha));
-  CM_CATCH
+int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, cm_tensor* out) {
+  CM_TRY put(out, at::add(T(a, "a"), T(b, "b"), alpha)); CM_CATCH
+}
+int cm_add_scaled_(cm_tensor a, cm_tensor b, double alpha) {
+  CM_TRY T(a, "a").add_(T(b, "b"), alpha); CM_CATCH
 }
 int cm_where(cm_tensor cond, cm_tensor a, cm_tensor b, cm_tensor* out) {
   CM_TRY put(out, at::where(T(cond, "cond"), T(a, "a"), T(b, "b"))); CM_CATCH
 }
-int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, int inplace, cm_tensor* out) {
-  CM_TRY
-  if (inplace) T(a, "a").lerp_(T(b, "b"), T(w, "weight"));
-  else put(out, at::lerp(T(a, "a"), T(b, "b"), T(w, "weight")));
-  CM_CATCH
+int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, cm_tensor* out) {
+  CM_TRY put(out, at::lerp(T(a, "a"), T(b, "b"), T(w, "weight"))); CM_CATCH
 }
-int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, int inplace, cm_tensor* out) {
-  CM_TRY
-  if (inplace) T(a, "a").lerp_(T(b, "b"), w);
-  else put(out, at::lerp(T(a, "a"), T(b, "b"), w));
-  CM_CATCH
+int cm_lerp_(cm_tensor a, cm_tensor b, cm_tensor w) {
+  CM_TRY T(a, "a").lerp_(T(b, "b"), T(w, "weight")); CM_CATCH
 }
-int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, int inplace, cm_tensor* out) {
-  CM_TRY
+int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, cm_tensor* out) {
+  CM_TRY put(out, at::lerp(T(a, "a"), T(b, "b"), w)); CM_CATCH
+}
+int cm_lerp_scalar_(cm_tensor a, cm_tensor b, double w) {
+  CM_TRY T(a, "a").lerp_(T(b, "b"), w); CM_CATCH
+}
+
+namespace {
+using Bounds = std::pair<c10::optional<at::Scalar>, c10::optional<at::Scalar>>;
+Bounds clamp_bounds(int has_min, double min, int has_max, double max) {
   c10::optional<at::Scalar> lo = has_min ? c10::optional<at::Scalar>(min) : c10::nullopt;
   c10::optional<at::Scalar> hi = has_max ? c10::optional<at::Scalar>(max) : c10::nullopt;
   if (!lo && !hi) throw cm::ArgError("clamp needs at least one bound");
-  if (inplace) T(a).clamp_(lo, hi);
-  else put(out, at::clamp(T(a), lo, hi));
+  return {lo, hi};
+}
+c10::optional<double> opt_double(int has, double v) { return has ? c10::optional<double>(v) : c10::nullopt; }
+}  // namespace
+
+int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, cm_tensor* out) {
+  CM_TRY
+  auto b = clamp_bounds(has_min, min, has_max, max);
+  put(out, at::clamp(T(a), b.first, b.second));
   CM_CATCH
 }
-int cm_nan_to_num(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf, int inplace,
-                  cm_tensor* out) {
+int cm_clamp_(cm_tensor a, int has_min, double min, int has_max, double max) {
   CM_TRY
-  c10::optional<double> p = has_posinf ? c10::optional<double>(posinf) : c10::nullopt;
-  c10::optional<double> n = has_neginf ? c10::optional<double>(neginf) : c10::nullopt;
-  if (inplace) T(a).nan_to_num_(nan, p, n);
-  else put(out, at::nan_to_num(T(a), nan, p, n));
+  auto b = clamp_bounds(has_min, min, has_max, max);
+  T(a).clamp_(b.first, b.second);
   CM_CATCH
+}
+int cm_nan_to_num(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf,
+                  cm_tensor* out) {
+  CM_TRY put(out, at::nan_to_num(T(a), nan, opt_double(has_posinf, posinf), opt_double(has_neginf, neginf))); CM_CATCH
+}
+int cm_nan_to_num_(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf) {
+  CM_TRY T(a).nan_to_num_(nan, opt_double(has_posinf, posinf), opt_double(has_neginf, neginf)); CM_CATCH
 }
 int cm_addcmul_(cm_tensor a, cm_tensor t1, cm_tensor t2, double value) {
   CM_TRY T(a).addcmul_(T(t1, "t1"), T(t2, "t2"), value); CM_CATCH
@@ -275,12 +288,14 @@ int cm_reduce(int op, cm_tensor a, const int64_t* dims, size_t n, int keepdim, i
   }
   CM_CATCH
 }
-int cm_var_std(int is_std, cm_tensor a, const int64_t* dims, size_t n, double correction, int keepdim,
+int cm_var_std(int op, cm_tensor a, const int64_t* dims, size_t n, double correction, int keepdim,
                cm_tensor* out) {
   CM_TRY
+  if (op != CM_VAR_STD_VAR && op != CM_VAR_STD_STD)
+    throw cm::ArgError("unknown var/std op " + std::to_string(op) + " (CM_VAR_STD_VAR or CM_VAR_STD_STD)");
   auto d = dims_opt(dims, n);
   at::Scalar c(correction);
-  put(out, is_std ? at::std(T(a), d, c, keepdim != 0) : at::var(T(a), d, c, keepdim != 0));
+  put(out, op == CM_VAR_STD_STD ? at::std(T(a), d, c, keepdim != 0) : at::var(T(a), d, c, keepdim != 0));
   CM_CATCH
 }
 int cm_norm(cm_tensor a, double p, const int64_t* dims, size_t n, int keepdim, cm_tensor* out) {
@@ -289,14 +304,22 @@ int cm_norm(cm_tensor a, double p, const int64_t* dims, size_t n, int keepdim, c
   put(out, at::linalg_vector_norm(T(a), p, n ? c10::OptionalIntArrayRef(d) : c10::nullopt, keepdim != 0));
   CM_CATCH
 }
-int cm_argmax(int is_min, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor* out) {
+int cm_arg(int op, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor* out) {
   CM_TRY
+  if (op != CM_ARG_MAX && op != CM_ARG_MIN)
+    throw cm::ArgError("unknown arg op " + std::to_string(op) + " (CM_ARG_MAX or CM_ARG_MIN)");
   c10::optional<int64_t> d = has_dim ? c10::optional<int64_t>(dim) : c10::nullopt;
-  put(out, is_min ? at::argmin(T(a), d, keepdim != 0) : at::argmax(T(a), d, keepdim != 0));
+  put(out, op == CM_ARG_MIN ? at::argmin(T(a), d, keepdim != 0) : at::argmax(T(a), d, keepdim != 0));
   CM_CATCH
 }
-int cm_softmax(int is_log, cm_tensor a, int64_t dim, cm_tensor* out) {
-  CM_TRY put(out, is_log ? at::log_softmax(T(a), dim) : at::softmax(T(a), dim)); CM_CATCH
+int cm_softmax(int op, cm_tensor a, int64_t dim, cm_tensor* out) {
+  CM_TRY
+  switch (op) {
+    case CM_SOFTMAX_PLAIN: put(out, at::softmax(T(a), dim)); break;
+    case CM_SOFTMAX_LOG: put(out, at::log_softmax(T(a), dim)); break;
+    default: throw cm::ArgError("unknown softmax op " + std::to_string(op) + " (CM_SOFTMAX_PLAIN or CM_SOFTMAX_LOG)");
+  }
+  CM_CATCH
 }
 
 // ---------------------------------------------------------------------------------------------- shapes
@@ -424,16 +447,23 @@ int cm_interpolate(cm_tensor x, int mode, int64_t oh, int64_t ow, int align_corn
   CM_TRY
   const auto& in = T(x, "input");
   if (in.dim() != 4) throw cm::ArgError("interpolate expects an NCHW tensor, got " + std::to_string(in.dim()) + "-D");
-  if (mode == 0) put(out, at::upsample_nearest2d(in, {oh, ow}));
-  else if (mode == 1) put(out, at::upsample_bilinear2d(in, {oh, ow}, align_corners != 0));
-  else throw cm::ArgError("interpolate mode must be 0 (nearest) or 1 (bilinear)");
+  switch (mode) {
+    case CM_INTERPOLATE_NEAREST: put(out, at::upsample_nearest2d(in, {oh, ow})); break;
+    case CM_INTERPOLATE_BILINEAR: put(out, at::upsample_bilinear2d(in, {oh, ow}, align_corners != 0)); break;
+    default:
+      throw cm::ArgError("unknown interpolate mode " + std::to_string(mode) +
+                         " (CM_INTERPOLATE_NEAREST or CM_INTERPOLATE_BILINEAR)");
+  }
   CM_CATCH
 }
 int cm_pad(cm_tensor x, const int64_t* pads, size_t n, int mode, double value, cm_tensor* out) {
   CM_TRY
-  static const char* modes[] = {"constant", "reflect", "replicate", "circular"};
-  if (mode < 0 || mode > 3) throw cm::ArgError("pad mode must be 0..3, got " + std::to_string(mode));
-  c10::optional<double> v = mode == 0 ? c10::optional<double>(value) : c10::nullopt;
+  static const char* modes[] = {"constant", "reflect", "replicate", "circular"};  // indexed by CM_PAD_*
+  static_assert(CM_PAD_CONSTANT == 0 && CM_PAD_REFLECT == 1 && CM_PAD_REPLICATE == 2 && CM_PAD_CIRCULAR == 3,
+                "modes[] follows the CM_PAD_* codes");
+  if (mode < CM_PAD_CONSTANT || mode > CM_PAD_CIRCULAR)
+    throw cm::ArgError("unknown pad mode " + std::to_string(mode) + " (CM_PAD_CONSTANT..CM_PAD_CIRCULAR)");
+  c10::optional<double> v = mode == CM_PAD_CONSTANT ? c10::optional<double>(value) : c10::nullopt;
   put(out, at::pad(T(x, "input"), cm::ints(pads, n, "pads"), modes[mode], v));
   CM_CATCH
 }
@@ -464,8 +494,13 @@ int cm_embedding(cm_tensor weight, cm_tensor indices, cm_tensor* out) {
 }
 int cm_loss(int op, cm_tensor a, cm_tensor b, int reduction, double delta, cm_tensor* out) {
   CM_TRY
-  if (reduction < 0 || reduction > 2) throw cm::ArgError("reduction must be 0 (none), 1 (mean) or 2 (sum)");
-  // ATen's Reduction enum: None = 0, Mean = 1, Sum = 2.
+  if (reduction < CM_REDUCTION_NONE || reduction > CM_REDUCTION_SUM)
+    throw cm::ArgError("unknown reduction " + std::to_string(reduction) +
+                       " (CM_REDUCTION_NONE, CM_REDUCTION_MEAN or CM_REDUCTION_SUM)");
+  // The CM_REDUCTION_* codes are ATen's Reduction enum values (None = 0, Mean = 1, Sum = 2).
+  static_assert(CM_REDUCTION_NONE == at::Reduction::None && CM_REDUCTION_MEAN == at::Reduction::Mean &&
+                    CM_REDUCTION_SUM == at::Reduction::Sum,
+                "CM_REDUCTION_* follow at::Reduction");
   switch (op) {
     case CM_LOSS_MSE: put(out, at::mse_loss(T(a, "input"), T(b, "target"), reduction)); break;
     case CM_LOSS_L1: put(out, at::l1_loss(T(a, "input"), T(b, "target"), reduction)); break;

@@ -21,6 +21,33 @@ int main(void) {
   CHECK(cm_binary(CM_BINARY_ADD, a, d, &e) == CM_ERROR && strstr(cm_last_error(), "size") != NULL);
   CHECK(cm_binary(CM_BINARY_ADD, NULL, d, &e) == CM_ERROR && strstr(cm_last_error(), "NULL") != NULL);
   CHECK(cm_unary(9999, a, &e) == CM_ERROR);
+  /* The message stays until the next failing call: a successful call leaves it unchanged. */
+  const char* msg = cm_last_error();
+  char saved[256];
+  strncpy(saved, msg, sizeof saved - 1);
+  saved[sizeof saved - 1] = 0;
+  int64_t numel = 0;
+  CHECK(cm_tensor_numel(a, &numel) == CM_OK && numel == 6 && cm_last_error() == msg && strcmp(msg, saved) == 0);
+  cm_clear_error();
+  CHECK(cm_last_error() != NULL && cm_last_error()[0] == 0);
+  /* Variant codes: an unknown code is an error naming it. */
+  CHECK(cm_var_std(7, a, NULL, 0, 1.0, 0, &e) == CM_ERROR && strstr(cm_last_error(), "7") != NULL);
+  CHECK(cm_arg(-1, a, 0, 0, 0, &e) == CM_ERROR && strstr(cm_last_error(), "-1") != NULL);
+  CHECK(cm_softmax(2, a, 0, &e) == CM_ERROR && strstr(cm_last_error(), "2") != NULL);
+  /* In place with the '_' suffix: a <- a + 2 * a = 3 a (sum 63). */
+  CHECK(cm_add_scaled_(a, a, 2.0) == CM_OK);
+  CHECK(cm_reduce(CM_REDUCE_SUM, a, NULL, 0, 0, -1, &e) == CM_OK && cm_item_double(e, &v) == CM_OK && v == 63.0);
+  CHECK(cm_tensor_free(e) == CM_OK);
+  /* One device encoding. */
+  int dev = 7;
+  CHECK(cm_tensor_device(a, &dev) == CM_OK && dev == CM_DEVICE_CPU);
+  CHECK(cm_zeros(sz2, 1, CM_DTYPE_FLOAT32, -2, &e) == CM_ERROR && strstr(cm_last_error(), "device code -2") != NULL);
+  /* Allocator statistics come as named fields. */
+  cm_allocator_stats st;
+  memset(&st, 0xff, sizeof st);
+  CHECK(cm_cpu_allocator_stats(&st) == CM_OK && st.allocated_bytes >= 0);
+  CHECK(st.peak_allocated_bytes >= st.allocated_bytes && st.live_blocks >= 0 && st.hits >= 0);
+  CHECK(cm_cpu_allocator_stats(NULL) == CM_ERROR);
   cm_tensor all[4] = {a, b, c, d};
   CHECK(cm_tensor_free_many(all, 4) == CM_OK);
   printf("selftest ok (libtorch %s)\n", cm_torch_version());

@@ -13,7 +13,7 @@ public final class Autocast implements AutoCloseable {
     Native.ensureLoaded();
   }
 
-  private final int deviceType;
+  private final int device; // a device code of the autocast device type (C API: CPU, or any CUDA device)
   private final boolean prevEnabled;
   private final int prevDtype;
   private boolean closed;
@@ -22,9 +22,9 @@ public final class Autocast implements AutoCloseable {
     if (dtype != DType.BFLOAT16 && dtype != DType.FLOAT16) {
       throw new IllegalArgumentException("autocast dtype must be BFLOAT16 or FLOAT16, got " + dtype);
     }
-    deviceType = type == Device.Type.CPU ? 0 : 1;
+    device = type == Device.Type.CPU ? Device.CPU.code() : Device.cuda(0).code();
     Native.Scratch s = Native.scratch();
-    Native.check(cm_autocast_set(deviceType, enabled ? 1 : 0, dtype.code(), s.out, s.out2));
+    Native.check(cm_autocast_set(device, enabled ? 1 : 0, dtype.code(), s.out, s.out2));
     prevEnabled = s.out.get(ValueLayout.JAVA_INT, 0) != 0;
     prevDtype = s.out2.get(ValueLayout.JAVA_INT, 0);
   }
@@ -46,6 +46,6 @@ public final class Autocast implements AutoCloseable {
     Native.Scratch s = Native.scratch();
     DType d = DType.ofCode(prevDtype);
     if (d != DType.BFLOAT16 && d != DType.FLOAT16) d = DType.BFLOAT16;
-    Native.check(cm_autocast_set(deviceType, prevEnabled ? 1 : 0, d.code(), s.out, s.out2));
+    Native.check(cm_autocast_set(device, prevEnabled ? 1 : 0, d.code(), s.out, s.out2));
   }
 }

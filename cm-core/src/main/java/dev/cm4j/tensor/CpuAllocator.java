@@ -2,6 +2,8 @@ package dev.cm4j.tensor;
 
 import static dev.cm4j.bindings.ffi.CmTorch.*;
 
+import dev.cm4j.bindings.ffi.cm_allocator_stats;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
 import java.util.Locale;
@@ -119,10 +121,11 @@ public final class CpuAllocator {
   /** The current statistics. */
   public static Stats stats() {
     Native.Scratch s = Native.scratch();
-    Native.check(cm_cpu_allocator_stats(s.outs, 7));
-    long[] v = new long[7];
-    for (int i = 0; i < 7; i++) v[i] = s.outs.getAtIndex(ValueLayout.JAVA_LONG, i);
-    return new Stats(v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+    MemorySegment st = s.outs.asSlice(0, cm_allocator_stats.layout());
+    Native.check(cm_cpu_allocator_stats(st));
+    return new Stats(cm_allocator_stats.allocated_bytes(st), cm_allocator_stats.cached_bytes(st),
+        cm_allocator_stats.peak_allocated_bytes(st), cm_allocator_stats.hits(st), cm_allocator_stats.misses(st),
+        cm_allocator_stats.released_blocks(st), cm_allocator_stats.live_blocks(st));
   }
 
   /** Returns every free cached block to the OS; blocks in use are untouched. */

@@ -707,7 +707,7 @@ public final class Tensor implements AutoCloseable {
   public Tensor add(Tensor other, double alpha) {
     MemorySegment b = h(other, "other");
     Native.Scratch s = Native.scratch();
-    return result(s, cm_add_scaled(handle(), b, alpha, 0, s.out));
+    return result(s, cm_add_scaled(handle(), b, alpha, s.out));
   }
   /** this + v. */
   public Tensor add(double v) { return bin(CM_BINARY_ADD(), v); }
@@ -853,37 +853,37 @@ public final class Tensor implements AutoCloseable {
   /** clamp to [min, max]. */
   public Tensor clamp(double min, double max) {
     Native.Scratch s = Native.scratch();
-    return result(s, cm_clamp(handle(), 1, min, 1, max, 0, s.out));
+    return result(s, cm_clamp(handle(), 1, min, 1, max, s.out));
   }
   /** clamp from below. */
   public Tensor clampMin(double min) {
     Native.Scratch s = Native.scratch();
-    return result(s, cm_clamp(handle(), 1, min, 0, 0, 0, s.out));
+    return result(s, cm_clamp(handle(), 1, min, 0, 0, s.out));
   }
   /** clamp from above. */
   public Tensor clampMax(double max) {
     Native.Scratch s = Native.scratch();
-    return result(s, cm_clamp(handle(), 0, 0, 1, max, 0, s.out));
+    return result(s, cm_clamp(handle(), 0, 0, 1, max, s.out));
   }
   /** In place clamp to [min, max]. */
   public Tensor clamp_(double min, double max) {
-    Native.check(cm_clamp(handle(), 1, min, 1, max, 1, MemorySegment.NULL));
+    Native.check(cm_clamp_(handle(), 1, min, 1, max));
     return this;
   }
 
   /** NaN → nan, +inf → posinf, −inf → neginf. */
   public Tensor nanToNum(double nan, double posinf, double neginf) {
     Native.Scratch s = Native.scratch();
-    return result(s, cm_nan_to_num(handle(), nan, 1, posinf, 1, neginf, 0, s.out));
+    return result(s, cm_nan_to_num(handle(), nan, 1, posinf, 1, neginf, s.out));
   }
   /** NaN → 0, ±inf → the dtype's largest finite values (torch.nan_to_num defaults). */
   public Tensor nanToNum() {
     Native.Scratch s = Native.scratch();
-    return result(s, cm_nan_to_num(handle(), 0, 0, 0, 0, 0, 0, s.out));
+    return result(s, cm_nan_to_num(handle(), 0, 0, 0, 0, 0, s.out));
   }
   /** In place nan_to_num. */
   public Tensor nanToNum_(double nan, double posinf, double neginf) {
-    Native.check(cm_nan_to_num(handle(), nan, 1, posinf, 1, neginf, 1, MemorySegment.NULL));
+    Native.check(cm_nan_to_num_(handle(), nan, 1, posinf, 1, neginf));
     return this;
   }
 
@@ -891,22 +891,22 @@ public final class Tensor implements AutoCloseable {
   public Tensor lerp(Tensor end, double w) {
     MemorySegment e = h(end, "end");
     Native.Scratch s = Native.scratch();
-    return result(s, cm_lerp_scalar(handle(), e, w, 0, s.out));
+    return result(s, cm_lerp_scalar(handle(), e, w, s.out));
   }
   /** this + w·(end − this), tensor weight. */
   public Tensor lerp(Tensor end, Tensor w) {
     MemorySegment e = h(end, "end"), ww = h(w, "weight");
     Native.Scratch s = Native.scratch();
-    return result(s, cm_lerp(handle(), e, ww, 0, s.out));
+    return result(s, cm_lerp(handle(), e, ww, s.out));
   }
   /** In place this += w·(end − this). */
   public Tensor lerp_(Tensor end, double w) {
-    Native.check(cm_lerp_scalar(handle(), h(end, "end"), w, 1, MemorySegment.NULL));
+    Native.check(cm_lerp_scalar_(handle(), h(end, "end"), w));
     return this;
   }
   /** In place lerp with a tensor weight. */
   public Tensor lerp_(Tensor end, Tensor w) {
-    Native.check(cm_lerp(handle(), h(end, "end"), h(w, "weight"), 1, MemorySegment.NULL));
+    Native.check(cm_lerp_(handle(), h(end, "end"), h(w, "weight")));
     return this;
   }
 
@@ -930,7 +930,7 @@ public final class Tensor implements AutoCloseable {
   public Tensor add_(Tensor other) { return bin_(CM_BINARY_ADD(), other); }
   /** this += alpha·other. */
   public Tensor add_(Tensor other, double alpha) {
-    Native.check(cm_add_scaled(handle(), h(other, "other"), alpha, 1, MemorySegment.NULL));
+    Native.check(cm_add_scaled_(handle(), h(other, "other"), alpha));
     return this;
   }
   /** this += v. */
@@ -1045,15 +1045,15 @@ public final class Tensor implements AutoCloseable {
   public Tensor var(double correction, boolean keepdim, int... dims) {
     Native.Scratch s = Native.scratch();
     long[] d = dims(dims);
-    return result(s, cm_var_std(0, handle(), d.length == 0 ? MemorySegment.NULL : s.longs(d), d.length, correction,
-        keepdim ? 1 : 0, s.out));
+    return result(s, cm_var_std(CM_VAR_STD_VAR(), handle(), d.length == 0 ? MemorySegment.NULL : s.longs(d), d.length,
+        correction, keepdim ? 1 : 0, s.out));
   }
   /** Standard deviation over dims (all if none) with the given correction. */
   public Tensor std(double correction, boolean keepdim, int... dims) {
     Native.Scratch s = Native.scratch();
     long[] d = dims(dims);
-    return result(s, cm_var_std(1, handle(), d.length == 0 ? MemorySegment.NULL : s.longs(d), d.length, correction,
-        keepdim ? 1 : 0, s.out));
+    return result(s, cm_var_std(CM_VAR_STD_STD(), handle(), d.length == 0 ? MemorySegment.NULL : s.longs(d), d.length,
+        correction, keepdim ? 1 : 0, s.out));
   }
   /** Unbiased variance of all elements. */
   public Tensor var() { return var(1, false); }
@@ -1073,27 +1073,27 @@ public final class Tensor implements AutoCloseable {
   /** Index of the maximum of the flattened tensor. */
   public Tensor argmax() {
     Native.Scratch s = Native.scratch();
-    return result(s, cm_argmax(0, handle(), 0, 0, 0, s.out));
+    return result(s, cm_arg(CM_ARG_MAX(), handle(), 0, 0, 0, s.out));
   }
   /** Indices of the maxima along dim. */
   public Tensor argmax(int dim, boolean keepdim) {
     Native.Scratch s = Native.scratch();
-    return result(s, cm_argmax(0, handle(), 1, dim, keepdim ? 1 : 0, s.out));
+    return result(s, cm_arg(CM_ARG_MAX(), handle(), 1, dim, keepdim ? 1 : 0, s.out));
   }
   /** Indices of the minima along dim. */
   public Tensor argmin(int dim, boolean keepdim) {
     Native.Scratch s = Native.scratch();
-    return result(s, cm_argmax(1, handle(), 1, dim, keepdim ? 1 : 0, s.out));
+    return result(s, cm_arg(CM_ARG_MIN(), handle(), 1, dim, keepdim ? 1 : 0, s.out));
   }
   /** softmax along dim. */
   public Tensor softmax(int dim) {
     Native.Scratch s = Native.scratch();
-    return result(s, cm_softmax(0, handle(), dim, s.out));
+    return result(s, cm_softmax(CM_SOFTMAX_PLAIN(), handle(), dim, s.out));
   }
   /** log softmax along dim. */
   public Tensor logSoftmax(int dim) {
     Native.Scratch s = Native.scratch();
-    return result(s, cm_softmax(1, handle(), dim, s.out));
+    return result(s, cm_softmax(CM_SOFTMAX_LOG(), handle(), dim, s.out));
   }
 
   // ------------------------------------------------------------------------------------------ shapes

@@ -66,7 +66,7 @@ public final class Torch {
     return s.out.get(ValueLayout.JAVA_INT, 0);
   }
 
-  /** Waits for all work on a CUDA device to finish. */
+  /** Waits for all work on CUDA device {@code device} (an index >= 0) to finish. */
   public static void cudaSynchronize(int device) {
     Native.check(cm_cuda_synchronize(device));
   }

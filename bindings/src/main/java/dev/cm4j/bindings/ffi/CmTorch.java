@@ -68,10 +68,10 @@ public class CmTorch {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
-    private static final int CM_API_VERSION = (int)1L;
+    private static final int CM_API_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define CM_API_VERSION 1
+     * #define CM_API_VERSION 2
      * }
      */
     public static int CM_API_VERSION() {
@@ -860,6 +860,60 @@ public class CmTorch {
     public static int CM_REDUCE_PROD() {
         return CM_REDUCE_PROD;
     }
+    private static final int CM_VAR_STD_VAR = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_VAR_STD_VAR 0
+     * }
+     */
+    public static int CM_VAR_STD_VAR() {
+        return CM_VAR_STD_VAR;
+    }
+    private static final int CM_VAR_STD_STD = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_VAR_STD_STD 1
+     * }
+     */
+    public static int CM_VAR_STD_STD() {
+        return CM_VAR_STD_STD;
+    }
+    private static final int CM_ARG_MAX = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_ARG_MAX 0
+     * }
+     */
+    public static int CM_ARG_MAX() {
+        return CM_ARG_MAX;
+    }
+    private static final int CM_ARG_MIN = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_ARG_MIN 1
+     * }
+     */
+    public static int CM_ARG_MIN() {
+        return CM_ARG_MIN;
+    }
+    private static final int CM_SOFTMAX_PLAIN = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_SOFTMAX_PLAIN 0
+     * }
+     */
+    public static int CM_SOFTMAX_PLAIN() {
+        return CM_SOFTMAX_PLAIN;
+    }
+    private static final int CM_SOFTMAX_LOG = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_SOFTMAX_LOG 1
+     * }
+     */
+    public static int CM_SOFTMAX_LOG() {
+        return CM_SOFTMAX_LOG;
+    }
     private static final int CM_SHAPE_RESHAPE = (int)0L;
     /**
      * {@snippet lang=c :
@@ -923,6 +977,60 @@ public class CmTorch {
     public static int CM_SHAPE_SQUEEZE() {
         return CM_SHAPE_SQUEEZE;
     }
+    private static final int CM_INTERPOLATE_NEAREST = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_INTERPOLATE_NEAREST 0
+     * }
+     */
+    public static int CM_INTERPOLATE_NEAREST() {
+        return CM_INTERPOLATE_NEAREST;
+    }
+    private static final int CM_INTERPOLATE_BILINEAR = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_INTERPOLATE_BILINEAR 1
+     * }
+     */
+    public static int CM_INTERPOLATE_BILINEAR() {
+        return CM_INTERPOLATE_BILINEAR;
+    }
+    private static final int CM_PAD_CONSTANT = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_PAD_CONSTANT 0
+     * }
+     */
+    public static int CM_PAD_CONSTANT() {
+        return CM_PAD_CONSTANT;
+    }
+    private static final int CM_PAD_REFLECT = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_PAD_REFLECT 1
+     * }
+     */
+    public static int CM_PAD_REFLECT() {
+        return CM_PAD_REFLECT;
+    }
+    private static final int CM_PAD_REPLICATE = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_PAD_REPLICATE 2
+     * }
+     */
+    public static int CM_PAD_REPLICATE() {
+        return CM_PAD_REPLICATE;
+    }
+    private static final int CM_PAD_CIRCULAR = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_PAD_CIRCULAR 3
+     * }
+     */
+    public static int CM_PAD_CIRCULAR() {
+        return CM_PAD_CIRCULAR;
+    }
     private static final int CM_LOSS_MSE = (int)0L;
     /**
      * {@snippet lang=c :
@@ -949,6 +1057,114 @@ public class CmTorch {
      */
     public static int CM_LOSS_HUBER() {
         return CM_LOSS_HUBER;
+    }
+    private static final int CM_REDUCTION_NONE = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_REDUCTION_NONE 0
+     * }
+     */
+    public static int CM_REDUCTION_NONE() {
+        return CM_REDUCTION_NONE;
+    }
+    private static final int CM_REDUCTION_MEAN = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_REDUCTION_MEAN 1
+     * }
+     */
+    public static int CM_REDUCTION_MEAN() {
+        return CM_REDUCTION_MEAN;
+    }
+    private static final int CM_REDUCTION_SUM = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_REDUCTION_SUM 2
+     * }
+     */
+    public static int CM_REDUCTION_SUM() {
+        return CM_REDUCTION_SUM;
+    }
+    private static final int CM_VALUE_NONE = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_VALUE_NONE 0
+     * }
+     */
+    public static int CM_VALUE_NONE() {
+        return CM_VALUE_NONE;
+    }
+    private static final int CM_VALUE_TENSOR = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_VALUE_TENSOR 1
+     * }
+     */
+    public static int CM_VALUE_TENSOR() {
+        return CM_VALUE_TENSOR;
+    }
+    private static final int CM_VALUE_DOUBLE = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_VALUE_DOUBLE 2
+     * }
+     */
+    public static int CM_VALUE_DOUBLE() {
+        return CM_VALUE_DOUBLE;
+    }
+    private static final int CM_VALUE_INT = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_VALUE_INT 3
+     * }
+     */
+    public static int CM_VALUE_INT() {
+        return CM_VALUE_INT;
+    }
+    private static final int CM_VALUE_BOOL = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_VALUE_BOOL 4
+     * }
+     */
+    public static int CM_VALUE_BOOL() {
+        return CM_VALUE_BOOL;
+    }
+    private static final int CM_VALUE_TENSOR_LIST = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_VALUE_TENSOR_LIST 5
+     * }
+     */
+    public static int CM_VALUE_TENSOR_LIST() {
+        return CM_VALUE_TENSOR_LIST;
+    }
+    private static final int CM_VALUE_INT_LIST = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_VALUE_INT_LIST 6
+     * }
+     */
+    public static int CM_VALUE_INT_LIST() {
+        return CM_VALUE_INT_LIST;
+    }
+    private static final int CM_VALUE_STRING = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_VALUE_STRING 7
+     * }
+     */
+    public static int CM_VALUE_STRING() {
+        return CM_VALUE_STRING;
+    }
+    private static final int CM_VALUE_OTHER = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_VALUE_OTHER 8
+     * }
+     */
+    public static int CM_VALUE_OTHER() {
+        return CM_VALUE_OTHER;
     }
     private static final int CM_DIST_SUM = (int)0L;
     /**
@@ -3882,7 +4098,6 @@ public class CmTorch {
             CmTorch.C_POINTER,
             CmTorch.C_POINTER,
             CmTorch.C_DOUBLE,
-            CmTorch.C_INT,
             CmTorch.C_POINTER
         );
 
@@ -3894,7 +4109,7 @@ public class CmTorch {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, int inplace, cm_tensor *out)
+     * int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, cm_tensor *out)
      * }
      */
     public static FunctionDescriptor cm_add_scaled$descriptor() {
@@ -3904,7 +4119,7 @@ public class CmTorch {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, int inplace, cm_tensor *out)
+     * int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, cm_tensor *out)
      * }
      */
     public static MethodHandle cm_add_scaled$handle() {
@@ -3914,7 +4129,7 @@ public class CmTorch {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, int inplace, cm_tensor *out)
+     * int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, cm_tensor *out)
      * }
      */
     public static MemorySegment cm_add_scaled$address() {
@@ -3923,16 +4138,76 @@ public class CmTorch {
 
     /**
      * {@snippet lang=c :
-     * int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, int inplace, cm_tensor *out)
+     * int cm_add_scaled(cm_tensor a, cm_tensor b, double alpha, cm_tensor *out)
      * }
      */
-    public static int cm_add_scaled(MemorySegment a, MemorySegment b, double alpha, int inplace, MemorySegment out) {
+    public static int cm_add_scaled(MemorySegment a, MemorySegment b, double alpha, MemorySegment out) {
         var mh$ = cm_add_scaled.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("cm_add_scaled", a, b, alpha, inplace, out);
+                traceDowncall("cm_add_scaled", a, b, alpha, out);
             }
-            return (int)mh$.invokeExact(a, b, alpha, inplace, out);
+            return (int)mh$.invokeExact(a, b, alpha, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_add_scaled_ {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_DOUBLE
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_add_scaled_");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_add_scaled_(cm_tensor a, cm_tensor b, double alpha)
+     * }
+     */
+    public static FunctionDescriptor cm_add_scaled_$descriptor() {
+        return cm_add_scaled_.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_add_scaled_(cm_tensor a, cm_tensor b, double alpha)
+     * }
+     */
+    public static MethodHandle cm_add_scaled_$handle() {
+        return cm_add_scaled_.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_add_scaled_(cm_tensor a, cm_tensor b, double alpha)
+     * }
+     */
+    public static MemorySegment cm_add_scaled_$address() {
+        return cm_add_scaled_.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_add_scaled_(cm_tensor a, cm_tensor b, double alpha)
+     * }
+     */
+    public static int cm_add_scaled_(MemorySegment a, MemorySegment b, double alpha) {
+        var mh$ = cm_add_scaled_.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_add_scaled_", a, b, alpha);
+            }
+            return (int)mh$.invokeExact(a, b, alpha);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -4005,7 +4280,6 @@ public class CmTorch {
             CmTorch.C_POINTER,
             CmTorch.C_POINTER,
             CmTorch.C_POINTER,
-            CmTorch.C_INT,
             CmTorch.C_POINTER
         );
 
@@ -4017,7 +4291,7 @@ public class CmTorch {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, int inplace, cm_tensor *out)
+     * int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, cm_tensor *out)
      * }
      */
     public static FunctionDescriptor cm_lerp$descriptor() {
@@ -4027,7 +4301,7 @@ public class CmTorch {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, int inplace, cm_tensor *out)
+     * int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, cm_tensor *out)
      * }
      */
     public static MethodHandle cm_lerp$handle() {
@@ -4037,7 +4311,7 @@ public class CmTorch {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, int inplace, cm_tensor *out)
+     * int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, cm_tensor *out)
      * }
      */
     public static MemorySegment cm_lerp$address() {
@@ -4046,16 +4320,76 @@ public class CmTorch {
 
     /**
      * {@snippet lang=c :
-     * int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, int inplace, cm_tensor *out)
+     * int cm_lerp(cm_tensor a, cm_tensor b, cm_tensor w, cm_tensor *out)
      * }
      */
-    public static int cm_lerp(MemorySegment a, MemorySegment b, MemorySegment w, int inplace, MemorySegment out) {
+    public static int cm_lerp(MemorySegment a, MemorySegment b, MemorySegment w, MemorySegment out) {
         var mh$ = cm_lerp.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("cm_lerp", a, b, w, inplace, out);
+                traceDowncall("cm_lerp", a, b, w, out);
             }
-            return (int)mh$.invokeExact(a, b, w, inplace, out);
+            return (int)mh$.invokeExact(a, b, w, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_lerp_ {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_lerp_");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_lerp_(cm_tensor a, cm_tensor b, cm_tensor w)
+     * }
+     */
+    public static FunctionDescriptor cm_lerp_$descriptor() {
+        return cm_lerp_.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_lerp_(cm_tensor a, cm_tensor b, cm_tensor w)
+     * }
+     */
+    public static MethodHandle cm_lerp_$handle() {
+        return cm_lerp_.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_lerp_(cm_tensor a, cm_tensor b, cm_tensor w)
+     * }
+     */
+    public static MemorySegment cm_lerp_$address() {
+        return cm_lerp_.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_lerp_(cm_tensor a, cm_tensor b, cm_tensor w)
+     * }
+     */
+    public static int cm_lerp_(MemorySegment a, MemorySegment b, MemorySegment w) {
+        var mh$ = cm_lerp_.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_lerp_", a, b, w);
+            }
+            return (int)mh$.invokeExact(a, b, w);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -4067,7 +4401,6 @@ public class CmTorch {
             CmTorch.C_POINTER,
             CmTorch.C_POINTER,
             CmTorch.C_DOUBLE,
-            CmTorch.C_INT,
             CmTorch.C_POINTER
         );
 
@@ -4079,7 +4412,7 @@ public class CmTorch {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, int inplace, cm_tensor *out)
+     * int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, cm_tensor *out)
      * }
      */
     public static FunctionDescriptor cm_lerp_scalar$descriptor() {
@@ -4089,7 +4422,7 @@ public class CmTorch {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, int inplace, cm_tensor *out)
+     * int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, cm_tensor *out)
      * }
      */
     public static MethodHandle cm_lerp_scalar$handle() {
@@ -4099,7 +4432,7 @@ public class CmTorch {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, int inplace, cm_tensor *out)
+     * int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, cm_tensor *out)
      * }
      */
     public static MemorySegment cm_lerp_scalar$address() {
@@ -4108,16 +4441,76 @@ public class CmTorch {
 
     /**
      * {@snippet lang=c :
-     * int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, int inplace, cm_tensor *out)
+     * int cm_lerp_scalar(cm_tensor a, cm_tensor b, double w, cm_tensor *out)
      * }
      */
-    public static int cm_lerp_scalar(MemorySegment a, MemorySegment b, double w, int inplace, MemorySegment out) {
+    public static int cm_lerp_scalar(MemorySegment a, MemorySegment b, double w, MemorySegment out) {
         var mh$ = cm_lerp_scalar.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("cm_lerp_scalar", a, b, w, inplace, out);
+                traceDowncall("cm_lerp_scalar", a, b, w, out);
             }
-            return (int)mh$.invokeExact(a, b, w, inplace, out);
+            return (int)mh$.invokeExact(a, b, w, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_lerp_scalar_ {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER,
+            CmTorch.C_DOUBLE
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_lerp_scalar_");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_lerp_scalar_(cm_tensor a, cm_tensor b, double w)
+     * }
+     */
+    public static FunctionDescriptor cm_lerp_scalar_$descriptor() {
+        return cm_lerp_scalar_.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_lerp_scalar_(cm_tensor a, cm_tensor b, double w)
+     * }
+     */
+    public static MethodHandle cm_lerp_scalar_$handle() {
+        return cm_lerp_scalar_.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_lerp_scalar_(cm_tensor a, cm_tensor b, double w)
+     * }
+     */
+    public static MemorySegment cm_lerp_scalar_$address() {
+        return cm_lerp_scalar_.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_lerp_scalar_(cm_tensor a, cm_tensor b, double w)
+     * }
+     */
+    public static int cm_lerp_scalar_(MemorySegment a, MemorySegment b, double w) {
+        var mh$ = cm_lerp_scalar_.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_lerp_scalar_", a, b, w);
+            }
+            return (int)mh$.invokeExact(a, b, w);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -4131,7 +4524,6 @@ public class CmTorch {
             CmTorch.C_DOUBLE,
             CmTorch.C_INT,
             CmTorch.C_DOUBLE,
-            CmTorch.C_INT,
             CmTorch.C_POINTER
         );
 
@@ -4143,7 +4535,7 @@ public class CmTorch {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, int inplace, cm_tensor *out)
+     * int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, cm_tensor *out)
      * }
      */
     public static FunctionDescriptor cm_clamp$descriptor() {
@@ -4153,7 +4545,7 @@ public class CmTorch {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, int inplace, cm_tensor *out)
+     * int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, cm_tensor *out)
      * }
      */
     public static MethodHandle cm_clamp$handle() {
@@ -4163,7 +4555,7 @@ public class CmTorch {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, int inplace, cm_tensor *out)
+     * int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, cm_tensor *out)
      * }
      */
     public static MemorySegment cm_clamp$address() {
@@ -4172,16 +4564,78 @@ public class CmTorch {
 
     /**
      * {@snippet lang=c :
-     * int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, int inplace, cm_tensor *out)
+     * int cm_clamp(cm_tensor a, int has_min, double min, int has_max, double max, cm_tensor *out)
      * }
      */
-    public static int cm_clamp(MemorySegment a, int has_min, double min, int has_max, double max, int inplace, MemorySegment out) {
+    public static int cm_clamp(MemorySegment a, int has_min, double min, int has_max, double max, MemorySegment out) {
         var mh$ = cm_clamp.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("cm_clamp", a, has_min, min, has_max, max, inplace, out);
+                traceDowncall("cm_clamp", a, has_min, min, has_max, max, out);
             }
-            return (int)mh$.invokeExact(a, has_min, min, has_max, max, inplace, out);
+            return (int)mh$.invokeExact(a, has_min, min, has_max, max, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_clamp_ {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_INT,
+            CmTorch.C_DOUBLE,
+            CmTorch.C_INT,
+            CmTorch.C_DOUBLE
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_clamp_");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_clamp_(cm_tensor a, int has_min, double min, int has_max, double max)
+     * }
+     */
+    public static FunctionDescriptor cm_clamp_$descriptor() {
+        return cm_clamp_.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_clamp_(cm_tensor a, int has_min, double min, int has_max, double max)
+     * }
+     */
+    public static MethodHandle cm_clamp_$handle() {
+        return cm_clamp_.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_clamp_(cm_tensor a, int has_min, double min, int has_max, double max)
+     * }
+     */
+    public static MemorySegment cm_clamp_$address() {
+        return cm_clamp_.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_clamp_(cm_tensor a, int has_min, double min, int has_max, double max)
+     * }
+     */
+    public static int cm_clamp_(MemorySegment a, int has_min, double min, int has_max, double max) {
+        var mh$ = cm_clamp_.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_clamp_", a, has_min, min, has_max, max);
+            }
+            return (int)mh$.invokeExact(a, has_min, min, has_max, max);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -4196,7 +4650,6 @@ public class CmTorch {
             CmTorch.C_DOUBLE,
             CmTorch.C_INT,
             CmTorch.C_DOUBLE,
-            CmTorch.C_INT,
             CmTorch.C_POINTER
         );
 
@@ -4208,7 +4661,7 @@ public class CmTorch {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int cm_nan_to_num(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf, int inplace, cm_tensor *out)
+     * int cm_nan_to_num(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf, cm_tensor *out)
      * }
      */
     public static FunctionDescriptor cm_nan_to_num$descriptor() {
@@ -4218,7 +4671,7 @@ public class CmTorch {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int cm_nan_to_num(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf, int inplace, cm_tensor *out)
+     * int cm_nan_to_num(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf, cm_tensor *out)
      * }
      */
     public static MethodHandle cm_nan_to_num$handle() {
@@ -4228,7 +4681,7 @@ public class CmTorch {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int cm_nan_to_num(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf, int inplace, cm_tensor *out)
+     * int cm_nan_to_num(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf, cm_tensor *out)
      * }
      */
     public static MemorySegment cm_nan_to_num$address() {
@@ -4237,16 +4690,79 @@ public class CmTorch {
 
     /**
      * {@snippet lang=c :
-     * int cm_nan_to_num(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf, int inplace, cm_tensor *out)
+     * int cm_nan_to_num(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf, cm_tensor *out)
      * }
      */
-    public static int cm_nan_to_num(MemorySegment a, double nan, int has_posinf, double posinf, int has_neginf, double neginf, int inplace, MemorySegment out) {
+    public static int cm_nan_to_num(MemorySegment a, double nan, int has_posinf, double posinf, int has_neginf, double neginf, MemorySegment out) {
         var mh$ = cm_nan_to_num.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("cm_nan_to_num", a, nan, has_posinf, posinf, has_neginf, neginf, inplace, out);
+                traceDowncall("cm_nan_to_num", a, nan, has_posinf, posinf, has_neginf, neginf, out);
             }
-            return (int)mh$.invokeExact(a, nan, has_posinf, posinf, has_neginf, neginf, inplace, out);
+            return (int)mh$.invokeExact(a, nan, has_posinf, posinf, has_neginf, neginf, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_nan_to_num_ {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_DOUBLE,
+            CmTorch.C_INT,
+            CmTorch.C_DOUBLE,
+            CmTorch.C_INT,
+            CmTorch.C_DOUBLE
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_nan_to_num_");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_nan_to_num_(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf)
+     * }
+     */
+    public static FunctionDescriptor cm_nan_to_num_$descriptor() {
+        return cm_nan_to_num_.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_nan_to_num_(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf)
+     * }
+     */
+    public static MethodHandle cm_nan_to_num_$handle() {
+        return cm_nan_to_num_.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_nan_to_num_(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf)
+     * }
+     */
+    public static MemorySegment cm_nan_to_num_$address() {
+        return cm_nan_to_num_.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_nan_to_num_(cm_tensor a, double nan, int has_posinf, double posinf, int has_neginf, double neginf)
+     * }
+     */
+    public static int cm_nan_to_num_(MemorySegment a, double nan, int has_posinf, double posinf, int has_neginf, double neginf) {
+        var mh$ = cm_nan_to_num_.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_nan_to_num_", a, nan, has_posinf, posinf, has_neginf, neginf);
+            }
+            return (int)mh$.invokeExact(a, nan, has_posinf, posinf, has_neginf, neginf);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -4701,7 +5217,7 @@ public class CmTorch {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int cm_var_std(int is_std, cm_tensor a, const int64_t *dims, size_t n, double correction, int keepdim, cm_tensor *out)
+     * int cm_var_std(int op, cm_tensor a, const int64_t *dims, size_t n, double correction, int keepdim, cm_tensor *out)
      * }
      */
     public static FunctionDescriptor cm_var_std$descriptor() {
@@ -4711,7 +5227,7 @@ public class CmTorch {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int cm_var_std(int is_std, cm_tensor a, const int64_t *dims, size_t n, double correction, int keepdim, cm_tensor *out)
+     * int cm_var_std(int op, cm_tensor a, const int64_t *dims, size_t n, double correction, int keepdim, cm_tensor *out)
      * }
      */
     public static MethodHandle cm_var_std$handle() {
@@ -4721,7 +5237,7 @@ public class CmTorch {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int cm_var_std(int is_std, cm_tensor a, const int64_t *dims, size_t n, double correction, int keepdim, cm_tensor *out)
+     * int cm_var_std(int op, cm_tensor a, const int64_t *dims, size_t n, double correction, int keepdim, cm_tensor *out)
      * }
      */
     public static MemorySegment cm_var_std$address() {
@@ -4730,16 +5246,16 @@ public class CmTorch {
 
     /**
      * {@snippet lang=c :
-     * int cm_var_std(int is_std, cm_tensor a, const int64_t *dims, size_t n, double correction, int keepdim, cm_tensor *out)
+     * int cm_var_std(int op, cm_tensor a, const int64_t *dims, size_t n, double correction, int keepdim, cm_tensor *out)
      * }
      */
-    public static int cm_var_std(int is_std, MemorySegment a, MemorySegment dims, long n, double correction, int keepdim, MemorySegment out) {
+    public static int cm_var_std(int op, MemorySegment a, MemorySegment dims, long n, double correction, int keepdim, MemorySegment out) {
         var mh$ = cm_var_std.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("cm_var_std", is_std, a, dims, n, correction, keepdim, out);
+                traceDowncall("cm_var_std", op, a, dims, n, correction, keepdim, out);
             }
-            return (int)mh$.invokeExact(is_std, a, dims, n, correction, keepdim, out);
+            return (int)mh$.invokeExact(op, a, dims, n, correction, keepdim, out);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -4808,7 +5324,7 @@ public class CmTorch {
         }
     }
 
-    private static class cm_argmax {
+    private static class cm_arg {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             CmTorch.C_INT,
             CmTorch.C_INT,
@@ -4819,7 +5335,7 @@ public class CmTorch {
             CmTorch.C_POINTER
         );
 
-        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_argmax");
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_arg");
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -4827,45 +5343,45 @@ public class CmTorch {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int cm_argmax(int is_min, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor *out)
+     * int cm_arg(int op, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor *out)
      * }
      */
-    public static FunctionDescriptor cm_argmax$descriptor() {
-        return cm_argmax.DESC;
+    public static FunctionDescriptor cm_arg$descriptor() {
+        return cm_arg.DESC;
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int cm_argmax(int is_min, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor *out)
+     * int cm_arg(int op, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor *out)
      * }
      */
-    public static MethodHandle cm_argmax$handle() {
-        return cm_argmax.HANDLE;
+    public static MethodHandle cm_arg$handle() {
+        return cm_arg.HANDLE;
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-     * int cm_argmax(int is_min, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor *out)
+     * int cm_arg(int op, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor *out)
      * }
      */
-    public static MemorySegment cm_argmax$address() {
-        return cm_argmax.ADDR;
+    public static MemorySegment cm_arg$address() {
+        return cm_arg.ADDR;
     }
 
     /**
      * {@snippet lang=c :
-     * int cm_argmax(int is_min, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor *out)
+     * int cm_arg(int op, cm_tensor a, int has_dim, int64_t dim, int keepdim, cm_tensor *out)
      * }
      */
-    public static int cm_argmax(int is_min, MemorySegment a, int has_dim, long dim, int keepdim, MemorySegment out) {
-        var mh$ = cm_argmax.HANDLE;
+    public static int cm_arg(int op, MemorySegment a, int has_dim, long dim, int keepdim, MemorySegment out) {
+        var mh$ = cm_arg.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("cm_argmax", is_min, a, has_dim, dim, keepdim, out);
+                traceDowncall("cm_arg", op, a, has_dim, dim, keepdim, out);
             }
-            return (int)mh$.invokeExact(is_min, a, has_dim, dim, keepdim, out);
+            return (int)mh$.invokeExact(op, a, has_dim, dim, keepdim, out);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -4888,7 +5404,7 @@ public class CmTorch {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int cm_softmax(int is_log, cm_tensor a, int64_t dim, cm_tensor *out)
+     * int cm_softmax(int op, cm_tensor a, int64_t dim, cm_tensor *out)
      * }
      */
     public static FunctionDescriptor cm_softmax$descriptor() {
@@ -4898,7 +5414,7 @@ public class CmTorch {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int cm_softmax(int is_log, cm_tensor a, int64_t dim, cm_tensor *out)
+     * int cm_softmax(int op, cm_tensor a, int64_t dim, cm_tensor *out)
      * }
      */
     public static MethodHandle cm_softmax$handle() {
@@ -4908,7 +5424,7 @@ public class CmTorch {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int cm_softmax(int is_log, cm_tensor a, int64_t dim, cm_tensor *out)
+     * int cm_softmax(int op, cm_tensor a, int64_t dim, cm_tensor *out)
      * }
      */
     public static MemorySegment cm_softmax$address() {
@@ -4917,16 +5433,16 @@ public class CmTorch {
 
     /**
      * {@snippet lang=c :
-     * int cm_softmax(int is_log, cm_tensor a, int64_t dim, cm_tensor *out)
+     * int cm_softmax(int op, cm_tensor a, int64_t dim, cm_tensor *out)
      * }
      */
-    public static int cm_softmax(int is_log, MemorySegment a, long dim, MemorySegment out) {
+    public static int cm_softmax(int op, MemorySegment a, long dim, MemorySegment out) {
         var mh$ = cm_softmax.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("cm_softmax", is_log, a, dim, out);
+                traceDowncall("cm_softmax", op, a, dim, out);
             }
-            return (int)mh$.invokeExact(is_log, a, dim, out);
+            return (int)mh$.invokeExact(op, a, dim, out);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -7956,7 +8472,7 @@ public class CmTorch {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int cm_autocast_set(int device_type, int enabled, int dtype, int *prev_enabled, int *prev_dtype)
+     * int cm_autocast_set(int device, int enabled, int dtype, int *prev_enabled, int *prev_dtype)
      * }
      */
     public static FunctionDescriptor cm_autocast_set$descriptor() {
@@ -7966,7 +8482,7 @@ public class CmTorch {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int cm_autocast_set(int device_type, int enabled, int dtype, int *prev_enabled, int *prev_dtype)
+     * int cm_autocast_set(int device, int enabled, int dtype, int *prev_enabled, int *prev_dtype)
      * }
      */
     public static MethodHandle cm_autocast_set$handle() {
@@ -7976,7 +8492,7 @@ public class CmTorch {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int cm_autocast_set(int device_type, int enabled, int dtype, int *prev_enabled, int *prev_dtype)
+     * int cm_autocast_set(int device, int enabled, int dtype, int *prev_enabled, int *prev_dtype)
      * }
      */
     public static MemorySegment cm_autocast_set$address() {
@@ -7985,16 +8501,16 @@ public class CmTorch {
 
     /**
      * {@snippet lang=c :
-     * int cm_autocast_set(int device_type, int enabled, int dtype, int *prev_enabled, int *prev_dtype)
+     * int cm_autocast_set(int device, int enabled, int dtype, int *prev_enabled, int *prev_dtype)
      * }
      */
-    public static int cm_autocast_set(int device_type, int enabled, int dtype, MemorySegment prev_enabled, MemorySegment prev_dtype) {
+    public static int cm_autocast_set(int device, int enabled, int dtype, MemorySegment prev_enabled, MemorySegment prev_dtype) {
         var mh$ = cm_autocast_set.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("cm_autocast_set", device_type, enabled, dtype, prev_enabled, prev_dtype);
+                traceDowncall("cm_autocast_set", device, enabled, dtype, prev_enabled, prev_dtype);
             }
-            return (int)mh$.invokeExact(device_type, enabled, dtype, prev_enabled, prev_dtype);
+            return (int)mh$.invokeExact(device, enabled, dtype, prev_enabled, prev_dtype);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -8354,8 +8870,7 @@ public class CmTorch {
     private static class cm_cpu_allocator_stats {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             CmTorch.C_INT,
-            CmTorch.C_POINTER,
-            CmTorch.C_LONG
+            CmTorch.C_POINTER
         );
 
         public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_cpu_allocator_stats");
@@ -8366,7 +8881,7 @@ public class CmTorch {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int cm_cpu_allocator_stats(int64_t *out, size_t n)
+     * int cm_cpu_allocator_stats(cm_allocator_stats *out)
      * }
      */
     public static FunctionDescriptor cm_cpu_allocator_stats$descriptor() {
@@ -8376,7 +8891,7 @@ public class CmTorch {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int cm_cpu_allocator_stats(int64_t *out, size_t n)
+     * int cm_cpu_allocator_stats(cm_allocator_stats *out)
      * }
      */
     public static MethodHandle cm_cpu_allocator_stats$handle() {
@@ -8386,7 +8901,7 @@ public class CmTorch {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int cm_cpu_allocator_stats(int64_t *out, size_t n)
+     * int cm_cpu_allocator_stats(cm_allocator_stats *out)
      * }
      */
     public static MemorySegment cm_cpu_allocator_stats$address() {
@@ -8395,16 +8910,16 @@ public class CmTorch {
 
     /**
      * {@snippet lang=c :
-     * int cm_cpu_allocator_stats(int64_t *out, size_t n)
+     * int cm_cpu_allocator_stats(cm_allocator_stats *out)
      * }
      */
-    public static int cm_cpu_allocator_stats(MemorySegment out, long n) {
+    public static int cm_cpu_allocator_stats(MemorySegment out) {
         var mh$ = cm_cpu_allocator_stats.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("cm_cpu_allocator_stats", out, n);
+                traceDowncall("cm_cpu_allocator_stats", out);
             }
-            return (int)mh$.invokeExact(out, n);
+            return (int)mh$.invokeExact(out);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

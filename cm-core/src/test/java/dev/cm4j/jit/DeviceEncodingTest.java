@@ -1,0 +1,39 @@
+package dev.cm4j.jit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.cm4j.tensor.Tensor;
+import dev.cm4j.tensor.TensorScope;
+import dev.cm4j.tensor.TorchException;
+import dev.cm4j.testing.PythonRef;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The C API encodes only CPU and CUDA devices: a tensor on another device type (here a TorchScript module's meta
+ * tensor, which the C API cannot create itself) is reported as an error naming the device, not as a code.
+ */
+class DeviceEncodingTest {
+  @TempDir Path dir;
+
+  @Test
+  void aMetaTensorsDeviceIsAnErrorNamingIt() {
+    PythonRef.run("""
+        import sys, torch, torch.nn as nn
+        class ToMeta(nn.Module):
+            def forward(self, x):
+                return x.to("meta")
+        torch.jit.script(ToMeta()).save(sys.argv[1] + "/meta.pt")
+        """, dir.toString());
+    try (ScriptModule m = ScriptModule.load(dir.resolve("meta.pt"));
+        TensorScope scope = TensorScope.open()) {
+      Tensor meta = m.forward(Tensor.of(new float[] {1, 2, 3}, 3));
+      assertArrayEquals(new long[] {3}, meta.shape(), "the handle itself is usable");
+      TorchException e = assertThrows(TorchException.class, meta::device);
+      assertTrue(e.getMessage().contains("meta"), e.getMessage());
+    }
+  }
+}
