@@ -57,7 +57,7 @@ public final class FmnistTrain {
         }
 
         @Override
-        public void afterStep(long iteration, long images, double loss) {
+        public void afterStep(long iteration, long images, dev.cm4j.tensor.Tensor loss) {
           long w1 = System.nanoTime();
           StepTimer.reportStep(cpu.getCurrentThreadCpuTime() - c0, w1 - w0);
         }

@@ -311,7 +311,7 @@ public final class ObjectiveStep {
               r.total().backward();
               out.put("out.ctm", r.ctm().detach());
               out.put("out.dsm", r.dsm().detach());
-              out.put("out.lambda_dsm", Tensor.of(new double[] {r.lambdaDsm()}, 1));
+              out.put("out.lambda_dsm", r.lambdaDsm().reshape(1));
             }
             out.put("in.z", d.z());
             out.put("in.n", Tensor.of(d.n(), d.n().length));

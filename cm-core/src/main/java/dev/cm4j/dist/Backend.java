@@ -39,6 +39,16 @@ public enum Backend {
     }
   }
 
+  /**
+   * The backend that reduces tensors on device: NCCL for CUDA tensors, Gloo for everything else (the CPU, and devices
+   * whose memory the host can address, such as a test device). The choice follows where the tensors are, never
+   * whether CUDA happens to be present: a CPU run on a CUDA machine still uses Gloo.
+   */
+  public static Backend forDevice(dev.cm4j.tensor.Device device) {
+    if (device == null) throw new NullPointerException("device");
+    return device.type() == dev.cm4j.tensor.Device.Type.CUDA ? NCCL : GLOO;
+  }
+
   /** Parses "gloo" or "nccl" (case-insensitive). */
   public static Backend parse(String s) {
     for (Backend b : values()) if (b.id.equalsIgnoreCase(s.trim())) return b;

@@ -4,7 +4,6 @@ import dev.cm4j.tensor.internal.NativeInterop;
 import static dev.cm4j.bindings.ffi.CmTorch.*;
 
 import dev.cm4j.tensor.Tensor;
-import dev.cm4j.tensor.Torch;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -113,11 +112,17 @@ public final class ProcessGroup implements AutoCloseable {
 
   /**
    * Joins the group described by torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, and
-   * LOCAL_RANK, which defaults to RANK), with NCCL when this build has it and CUDA is available, else Gloo, and
-   * c10d's default timeout of 30 minutes.
+   * LOCAL_RANK, which defaults to RANK), with the backend for tensors on device ({@link Backend#forDevice}: NCCL for
+   * CUDA tensors, Gloo otherwise) and c10d's default timeout of 30 minutes.
+   *
+   * @throws IllegalStateException when that backend is not in this build (NCCL in a CPU-only build)
    */
-  public static ProcessGroup fromEnvironment() {
-    Backend b = Backend.NCCL.isAvailable() && Torch.cudaIsAvailable() ? Backend.NCCL : Backend.GLOO;
+  public static ProcessGroup fromEnvironment(dev.cm4j.tensor.Device device) {
+    Backend b = Backend.forDevice(device);
+    if (!b.isAvailable()) {
+      throw new IllegalStateException("the " + b.id() + " backend that " + device + " tensors need is not in this "
+          + "build of the native library");
+    }
     return fromEnvironment(b, DEFAULT_TIMEOUT);
   }
 

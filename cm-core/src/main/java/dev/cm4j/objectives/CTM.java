@@ -70,11 +70,12 @@ public final class CTM {
    *
    * @param ctm L_CTM per sample [N]
    * @param dsm L_DSM per sample [N] (null without DSM)
-   * @param lambdaDsm λ_DSM (0 without DSM)
+   * @param lambdaDsm λ_DSM, a float64 0-dim tensor on x's device (0 without DSM): computed from gradient norms on the
+   *     device and kept there, so that the loss does not wait for the device
    * @param estimate the estimate G_θ⁻(G_θ(x_t,t,s), s, σ_min)
    * @param target the target G_θ⁻(G_sg(θ)(x_u,u,s), s, σ_min) (detached)
    */
-  public record Result(Tensor ctm, Tensor dsm, double lambdaDsm, Tensor estimate, Tensor target) {
+  public record Result(Tensor ctm, Tensor dsm, Tensor lambdaDsm, Tensor estimate, Tensor target) {
     /** mean(L_CTM) + λ_DSM·mean(L_DSM). */
     public Tensor total() {
       return dsm == null ? ctm.mean() : ctm.mean().add(dsm.mean().mul(lambdaDsm));
@@ -207,7 +208,7 @@ public final class CTM {
       tgt = sc.escape(target.jump(student.jump(xu, u, s, labels), s, sMin, labels));
     }
     Tensor ctm = distance(est, tgt.detach());
-    if (!cfg.dsm()) return new Result(ctm, null, 0, est, tgt);
+    if (!cfg.dsm()) return new Result(ctm, null, Tensor.zeros(new long[0], DType.FLOAT64, dev), est, tgt);
 
     // DSM: λ(σ)·mean‖g_θ(x + σz', σ, σ) − x‖² with λ = (σ² + σ_d²)/(σ·σ_d)².
     Tensor sigma = dsmSigmas((int) x.size(0), dev, gen);
@@ -216,13 +217,17 @@ public final class CTM {
     double sd = student.sigmaData();
     Tensor lam = sigma.square().add(sd * sd).div(sigma.mul(sd).square());
     Tensor dsm = student.denoise(noisy, sigma, labels).sub(x).square().reshape(x.size(0), -1).mean(false, 1).mul(lam);
-    double lambda = 1;
+    Tensor lambda;
     if (lastLayer != null) {
+      // λ = clamp(‖∇L_CTM‖ / (‖∇L_DSM‖ + 1e-4), 0, 1e4) in float64 from the float32 norms, all on the device
       Tensor gCtm = Autograd.grad(List.of(ctm.mean()), List.of(lastLayer), null, true, false, true).get(0);
       Tensor gDsm = Autograd.grad(List.of(dsm.mean()), List.of(lastLayer), null, true, false, true).get(0);
-      double nc = gCtm == null ? 0 : gCtm.norm().item();
-      double nd = gDsm == null ? 0 : gDsm.norm().item();
-      lambda = Math.max(0, Math.min(1e4, nc / (nd + 1e-4)));
+      Tensor zero = Tensor.zeros(new long[0], DType.FLOAT64, dev);
+      Tensor nc = gCtm == null ? zero : gCtm.norm().to(DType.FLOAT64);
+      Tensor nd = gDsm == null ? zero : gDsm.norm().to(DType.FLOAT64);
+      lambda = nc.div(nd.add(1e-4)).clamp(0, 1e4);
+    } else {
+      lambda = Tensor.ones(new long[0], DType.FLOAT64, dev);
     }
     return new Result(ctm, dsm, lambda, est, tgt);
   }

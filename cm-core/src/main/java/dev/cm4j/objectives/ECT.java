@@ -112,7 +112,9 @@ public final class ECT {
     bshape[0] = -1;
     Tensor tb = t.reshape(bshape);
     Tensor rb = r.reshape(bshape);
-    boolean anyR = r.amax(false).item() > 0;
+    // Only the denoising stage has r = 0 for every sample; later stages can have r = 0 for some (the sigmoid
+    // mapping's clamp), which the mask below handles, so the target pass runs there without reading r on the host.
+    boolean anyR = stage != DENOISING_STAGE;
     var passes = SharedDropout.run(dropoutGen, y.device(),
         () -> net.denoise(y.add(eps.mul(tb)), t, labels),
         () -> {

@@ -1,6 +1,7 @@
 package dev.cm4j.optim;
 
 import dev.cm4j.nn.Module;
+import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.GradMode;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
@@ -27,23 +28,31 @@ public record ClipGradNorm(double maxNorm, double normType) {
     return new ClipGradNorm(maxNorm, 2.0);
   }
 
-  /** Clips the gradients of a module's parameters; returns the total norm before clipping. */
-  public double apply(Module module) {
+  /**
+   * Clips the gradients of a module's parameters; returns the total norm before clipping as a 0-dim tensor on the
+   * gradients' device (see {@link #apply(Collection)}).
+   */
+  public Tensor apply(Module module) {
     return apply(module.parameters());
   }
 
-  /** Clips the gradients of params (those without a gradient are ignored); returns the total norm before clipping. */
-  public double apply(Collection<Tensor> params) {
+  /**
+   * Clips the gradients of params (those without a gradient are ignored); returns the total norm before clipping, a
+   * 0-dim float32 tensor on the first gradient's device (a CPU zero when no parameter has a gradient), owned by the
+   * caller's scope. Nothing is read on the host: clipping never waits for the device; call {@code item()} on the
+   * result to see the norm.
+   */
+  public Tensor apply(Collection<Tensor> params) {
     try (GradMode ng = GradMode.noGrad(); TensorScope s = TensorScope.open()) {
       LinkedHashMap<String, List<Tensor>> groups = gradsByDeviceAndDtype(params);
-      if (groups.isEmpty()) return 0.0;
+      if (groups.isEmpty()) return s.escape(Tensor.zeros(new long[0], dev.cm4j.tensor.DType.FLOAT32, Device.CPU));
       Tensor total = totalNorm(groups, normType);
       Tensor clipCoef = total.add(1e-6).reciprocal().mul(maxNorm);
       Tensor clamped = clipCoef.clampMax(1.0);
       for (List<Tensor> gs : groups.values()) {
         Foreach.mul_(gs, clamped.to(gs.get(0).device()));
       }
-      return total.item();
+      return s.escape(total);
     }
   }
 

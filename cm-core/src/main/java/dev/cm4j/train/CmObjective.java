@@ -72,7 +72,9 @@ final class CmObjective extends RunObjective {
   private EDMPrecond target;
   private EDMPrecond teacher;
 
-  CmObjective(TrainingOptions o, NetFactory nets, double sd, long seed, boolean distill) {
+  CmObjective(TrainingOptions o, NetFactory nets, double sd, long seed, boolean distill,
+      dev.cm4j.tensor.Device device) {
+    super(device);
     this.opts = o;
     this.nets = nets;
     this.distill = distill;
@@ -85,7 +87,7 @@ final class CmObjective extends RunObjective {
         c.pMean(), c.pStd(), c.solver(), ob.pseudoHuberC(), c.weighting(), ob.mu0(), c.adaptiveEma(),
         o.precond().sigmaMin(), o.precond().sigmaMax(), 7));
     rnd = new dev.cm4j.data.SplitMix64(seed ^ 0xcd1);
-    gen = Generator.cpu(seed ^ 0xcd2);
+    gen = newGenerator(seed ^ 0xcd2);
   }
 
   private EDMPrecond newNet() {
@@ -95,7 +97,7 @@ final class CmObjective extends RunObjective {
 
   EDMPrecond target() {
     if (target == null) {
-      target = newNet();
+      target = onDevice(newNet());
       target.copyFrom(net);
       target.requiresGrad_(false);
     }
@@ -118,7 +120,7 @@ final class CmObjective extends RunObjective {
   }
 
   @Override
-  Tensor loss(Tensor x, Tensor labels, long iteration, long images, Map<String, Double> stats) {
+  Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats) {
     if (distill && teacher == null) teacher = loadTeacher(opts, nets, sd);
     double[] grid = cm.grid(iteration);
     long[] global = cm.drawPairs(grid, (int) x.size(0) * shardWorld, rnd);

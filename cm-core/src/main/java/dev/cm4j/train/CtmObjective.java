@@ -85,7 +85,8 @@ final class CtmObjective extends RunObjective {
   private String lpipsPath;
   private boolean lpipsLoaded;
 
-  CtmObjective(TrainingOptions o, NetFactory nets, double sd, long seed) {
+  CtmObjective(TrainingOptions o, NetFactory nets, double sd, long seed, dev.cm4j.tensor.Device device) {
+    super(device);
     this.opts = o;
     this.nets = nets;
     this.sd = sd;
@@ -103,7 +104,7 @@ final class CtmObjective extends RunObjective {
     }
     student = newNet();
     rnd = new dev.cm4j.data.SplitMix64(seed ^ 0xc7e1);
-    gen = Generator.cpu(seed ^ 0xc7e2);
+    gen = newGenerator(seed ^ 0xc7e2);
   }
 
   private CTMPrecond newNet() {
@@ -119,7 +120,7 @@ final class CtmObjective extends RunObjective {
 
   CTMPrecond target() {
     if (target == null) {
-      target = newNet();
+      target = onDevice(newNet());
       target.copyFrom(student);
       target.requiresGrad_(false);
     }
@@ -137,10 +138,10 @@ final class CtmObjective extends RunObjective {
   }
 
   @Override
-  Tensor loss(Tensor x, Tensor labels, long iteration, long images, Map<String, Double> stats) {
+  Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats) {
     if (!ctm.config().selfLearn() && teacher == null) teacher = loadTeacher(opts, nets, sd);
     if (lpipsPath != null && !lpipsLoaded) {
-      ctm.withLpips(dev.cm4j.jit.ScriptModule.load(java.nio.file.Path.of(lpipsPath)));
+      ctm.withLpips(dev.cm4j.jit.ScriptModule.load(java.nio.file.Path.of(lpipsPath), device));
       lpipsLoaded = true;
     }
     CTM.Draw d;
@@ -159,11 +160,11 @@ final class CtmObjective extends RunObjective {
       }
       d = new CTM.Draw(g.k(), n, m, g.z().slice(0, shardRank, gs[0], shardWorld).contiguous());
       // DSM draws happen inside the loss on the local batch: one stream per rank
-      if (rankGen == null) rankGen = Generator.cpu(dev.cm4j.data.SplitMix64.derive(opts.seed() ^ 0xd5, shardRank));
+      if (rankGen == null) rankGen = newGenerator(dev.cm4j.data.SplitMix64.derive(opts.seed() ^ 0xd5, shardRank));
     }
     CTM.Result r = ctm.loss(student, target(), teacher, x, labels, d, lastWeight(student), shardWorld == 1 ? gen : rankGen);
-    stats.put("ctm", r.ctm().mean().item());
-    if (r.dsm() != null) stats.put("dsm", r.dsm().mean().item());
+    stats.put("ctm", r.ctm().mean());
+    if (r.dsm() != null) stats.put("dsm", r.dsm().mean());
     stats.put("lambda_dsm", r.lambdaDsm());
     return r.total();
   }

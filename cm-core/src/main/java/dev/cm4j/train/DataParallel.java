@@ -7,7 +7,7 @@ import dev.cm4j.dist.ReduceOp;
 import dev.cm4j.nn.Module;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
-import dev.cm4j.tensor.Torch;
+import dev.cm4j.tensor.Device;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,8 +16,8 @@ import java.util.Map;
 /**
  * The trainer's data-parallel side over c10d: one process per device, started by {@code cm train --nproc-per-node},
  * torchrun, SLURM or anything that sets torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
- * MASTER_PORT; SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID are read when RANK is absent). Gloo on the CPU, NCCL when
- * CUDA is available and built in.
+ * MASTER_PORT; SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID are read when RANK is absent). The backend follows the device
+ * of the tensors it reduces ({@link Backend#forDevice}): Gloo for a CPU run, NCCL for a CUDA one.
  *
  * <p>Every rank builds the same model; rank 0's parameters and buffers are broadcast at the start (and after a
  * resume). Gradients are averaged in size-capped buckets ({@link GradientBucketer}) after backward; loss and stats
@@ -35,13 +35,20 @@ final class DataParallel implements AutoCloseable {
     this.buckets = new GradientBucketer(pg);
   }
 
-  /** The group described by the environment, or null for a single-process run (no WORLD_SIZE, or 1). */
-  static DataParallel fromEnvironment(Map<String, String> env) {
+  /**
+   * The group described by the environment for a run whose tensors are on device, or null for a single-process run
+   * (no WORLD_SIZE, or 1).
+   */
+  static DataParallel fromEnvironment(Map<String, String> env, Device device) {
     Map<String, String> e = torchrunEnv(env);
     String ws = e.get("WORLD_SIZE");
     if (ws == null || ws.isBlank() || ws.trim().equals("1")) return null;
     Duration timeout = Duration.ofSeconds(Long.parseLong(env.getOrDefault("CM4J_DIST_TIMEOUT_SEC", "1800").trim()));
-    Backend b = Backend.NCCL.isAvailable() && Torch.cudaIsAvailable() ? Backend.NCCL : Backend.GLOO;
+    Backend b = Backend.forDevice(device);
+    if (!b.isAvailable()) {
+      throw new IllegalStateException("a data-parallel run on " + device + " needs the " + b.id() + " backend, which "
+          + "this build of the native library lacks");
+    }
     try {
       return new DataParallel(ProcessGroup.fromEnvironment(e, b, timeout));
     } catch (RuntimeException ex) {
@@ -80,6 +87,16 @@ final class DataParallel implements AutoCloseable {
   /** Averages the gradients of the module's parameters over the ranks (in place). */
   void averageGradients(Module model) {
     buckets.averageGradients(model.parameters());
+  }
+
+  /** The local rank (the process's index on its machine), from torchrun's variables: LOCAL_RANK, else 0. */
+  static int localRank(Map<String, String> env) {
+    return Devices.localRank(torchrunEnv(env).get("LOCAL_RANK"));
+  }
+
+  /** Averages a tensor over the ranks in place (a collective on its device; no host read). */
+  void meanInPlace(Tensor t) {
+    pg.allReduce_(t, ReduceOp.AVG);
   }
 
   /** The mean of a value over the ranks. */

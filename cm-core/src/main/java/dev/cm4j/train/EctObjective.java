@@ -66,7 +66,8 @@ final class EctObjective extends RunObjective {
   final double sigmaMax;
   final Generator gen;
 
-  EctObjective(TrainingOptions o, Supplier<Module> newNet, double sd, long seed) {
+  EctObjective(TrainingOptions o, Supplier<Module> newNet, double sd, long seed, dev.cm4j.tensor.Device device) {
+    super(device);
     Options ob = (Options) o.objective();
     PrecondOptions pc = o.precond();
     sigmaMax = pc.sigmaMax();
@@ -74,7 +75,7 @@ final class EctObjective extends RunObjective {
     ect = new ECT(ob.config(sd));
     denoiseKimg = ob.denoiseKimg();
     doubleKimg = ob.doubleKimg();
-    gen = Generator.cpu(seed ^ 0x5eed);
+    gen = newGenerator(seed ^ 0x5eed);
   }
 
   int stage(long images) {
@@ -94,7 +95,7 @@ final class EctObjective extends RunObjective {
   }
 
   @Override
-  Tensor loss(Tensor x, Tensor labels, long iteration, long images, Map<String, Double> stats) {
+  Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats) {
     stats.put("stage", (double) stage(images));
     Tensor n = draw(new long[] {x.size(0)}, dev.cm4j.tensor.DType.FLOAT32, x.device(), gen);
     Tensor eps = draw(x.shape(), x.dtype(), x.device(), gen);

@@ -48,7 +48,8 @@ final class IctObjective extends RunObjective {
   final dev.cm4j.data.SplitMix64 rnd;
   final Generator gen;
 
-  IctObjective(TrainingOptions o, Supplier<Module> newNet, double sd, long seed) {
+  IctObjective(TrainingOptions o, Supplier<Module> newNet, double sd, long seed, dev.cm4j.tensor.Device device) {
+    super(device);
     Module raw = newNet.get();
     sigmaMin = o.precond().sigmaMin();
     sigmaMax = o.precond().sigmaMax();
@@ -62,7 +63,7 @@ final class IctObjective extends RunObjective {
         c.timeSampling(), c.pMean(), c.pStd(), c.solver(), c.pseudoHuberC(), c.weighting(), c.mu0(), c.adaptiveEma(),
         sigmaMin, sigmaMax, c.rho()));
     rnd = new dev.cm4j.data.SplitMix64(seed ^ 0x1c7);
-    gen = Generator.cpu(seed ^ 0x1c8);
+    gen = newGenerator(seed ^ 0x1c8);
   }
 
   @Override
@@ -76,7 +77,7 @@ final class IctObjective extends RunObjective {
   }
 
   @Override
-  Tensor loss(Tensor x, Tensor labels, long iteration, long images, Map<String, Double> stats) {
+  Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats) {
     stats.put("levels", (double) ict.numLevels(iteration));
     double[] grid = ict.grid(iteration);
     long[] global = ict.drawPairs(grid, (int) x.size(0) * shardWorld, rnd);

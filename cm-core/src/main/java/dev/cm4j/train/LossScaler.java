@@ -50,15 +50,27 @@ final class LossScaler {
    * Unscales the gradients in place (by the float32 reciprocal of the scale) and reports whether any is non-finite.
    */
   boolean unscale(List<Tensor> params) {
-    float inv = (float) (1.0 / (float) scale);
-    boolean found = false;
     try (TensorScope s = TensorScope.open()) {
-      for (Tensor p : params) {
-        Tensor g = p.grad();
-        if (g == null) continue;
-        g.mul_(inv);
-        if (!found && !g.isfinite().all().itemBoolean()) found = true;
-      }
+      Tensor found = unscaleFoundInf(params);
+      return found != null && found.item() > 0;
+    }
+  }
+
+  /**
+   * Unscales the gradients in place and returns the found-inf flag as a 0-dim float32 tensor on the gradients' device
+   * (1: some gradient has a non-finite element; null when no parameter has a gradient), as
+   * torch._amp_foreach_non_finite_check_and_unscale_ does: nothing is read on the host, so the check does not wait for
+   * the device.
+   */
+  Tensor unscaleFoundInf(List<Tensor> params) {
+    float inv = (float) (1.0 / (float) scale);
+    Tensor found = null;
+    for (Tensor p : params) {
+      Tensor g = p.grad();
+      if (g == null) continue;
+      g.mul_(inv);
+      Tensor bad = g.isfinite().logicalNot().any().to(dev.cm4j.tensor.DType.FLOAT32);
+      found = found == null ? bad : found.maximum(bad);
     }
     return found;
   }

@@ -4,9 +4,9 @@ import dev.cm4j.data.SplitMix64;
 import dev.cm4j.nn.EDMNetwork;
 import dev.cm4j.nn.Module;
 import dev.cm4j.precond.EDMPrecond;
+import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
 
@@ -17,6 +17,27 @@ import java.util.function.Supplier;
  * each only wires the library's objective.
  */
 abstract class RunObjective {
+  /**
+   * Where the objective computes: its modules (built on the CPU, so that their initial weights do not depend on the
+   * device, then moved), the teacher, targets and LPIPS network it loads, and its random streams, which are generators
+   * of this device (a CUDA run draws its noise on the GPU, as PyTorch code does).
+   */
+  final Device device;
+
+  RunObjective(Device device) {
+    this.device = device;
+  }
+
+  /** A generator of {@link #device} seeded with seed: the objective's noise stream. */
+  Generator newGenerator(long seed) {
+    return Generator.create(device, seed);
+  }
+
+  /** m moved to {@link #device} (floating-point parameters and buffers; dtypes kept); returns m. */
+  <M extends Module> M onDevice(M m) {
+    m.to(device, null);
+    return m;
+  }
   /**
    * The data-parallel shard this process computes: rank r of W holds rows r, r + W, r + 2W, … of the global batch
    * (the loader's strided sharding). Random draws are made for the global batch and sliced, so a run's numbers do
@@ -36,8 +57,11 @@ abstract class RunObjective {
   /** The trained module (the optimizer's parameters); its structure is also the EMA's. */
   abstract Module model();
 
-  /** Per-sample loss of a batch at the given progress; parts go into {@code stats} for logging. */
-  abstract Tensor loss(Tensor x, Tensor labels, long iteration, long images, Map<String, Double> stats);
+  /**
+   * Per-sample loss of a batch at the given progress; parts go into {@code stats} for logging, as device tensors (no
+   * host read may happen here: the loop's step never waits for the device).
+   */
+  abstract Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats);
 
   /** A short description of the schedule position (e.g. "stage 2"), or "". */
   String position(long images) {
@@ -88,8 +112,16 @@ abstract class RunObjective {
     return Tensor.of(new long[] {r.state()}, 1);
   }
 
-  /** Sets g from the uint8 tensor {@code state.get(name)}. */
-  static void restore(Generator g, Map<String, Tensor> state, String name) {
+  /**
+   * Whether {@link #restoreRandomState} leaves the generators (device streams) as seeded: set while restoring a state
+   * written on another device type, whose generator states this device cannot take. Host streams (SplitMix64) are
+   * restored either way.
+   */
+  boolean keepDeviceStreams;
+
+  /** Sets g from the uint8 tensor {@code state.get(name)} (unless {@link #keepDeviceStreams}). */
+  void restore(Generator g, Map<String, Tensor> state, String name) {
+    if (keepDeviceStreams) return;
     Tensor t = stream(state, name);
     if (t.dtype() != dev.cm4j.tensor.DType.UINT8 || t.dim() != 1) {
       throw new IllegalArgumentException("random stream '" + name + "' must be a 1-d uint8 tensor of generator state, "
@@ -119,25 +151,30 @@ abstract class RunObjective {
     return t;
   }
 
-  /** Builds the objective named by options.objective.kind around networks made by {@code nets}. */
-  static RunObjective create(TrainingOptions o, NetFactory nets, long seed) {
+  /**
+   * Builds the objective named by options.objective.kind around networks made by {@code nets} (on the CPU), with its
+   * model moved to device and its random streams drawing on device.
+   */
+  static RunObjective create(TrainingOptions o, NetFactory nets, long seed, Device device) {
     double sd = o.precond().sigmaData();
     Supplier<Module> newNet = () -> nets.build(o.network(), false);
-    return switch (o.objective()) {
-      case EctObjective.Options e -> new EctObjective(o, newNet, sd, seed);
-      case SctObjective.Options s -> new SctObjective(o, nets, sd, seed, s.kind().equals("scd"));
-      case IctObjective.Options i -> new IctObjective(o, newNet, sd, seed);
-      case CmObjective.Options c -> new CmObjective(o, nets, sd, seed, c.kind().equals("cd"));
-      case CtmObjective.Options c -> new CtmObjective(o, nets, sd, seed);
+    RunObjective r = switch (o.objective()) {
+      case EctObjective.Options e -> new EctObjective(o, newNet, sd, seed, device);
+      case SctObjective.Options s -> new SctObjective(o, nets, sd, seed, s.kind().equals("scd"), device);
+      case IctObjective.Options i -> new IctObjective(o, newNet, sd, seed, device);
+      case CmObjective.Options c -> new CmObjective(o, nets, sd, seed, c.kind().equals("cd"), device);
+      case CtmObjective.Options c -> new CtmObjective(o, nets, sd, seed, device);
     };
+    r.onDevice(r.model());
+    return r;
   }
 
   /**
    * The frozen EDM teacher named by objective.teacher: a safetensors state dict of an EDM-preconditioned network (a
    * cm4j snapshot, or EDM's checkpoint converted by tools/export_pytorch.py), built from objective.teacher_network
-   * (default: options.network). Every tensor must load.
+   * (default: options.network). Every tensor must load. It is read on the CPU and moved to {@link #device}.
    */
-  static EDMPrecond loadTeacher(TrainingOptions o, NetFactory nets, double sd) {
+  EDMPrecond loadTeacher(TrainingOptions o, NetFactory nets, double sd) {
     ObjectiveOptions ob = o.objective();
     String path = ob.teacher();
     if (path == null) {
@@ -155,7 +192,7 @@ abstract class RunObjective {
     }
     t.eval();
     t.requiresGrad_(false);
-    return t;
+    return onDevice(t);
   }
 
   /** target ← μ·target + (1 − μ)·online, parameters and buffers, without autograd. */
@@ -187,7 +224,4 @@ abstract class RunObjective {
     return (N) m;
   }
 
-  static Map<String, Double> newStats() {
-    return new LinkedHashMap<>();
-  }
 }

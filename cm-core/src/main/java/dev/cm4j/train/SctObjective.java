@@ -82,7 +82,9 @@ final class SctObjective extends RunObjective {
   private final boolean distill;
   private TrigFlowPrecond teacher;
 
-  SctObjective(TrainingOptions o, NetFactory nets, double sd, long seed, boolean distill) {
+  SctObjective(TrainingOptions o, NetFactory nets, double sd, long seed, boolean distill,
+      dev.cm4j.tensor.Device device) {
+    super(device);
     Options ob = (Options) o.objective();
     this.opts = o;
     this.nets = nets;
@@ -91,7 +93,7 @@ final class SctObjective extends RunObjective {
     model = new SctModel(asNet(nets.build(o.network(), false)), sd, label);
     scm = new SCM(ob.config());
     sigmaMax = o.precond().sigmaMax();
-    gen = Generator.cpu(seed ^ 0x5c7);
+    gen = newGenerator(seed ^ 0x5c7);
   }
 
   @Override
@@ -106,14 +108,14 @@ final class SctObjective extends RunObjective {
   }
 
   @Override
-  Tensor loss(Tensor x, Tensor labels, long iteration, long images, Map<String, Double> stats) {
+  Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats) {
     Tensor n = draw(new long[] {x.size(0)}, dev.cm4j.tensor.DType.FLOAT32, x.device(), gen);
     Tensor z = draw(x.shape(), x.dtype(), x.device(), gen);
     if (distill && teacher == null) teacher = TrigFlowPrecond.fromEDM(loadTeacher(opts, nets, model.net.sigmaData()));
     SCM.Result r = scm.loss(model.net, model.weight, x, labels, iteration, distill ? teacher : null,
         scm.timeFromDraw(n, model.net.sigmaData()), z, null);
-    stats.put("tangent_norm", r.tangentNorm().mean().item());
-    stats.put("logvar", r.logWeight().mean().item());
+    stats.put("tangent_norm", r.tangentNorm().mean());
+    stats.put("logvar", r.logWeight().mean());
     return r.loss();
   }
 

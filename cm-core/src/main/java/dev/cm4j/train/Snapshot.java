@@ -35,8 +35,16 @@ public final class Snapshot implements AutoCloseable {
     this.itemShape = itemShape;
   }
 
-  /** Loads a snapshot; the dataset named in its options is opened only to learn the data shape. */
+  /** Loads a snapshot onto the CPU; the dataset named in its options is opened only to learn the data shape. */
   public static Snapshot load(Path file) {
+    return load(file, Device.CPU);
+  }
+
+  /**
+   * Loads a snapshot onto device (the file itself is device-independent: plain safetensors, read on the CPU and copied
+   * to the device); {@link #sample} then draws its latents and re-noising on that device.
+   */
+  public static Snapshot load(Path file, Device device) {
     try (SafeTensorFile f = SafeTensors.read(file); TensorScope s = TensorScope.open()) {
       String json = f.metadata().get("training_options");
       if (json == null) throw new IllegalArgumentException(file + " is not a cm4j network snapshot (no training_options)");
@@ -54,7 +62,8 @@ public final class Snapshot implements AutoCloseable {
         channels = ((PointDataset) d).dim();
         shape = new long[] {channels};
       }
-      RunObjective obj = RunObjective.create(o, (cfg, s2) -> Builders.network(cfg, resolution, channels, s2), o.seed());
+      RunObjective obj = RunObjective.create(o, (cfg, s2) -> Builders.network(cfg, resolution, channels, s2), o.seed(),
+          device);
       Map<String, Tensor> sd = new LinkedHashMap<>();
       for (String k : f.names()) sd.put(k, f.tensor(k));
       try {
@@ -81,13 +90,23 @@ public final class Snapshot implements AutoCloseable {
     return itemShape.clone();
   }
 
-  /** n samples: one step, then one more per intermediate time in mids; latents and re-noising from seed. */
+  /** The device the model is on. */
+  public Device device() {
+    return objective.device;
+  }
+
+  /**
+   * n samples on {@link #device()}: one step, then one more per intermediate time in mids; latents and re-noising from
+   * generators of the device seeded with seed and seed + 1.
+   */
   public Tensor sample(int n, double[] mids, long seed) {
     long[] shape = new long[itemShape.length + 1];
     shape[0] = n;
     System.arraycopy(itemShape, 0, shape, 1, itemShape.length);
-    try (GradMode g = GradMode.noGrad(); Generator zg = Generator.cpu(seed); Generator ng = Generator.cpu(seed + 1)) {
-      Tensor z = Tensor.randn(shape, DType.FLOAT32, Device.CPU, zg);
+    Device device = objective.device;
+    try (GradMode g = GradMode.noGrad(); Generator zg = Generator.create(device, seed);
+        Generator ng = Generator.create(device, seed + 1)) {
+      Tensor z = Tensor.randn(shape, DType.FLOAT32, device, zg);
       return objective.sample(model, z, mids, ng);
     }
   }

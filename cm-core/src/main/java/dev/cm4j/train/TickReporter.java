@@ -26,8 +26,7 @@ final class TickReporter {
   private final List<Map<String, Object>> history;
   private long tickStart;
   private long tickStartImages;
-  private double lossSum;
-  private long lossCount;
+  private double lastTickLoss = Double.NaN; // the progress line's loss: the last tick's (steps do not read theirs)
 
   /** Reports into dir (null: nowhere, a rank other than 0); history holds the ticks so far (a resumed run's). */
   TickReporter(RunDirectory dir, PrintStream console, Progress progress, List<Map<String, Object>> history) {
@@ -54,16 +53,15 @@ final class TickReporter {
   void startTick(long images) {
     tickStart = System.nanoTime();
     tickStartImages = images;
-    lossSum = 0;
-    lossCount = 0;
   }
 
-  /** Counts a finished optimizer step and redraws the progress bar. */
-  void step(double loss, long images, long total) {
-    lossSum += loss;
-    lossCount++;
+  /**
+   * Redraws the progress bar after a finished optimizer step; the loss it shows is the last tick's mean, since a step's
+   * own loss stays on the device until the tick ends.
+   */
+  void step(long images, long total) {
     double elapsed = (System.nanoTime() - tickStart) / 1e9;
-    progress.update(images, total, (images - tickStartImages) / Math.max(elapsed, 1e-9), lossSum / lossCount);
+    progress.update(images, total, (images - tickStartImages) / Math.max(elapsed, 1e-9), lastTickLoss);
   }
 
   /** Whether the tick has seen at least tickImages images. */
@@ -75,14 +73,15 @@ final class TickReporter {
    * Ends the tick: on rank 0, the stats.jsonl record, the status line and loss.png. The caller then starts the next
    * one ({@link #startTick}) after what it writes at a tick's end, so that writing is no tick's time.
    *
+   * @param loss the tick's mean loss (already averaged over ranks)
    * @param parts the objective's per-tick values (already averaged over ranks)
    * @param position the objective's schedule position for the status line (e.g. "stage 2")
    */
-  void endTick(long tick, long images, long iteration, long total, Map<String, Double> parts, double lr,
+  void endTick(long tick, long images, long iteration, long total, double loss, Map<String, Double> parts, double lr,
       String position) {
+    lastTickLoss = loss;
     if (dir != null) {
       double sec = (System.nanoTime() - tickStart) / 1e9;
-      double loss = lossSum / Math.max(lossCount, 1);
       double imagesPerSec = (images - tickStartImages) / Math.max(sec, 1e-9);
       Map<String, Object> rec = new LinkedHashMap<>();
       rec.put("tick", tick);

@@ -10,6 +10,7 @@ import dev.cm4j.data.SplitMix64;
 import dev.cm4j.nn.Module;
 import dev.cm4j.optim.EMA;
 import dev.cm4j.optim.Optimizer;
+import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Torch;
 import java.io.PrintStream;
@@ -43,8 +44,12 @@ public final class Trainer implements AutoCloseable {
     /** Before the step with this (0-based) iteration number, when {@code images} images have been trained on. */
     default void beforeStep(long iteration, long images) {}
 
-    /** After that step (optimizer, objective and EMA updates done), with the step's mean loss. */
-    default void afterStep(long iteration, long images, double loss) {}
+    /**
+     * After that step (optimizer, objective and EMA updates done), with the step's mean loss: a 0-dim float32 tensor on
+     * the run's device, valid during this call only. The loop itself never reads it on the host inside a step; a
+     * listener that calls {@code loss.item()} makes the host wait for the device there.
+     */
+    default void afterStep(long iteration, long images, dev.cm4j.tensor.Tensor loss) {}
   }
 
   /** Sets the listener called around every step (null: none). */
@@ -61,12 +66,17 @@ public final class Trainer implements AutoCloseable {
    * @param dir the run directory on rank 0, null on the other ranks
    * @param notes lines to log first (e.g. training states passed over on resume)
    */
-  private Trainer(TrainingOptions opts, RunDirectory dir, PrintStream console, TrainingState state, DataParallel dp,
-      List<String> notes) {
+  private Trainer(TrainingOptions opts, Device device, RunDirectory dir, PrintStream console, TrainingState state,
+      DataParallel dp, List<String> notes) {
     int rank = dp == null ? 0 : dp.rank();
     int world = dp == null ? 1 : dp.world();
     if (opts.threads() > 0) Torch.setNumThreads(opts.threads());
     Torch.manualSeed(opts.seed());
+    if (device.type() != Device.Type.CPU) {
+      try (Generator g = Generator.defaultFor(device)) {
+        g.setSeed(opts.seed());
+      }
+    }
     Dataset dataset = Builders.dataset(opts.data());
     int resolution;
     int channels;
@@ -91,7 +101,7 @@ public final class Trainer implements AutoCloseable {
     LoaderConfig lc = new LoaderConfig(batchGpu, opts.seed(), true, true, opts.data().xflip(),
         resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, false, rank, world, 2);
     RunObjective.NetFactory nets = (cfg, sEmb) -> Builders.network(cfg, resolution, channels, sEmb);
-    RunObjective objective = RunObjective.create(opts, nets, opts.seed());
+    RunObjective objective = RunObjective.create(opts, nets, opts.seed(), device);
     objective.shardRank = rank;
     objective.shardWorld = world;
     Module model = objective.model();
@@ -105,7 +115,7 @@ public final class Trainer implements AutoCloseable {
     List<Module> emaModels = new ArrayList<>();
     List<EMA.Beta> rules = Builders.emaRules(opts.ema());
     for (int i = 0; i < rules.size(); i++) {
-      Module copy = RunObjective.create(opts, nets, opts.seed()).model();
+      Module copy = RunObjective.create(opts, nets, opts.seed(), device).model();
       copy.copyFrom(model);
       copy.eval();
       copy.requiresGrad_(false);
@@ -114,19 +124,20 @@ public final class Trainer implements AutoCloseable {
     EMA ema = rules.isEmpty() ? null : EMA.of(model, emaModels, rules);
     Optimizer optimizer = Builders.optimizer(opts.optimizer(), model);
     LossScaler scaler = opts.precision().equals("fp16") ? LossScaler.defaults() : null;
-    Generator sampleGen = Generator.cpu(0);
+    Generator sampleGen = Generator.create(device, 0);
     Progress progress = dp == null || dp.rank() == 0 ? Progress.forConsole(console) : new Progress(console, false);
     TickReporter reporter = new TickReporter(dir, console, progress,
         state == null ? new ArrayList<>() : new ArrayList<>(state.history));
     for (String n : notes) reporter.log(n);
     LoaderState loaderState = null;
     if (state != null) {
-      state.restore(new TrainingState.Parts(model, optimizer, ema, objective, sampleGen, scaler));
+      state.restore(new TrainingState.Parts(device, model, optimizer, ema, objective, sampleGen, scaler),
+          reporter::log);
       loaderState = state.loader.reshard(rank, world);
     }
     Loader loader = loaderState == null ? Loader.open(dataset, lc) : Loader.open(dataset, lc, loaderState);
-    parts = new TrainingLoop.Run(opts, dataset, loader, objective, emaModels, ema, optimizer, scaler, sampleGen, dp,
-        local / batchGpu, batchGpu);
+    parts = new TrainingLoop.Run(opts, device, dataset, loader, objective, emaModels, ema, optimizer, scaler, sampleGen,
+        dp, local / batchGpu, batchGpu);
     long iteration = state == null ? 0 : state.iteration;
     loop = new TrainingLoop(parts, dir, reporter, state == null ? 0 : state.images, iteration,
         state == null ? 0 : state.tick, initReport);
@@ -138,15 +149,21 @@ public final class Trainer implements AutoCloseable {
       dp.broadcast(all);
       // dropout and other draws of the global generator differ per rank (as EDM seeds each rank differently)
       Torch.manualSeed(SplitMix64.derive(opts.seed() + iteration, rank));
+      if (device.type() != Device.Type.CPU) {
+        try (Generator g = Generator.defaultFor(device)) {
+          g.setSeed(SplitMix64.derive(opts.seed() + iteration, rank));
+        }
+      }
     }
   }
 
   /** Starts a new run in a fresh NNNNN-desc directory under outdir. */
   public static Trainer start(TrainingOptions opts, Path outdir, PrintStream console) {
-    DataParallel dp = DataParallel.fromEnvironment(System.getenv());
+    Device device = Devices.resolve(opts.device(), DataParallel.localRank(System.getenv()));
+    DataParallel dp = DataParallel.fromEnvironment(System.getenv(), device);
     try {
       RunDirectory dir = dp == null || dp.rank() == 0 ? RunDirectory.create(outdir, opts.desc()) : null;
-      Trainer t = new Trainer(opts, dir, console, null, dp, List.of());
+      Trainer t = new Trainer(opts, device, dir, console, null, dp, List.of());
       if (dir != null) Atomic.writeString(dir.options(), opts.toJson());
       return t;
     } catch (RuntimeException | Error e) {
@@ -173,14 +190,33 @@ public final class Trainer implements AutoCloseable {
     }
     try (state) {
       TrainingOptions opts = TrainingOptions.read(dir.resolve("training_options.json"));
-      DataParallel dp = DataParallel.fromEnvironment(System.getenv());
-      try {
-        return new Trainer(opts, dp == null || dp.rank() == 0 ? RunDirectory.of(dir) : null, console, state, dp,
-            notes);
-      } catch (RuntimeException | Error e) {
-        if (dp != null) dp.close();
-        throw e;
-      }
+      return resume(opts, dir, state, console, notes);
+    }
+  }
+
+  /**
+   * Resumes the run in runDir from its newest usable training state with these options (e.g. the run's own with
+   * the device changed: a state moves between devices; from another device type its random streams start afresh).
+   */
+  public static Trainer resume(TrainingOptions opts, Path runDir, PrintStream console) {
+    List<String> notes = new ArrayList<>();
+    List<Path> states = RunDirectory.of(runDir).statesNewestFirst();
+    if (states.isEmpty()) throw new IllegalArgumentException("no training-state-*.safetensors in " + runDir);
+    try (TrainingState state = TrainingState.openNewest(states, notes::add)) {
+      return resume(opts, runDir, state, console, notes);
+    }
+  }
+
+  private static Trainer resume(TrainingOptions opts, Path dir, TrainingState state, PrintStream console,
+      List<String> notes) {
+    Device device = Devices.resolve(opts.device(), DataParallel.localRank(System.getenv()));
+    DataParallel dp = DataParallel.fromEnvironment(System.getenv(), device);
+    try {
+      return new Trainer(opts, device, dp == null || dp.rank() == 0 ? RunDirectory.of(dir) : null, console, state,
+          dp, notes);
+    } catch (RuntimeException | Error e) {
+      if (dp != null) dp.close();
+      throw e;
     }
   }
 

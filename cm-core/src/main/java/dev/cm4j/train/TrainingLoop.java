@@ -34,15 +34,15 @@ import java.util.Map;
  */
 final class TrainingLoop {
   /** What the loop steps; built by {@link Trainer}. ema, scaler and dp may be null. */
-  record Run(TrainingOptions opts, Dataset dataset, Loader loader, RunObjective objective, List<Module> emaModels,
-      EMA ema, Optimizer optimizer, LossScaler scaler, Generator sampleGen, DataParallel dp, int rounds,
-      int batchGpu) {
+  record Run(TrainingOptions opts, Device device, Dataset dataset, Loader loader, RunObjective objective,
+      List<Module> emaModels, EMA ema, Optimizer optimizer, LossScaler scaler, Generator sampleGen, DataParallel dp,
+      int rounds, int batchGpu) {
     Module model() {
       return objective.model();
     }
 
     TrainingState.Parts parts() {
-      return new TrainingState.Parts(model(), optimizer, ema, objective, sampleGen, scaler);
+      return new TrainingState.Parts(device, model(), optimizer, ema, objective, sampleGen, scaler);
     }
   }
 
@@ -51,11 +51,12 @@ final class TrainingLoop {
   private final RunDirectory dir; // null on ranks other than 0
   private final TickReporter reporter;
   private final String initReport;
-  private final Device.Type deviceType;
+  private final Device device;
   private long images;
   private long iteration;
   private long tick;
   volatile boolean stopRequested;
+  private boolean stopAgreed; // data-parallel: every rank's stop request, agreed at the last tick's end
   volatile Trainer.StepListener stepListener = new Trainer.StepListener() {};
 
   TrainingLoop(Run run, RunDirectory dir, TickReporter reporter, long images, long iteration, long tick,
@@ -68,7 +69,7 @@ final class TrainingLoop {
     this.iteration = iteration;
     this.tick = tick;
     this.initReport = initReport;
-    this.deviceType = run.model().namedParameters().values().iterator().next().get().device().type();
+    this.device = run.device();
   }
 
   long images() {
@@ -79,7 +80,15 @@ final class TrainingLoop {
     return iteration;
   }
 
-  /** Runs until duration_kimg (or a stop request). */
+  /**
+   * Runs until duration_kimg (or a stop request).
+   *
+   * <p>A step never waits for the device: the loss, the objective's statistics and the tick's loss sum stay device
+   * tensors, and the host reads them at the tick's end ({@link #endTick}), where the non-finite-loss guard "stop"
+   * also acts (the run stops at the end of the tick in which the loss became non-finite, with the state dumped then).
+   * Two options decide per step and so read one flag per step: nan_guard "skip" (whether this step's loss is finite)
+   * and fp16 (whether the unscaled gradients are finite). A data-parallel run agrees on stop requests at tick ends.
+   */
   Trainer.Result run() {
     Module model = run.model();
     DataParallel dp = run.dp();
@@ -89,100 +98,139 @@ final class TrainingLoop {
     double baseLr = opts.optimizer().lr();
     if (images == 0) {
       reporter.log(String.format(Locale.ROOT,
-          "cm4j training run %s: %d parameters, batch %d (%d x %d x %d), %.1f kimg",
+          "cm4j training run %s: %d parameters, batch %d (%d x %d x %d), %.1f kimg on %s",
           dir == null ? "" : dir.path().getFileName(), model.parameterCount(), opts.batch(),
-          dp == null ? 1 : dp.world(), run.rounds(), run.batchGpu(), opts.durationKimg()));
+          dp == null ? 1 : dp.world(), run.rounds(), run.batchGpu(), opts.durationKimg(), device));
       if (initReport != null) reporter.log(initReport);
       if (dir != null) snapshot();
     } else {
-      reporter.log(String.format(Locale.ROOT, "resumed %s at %.1f kimg (tick %d)",
-          dir == null ? "" : dir.path().getFileName(), images / 1000.0, tick));
+      reporter.log(String.format(Locale.ROOT, "resumed %s at %.1f kimg (tick %d) on %s",
+          dir == null ? "" : dir.path().getFileName(), images / 1000.0, tick, device));
     }
     reporter.startTick(images);
-    double lastLoss = Double.NaN;
-    Map<String, Double> parts = new LinkedHashMap<>();
     boolean interrupted = false;
-    while (images < total) {
-      if (agreeStop()) {
-        interrupted = true;
-        break;
-      }
-      Trainer.StepListener listener = stepListener;
-      listener.beforeStep(iteration, images);
-      double rampup = opts.lrRampupKimg() > 0 ? Math.min(images / (opts.lrRampupKimg() * 1000), 1) : 1;
-      run.optimizer().setLr(baseLr * rampup);
-      run.optimizer().zeroGrad();
-      double stepLoss = accumulate(parts);
-      if (dp != null) {
-        // every rank's gradients become the mean over ranks; the loss mean carries the NaN decision to all ranks
-        double local = stepLoss;
-        stepLoss = collective(() -> {
-          dp.averageGradients(model);
-          return dp.mean(local);
-        });
-      }
-      if (!Double.isFinite(stepLoss)) {
-        if (opts.nanGuard().equals("stop")) {
-          Path dump = dir != null ? dir.nanDump(images) : null;
-          if (dump != null) writeState(dump);
-          throw new IllegalStateException(String.format(Locale.ROOT,
-              "loss is %s at %.3f kimg (iteration %d); state dumped to %s; set nan_guard to skip or sanitize to go on",
-              stepLoss, images / 1000.0, iteration, dump));
+    try (StepStats stats = new StepStats(); TickLoss tickLoss = new TickLoss(device)) {
+      while (images < total) {
+        if (dp == null ? stopRequested : stopAgreed) {
+          interrupted = true;
+          break;
         }
-        if (opts.nanGuard().equals("skip")) {
-          reporter.log(String.format(Locale.ROOT, "non-finite loss at iteration %d: step skipped", iteration));
-          skipStep(listener, stepLoss);
-          continue;
+        Trainer.StepListener listener = stepListener;
+        listener.beforeStep(iteration, images);
+        double rampup = opts.lrRampupKimg() > 0 ? Math.min(images / (opts.lrRampupKimg() * 1000), 1) : 1;
+        run.optimizer().setLr(baseLr * rampup);
+        run.optimizer().zeroGrad();
+        try (TensorScope step = TensorScope.open()) {
+          Tensor stepLoss = accumulate(stats);
+          if (dp != null) {
+            // every rank's gradients become the mean over ranks (a collective on the device)
+            collective(() -> {
+              dp.averageGradients(model);
+              if (opts.nanGuard().equals("skip")) dp.meanInPlace(stepLoss); // every rank decides alike below
+              return 0;
+            });
+          }
+          if (opts.nanGuard().equals("skip") && !Double.isFinite(stepLoss.item())) {
+            reporter.log(String.format(Locale.ROOT, "non-finite loss at iteration %d: step skipped", iteration));
+            skipStep(listener, stepLoss);
+            continue;
+          }
+          if (run.scaler() != null) {
+            Tensor found = run.scaler().unscaleFoundInf(model.parameters());
+            boolean localInf = found != null && found.item() > 0;
+            boolean inf = dp == null ? localInf : collective(() -> dp.any(localInf) ? 1 : 0) > 0; // all ranks skip
+            run.scaler().update(inf);
+            if (inf) {
+              skipStep(listener, stepLoss); // GradScaler semantics: the step is skipped and the scale backs off
+              continue;
+            }
+          }
+          if (sanitize != null) sanitize.apply(model);
+          if (opts.clipGradNorm() > 0) dev.cm4j.optim.ClipGradNorm.of(opts.clipGradNorm()).apply(model);
+          run.optimizer().step();
+          run.objective().afterStep(iteration);
+          if (run.ema() != null) run.ema().update(opts.batch());
+          images += opts.batch();
+          iteration++;
+          tickLoss.add(stepLoss);
+          reporter.step(images, total);
+          listener.afterStep(iteration - 1, images, stepLoss);
         }
+        boolean done = images >= total;
+        if (reporter.tickFull(images, tickImages) || done || stopRequested) endTick(stats, tickLoss, total, done);
       }
-      if (run.scaler() != null) {
-        boolean localInf;
-        try (TensorScope s = TensorScope.open()) {
-          localInf = run.scaler().unscale(model.parameters());
-        }
-        boolean inf = dp == null ? localInf : collective(() -> dp.any(localInf) ? 1 : 0) > 0; // all ranks skip together
-        run.scaler().update(inf);
-        if (inf) {
-          skipStep(listener, stepLoss); // GradScaler semantics: the step is skipped and the scale backs off
-          continue;
-        }
+      if (interrupted) {
+        if (dir != null) writeState(dir.state(images));
+        reporter.log(String.format(Locale.ROOT, "stopped at %.1f kimg on request; resume with: cm train --resume %s",
+            images / 1000.0, dir == null ? "" : dir.path()));
+      } else {
+        reporter.log(String.format(Locale.ROOT, "done: %.1f kimg, %d iterations", images / 1000.0, iteration));
       }
-      if (sanitize != null) sanitize.apply(model);
-      if (opts.clipGradNorm() > 0) dev.cm4j.optim.ClipGradNorm.of(opts.clipGradNorm()).apply(model);
-      run.optimizer().step();
-      run.objective().afterStep(iteration);
-      if (run.ema() != null) run.ema().update(opts.batch());
-      images += opts.batch();
-      iteration++;
-      lastLoss = stepLoss;
-      reporter.step(stepLoss, images, total);
-      listener.afterStep(iteration - 1, images, stepLoss);
-      boolean done = images >= total;
-      if (reporter.tickFull(images, tickImages) || done || stopRequested) endTick(parts, total, done);
+      return new Trainer.Result(dir == null ? null : dir.path(), images, iteration, interrupted, tickLoss.last());
     }
-    if (interrupted) {
-      if (dir != null) writeState(dir.state(images));
-      reporter.log(String.format(Locale.ROOT, "stopped at %.1f kimg on request; resume with: cm train --resume %s",
-          images / 1000.0, dir == null ? "" : dir.path()));
-    } else {
-      reporter.log(String.format(Locale.ROOT, "done: %.1f kimg, %d iterations", images / 1000.0, iteration));
-    }
-    return new Trainer.Result(dir == null ? null : dir.path(), images, iteration, interrupted, lastLoss);
   }
 
-  /** Forward and backward of every accumulation round; the step's mean loss. */
-  private double accumulate(Map<String, Double> parts) {
-    double stepLoss = 0;
+  /**
+   * The loss of the ticks: the sum of the steps' losses (float64 on the device) and the last step's loss, read on the
+   * host only when a tick ends.
+   */
+  private static final class TickLoss implements AutoCloseable {
+    private final Tensor sum;
+    private Tensor last;
+    private long steps;
+
+    TickLoss(Device device) {
+      sum = TensorScope.release(Tensor.zeros(new long[0], DType.FLOAT64, device));
+    }
+
+    void add(Tensor stepLoss) {
+      sum.add_(stepLoss);
+      steps++;
+      Tensor old = last;
+      last = TensorScope.release(stepLoss.detach());
+      if (old != null) old.close();
+    }
+
+    /** The tick's sum (a host read) and its number of steps; the sum starts again at 0. */
+    double takeSum() {
+      double v = sum.item();
+      sum.zero_();
+      return v;
+    }
+
+    long takeSteps() {
+      long n = steps;
+      steps = 0;
+      return n;
+    }
+
+    /** The last step's loss (a host read), NaN before the first step. */
+    double last() {
+      return last == null ? Double.NaN : last.item();
+    }
+
+    @Override
+    public void close() {
+      sum.close();
+      if (last != null) last.close();
+    }
+  }
+
+  /**
+   * Forward and backward of every accumulation round; the step's mean loss as a 0-dim float32 tensor on the device,
+   * owned by the caller's scope (nothing is read on the host).
+   */
+  private Tensor accumulate(StepStats stats) {
     int rounds = run.rounds();
+    Tensor stepLoss = Tensor.zeros(new long[0], DType.FLOAT32, device);
     for (int r = 0; r < rounds; r++) {
-      try (TensorScope s = TensorScope.open(); Batch b = run.loader().next()) {
+      try (TensorScope s = TensorScope.open(); Batch b = run.loader().next(device)) {
         Tensor loss;
         try (Autocast ac = autocast()) {
-          loss = run.objective().loss(b.x(), b.labels(), iteration, images, parts).mean();
+          loss = run.objective().loss(b.x(), b.labels(), iteration, images, stats).mean();
         }
-        double v = loss.item();
-        stepLoss += v / rounds;
         Tensor l = loss.to(DType.FLOAT32).div((double) rounds); // averages over accumulation rounds
+        stepLoss.add_(l.detach());
         if (run.scaler() != null) l = l.mul(run.scaler().scale());
         l.backward();
       }
@@ -191,22 +239,42 @@ final class TrainingLoop {
   }
 
   /** A step that is not applied still counts its images and iteration. */
-  private void skipStep(Trainer.StepListener listener, double stepLoss) {
+  private void skipStep(Trainer.StepListener listener, Tensor stepLoss) {
     run.optimizer().zeroGrad();
     images += opts.batch();
     iteration++;
     listener.afterStep(iteration - 1, images, stepLoss);
   }
 
-  private void endTick(Map<String, Double> parts, long total, boolean done) {
+  /**
+   * Ends a tick: the host reads the tick's loss and statistics (averaged over ranks), the non-finite guard "stop"
+   * acts, ranks agree on a stop request, and the report, snapshot and state are written.
+   */
+  private void endTick(StepStats stats, TickLoss tickLoss, long total, boolean done) {
     DataParallel dp = run.dp();
+    long steps = tickLoss.takeSteps();
+    double loss = tickLoss.takeSum() / Math.max(steps, 1);
+    Map<String, Double> parts = stats.toHost();
     if (dp != null) {
+      double local = loss;
+      loss = collective(() -> dp.mean(local));
       for (var e : parts.entrySet()) {
         double v = e.getValue();
         e.setValue(collective(() -> dp.mean(v)));
       }
+      boolean stop = stopRequested;
+      stopAgreed = collective(() -> dp.any(stop) ? 1 : 0) > 0;
+      if (stopAgreed) stopRequested = true;
     }
-    reporter.endTick(tick, images, iteration, total, parts, run.optimizer().lr(), run.objective().position(images));
+    if (!Double.isFinite(loss) && opts.nanGuard().equals("stop")) {
+      Path dump = dir != null ? dir.nanDump(images) : null;
+      if (dump != null) writeState(dump);
+      throw new IllegalStateException(String.format(Locale.ROOT,
+          "loss is %s in the tick ending at %.3f kimg (iteration %d); state dumped to %s; set nan_guard to skip or "
+              + "sanitize to go on", loss, images / 1000.0, iteration, dump));
+    }
+    reporter.endTick(tick, images, iteration, total, loss, parts, run.optimizer().lr(),
+        run.objective().position(images));
     tick++;
     if (dir != null) {
       if (tick % opts.snapTicks() == 0 || done) snapshot();
@@ -218,20 +286,10 @@ final class TrainingLoop {
   /** Autocast for the forward pass and loss (bf16, fp16), or null for fp32. */
   private Autocast autocast() {
     return switch (opts.precision()) {
-      case "bf16" -> Autocast.enable(deviceType, DType.BFLOAT16);
-      case "fp16" -> Autocast.enable(deviceType, DType.FLOAT16);
+      case "bf16" -> Autocast.enable(device.type(), DType.BFLOAT16);
+      case "fp16" -> Autocast.enable(device.type(), DType.FLOAT16);
       default -> null;
     };
-  }
-
-  /** A stop request of any rank stops every rank after the same step. */
-  private boolean agreeStop() {
-    boolean stop = stopRequested;
-    DataParallel dp = run.dp();
-    if (dp == null) return stop;
-    boolean any = collective(() -> dp.any(stop) ? 1 : 0) > 0;
-    if (any) stopRequested = true;
-    return any;
   }
 
   /** Runs a collective; a failure (a peer died, a timeout) becomes one clear error. */
@@ -273,8 +331,7 @@ final class TrainingLoop {
         int n = opts.data().grid();
         int cols = (int) Math.ceil(Math.sqrt(n));
         long res = opts.data().resolutionOr(img.resolution());
-        Tensor z = Tensor.randn(new long[] {n, img.channels(), res, res}, DType.FLOAT32, Device.CPU,
-            Generator.cpu(1234));
+        Tensor z = gridNoise(new long[] {n, img.channels(), res, res});
         sampleGen.setSeed(5678);
         ImageGrid.save(objective.sample(m, z, new double[0], sampleGen).clamp(-1, 1), cols, dir.samples(1, images));
         if (opts.sampleSteps().length > 0) {
@@ -282,14 +339,20 @@ final class TrainingLoop {
               dir.samples(opts.sampleSteps().length + 1, images));
         }
       } else {
-        Tensor z = Tensor.randn(new long[] {2000, ((PointDataset) run.dataset()).dim()}, DType.FLOAT32, Device.CPU,
-            Generator.cpu(1234));
+        Tensor z = gridNoise(new long[] {2000, ((PointDataset) run.dataset()).dim()});
         ScatterPlot.write(objective.sample(m, z, new double[0], sampleGen), dir.samples(1, images));
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write a snapshot into " + dir.path(), e);
     } finally {
       m.train(wasTraining);
+    }
+  }
+
+  /** The sample grids' fixed latents, drawn on the run's device with its generator seeded 1234. */
+  private Tensor gridNoise(long[] shape) {
+    try (Generator g = Generator.create(device, 1234)) {
+      return Tensor.randn(shape, DType.FLOAT32, device, g);
     }
   }
 }

@@ -44,6 +44,8 @@ import java.util.Map;
  * @param precision fp32 | bf16 (autocast) | fp16 (autocast with dynamic loss scaling)
  * @param sampleSteps times for the sample grids' multistep sampler (after the first), e.g. [0.821]
  * @param initFrom safetensors file whose matching weights initialise the network (ECT's --transfer), or null
+ * @param device where the run computes: "auto" (cuda:LOCAL_RANK when CUDA is available, else the CPU), "cpu",
+ *     "cuda" or "cuda:N" ({@link Devices#resolve})
  */
 public record TrainingOptions(
     @JsonProperty("desc") String desc,
@@ -66,7 +68,8 @@ public record TrainingOptions(
     @JsonProperty("nan_guard") String nanGuard,
     @JsonProperty("precision") String precision,
     @JsonProperty("sample_steps") double[] sampleSteps,
-    @JsonProperty("init_from") String initFrom) {
+    @JsonProperty("init_from") String initFrom,
+    @JsonProperty("device") String device) {
 
   /** The mapper of options files: indented, enums written in lower case (as they are read). */
   static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT)
@@ -81,12 +84,12 @@ public record TrainingOptions(
   static final String DEFAULTS = """
       {"desc": null, "precond": {}, "lr_rampup_kimg": 0, "ema": [], "batch_gpu": 0, "tick_kimg": 50,
        "snap_ticks": 50, "state_ticks": 500, "seed": 0, "threads": 0, "clip_grad_norm": 0, "nan_guard": "stop",
-       "precision": "fp32", "sample_steps": [], "init_from": null}""";
+       "precision": "fp32", "sample_steps": [], "init_from": null, "device": "auto"}""";
 
   public TrainingOptions {
     for (var e : new Object[][] {{"network", network}, {"precond", precond}, {"objective", objective},
         {"optimizer", optimizer}, {"data", data}, {"ema", ema}, {"nan_guard", nanGuard}, {"precision", precision},
-        {"sample_steps", sampleSteps}}) {
+        {"sample_steps", sampleSteps}, {"device", device}}) {
       if (e[1] == null) throw new OptionException((String) e[0], "required");
     }
     ema = List.copyOf(ema);
@@ -103,6 +106,7 @@ public record TrainingOptions(
     OptionException.atLeast("clip_grad_norm", clipGradNorm, 0);
     OptionException.oneOf("nan_guard", nanGuard, List.of("sanitize", "stop", "skip"));
     OptionException.oneOf("precision", precision, List.of("fp32", "bf16", "fp16"));
+    Devices.check("device", device);
     for (int i = 0; i < sampleSteps.length; i++) OptionException.positive("sample_steps." + i, sampleSteps[i]);
     if (precond.timeLabel().equals("edm") && !objective.precondition().equals("trigflow")) {
       throw new OptionException("precond.time_label", "\"edm\" is only for the TrigFlow objectives (sct, scd)");

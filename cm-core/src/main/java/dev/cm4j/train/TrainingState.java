@@ -27,12 +27,20 @@ import java.util.function.Consumer;
  * A training state file: everything needed to continue a run exactly, in one safetensors file written atomically.
  *
  * <p>Tensors: {@code model.*}, {@code optimizer.*}, {@code ema.*} (the state dicts), {@code objective.<module>.*}
- * (an objective's extra networks, e.g. a target network), {@code rng.cpu} and {@code rng.sample} (libtorch CPU
- * generator states, uint8), {@code rng.objective.<stream>} (the objective's random streams: uint8 generator states
- * or one int64 SplitMix64 state). Metadata: {@code format} = "cm4j training state", {@code images},
+ * (an objective's extra networks, e.g. a target network), {@code rng.cpu} (the CPU's default generator),
+ * {@code rng.device.<type>} (the default generator of the run's device, when it is not the CPU, e.g.
+ * {@code rng.device.cuda}), {@code rng.sample} (the sampler's generator, a generator of the run's device),
+ * {@code rng.objective.<stream>} (the objective's random streams: uint8 states of generators of the run's device, or
+ * one int64 SplitMix64 state). All generator states are uint8 tensors. Metadata: {@code format} = "cm4j training
+ * state", {@code device} (the run's device type, "cpu" or "cuda"; absent in older files: "cpu"), {@code images},
  * {@code iteration}, {@code tick} (decimal counts), {@code loader} (the data sampler's position, JSON),
  * {@code history} (the tick records, JSON) and, for fp16, {@code loss_scale} ("scale,tracker"). Nothing is
  * Java-serialised, so the file reads the same on every JVM and outside Java.
+ *
+ * <p>Every tensor is written from the device as plain safetensors and read onto the CPU; restoring copies it to the
+ * run's device. A state resumes bit-exactly on the device type that wrote it; on another type (a CUDA state resumed
+ * on the CPU) the weights, optimizer and EMA carry over, the generator states cannot (each device type has its own
+ * generator algorithm), so those streams start from the run's seed and a note says that the random streams differ.
  *
  * <p>{@link #open} reads and checks the whole file before anything is restored, so a truncated or corrupt file is
  * rejected (naming the file and what is wrong) with the run untouched; {@link #restore} then loads it.
@@ -42,8 +50,8 @@ final class TrainingState implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** The parts of a run a state holds (ema and scaler may be null). */
-  record Parts(Module model, Optimizer optimizer, EMA ema, RunObjective objective, Generator sampleGen,
-      LossScaler scaler) {}
+  record Parts(Device device, Module model, Optimizer optimizer, EMA ema, RunObjective objective,
+      Generator sampleGen, LossScaler scaler) {}
 
   final Path file;
   final long images;
@@ -61,6 +69,8 @@ final class TrainingState implements AutoCloseable {
   private final List<Tensor> owned; // every tensor read, closed with this state
   private Tensor rngCpu;
   private Tensor rngSample;
+  private final String deviceType; // the writer's device type ("cpu", "cuda")
+  private Tensor rngDevice; // rng.device.<deviceType>, or null
 
   private TrainingState(Path file, SafeTensorFile f, List<Tensor> owned) {
     this.file = file;
@@ -70,6 +80,8 @@ final class TrainingState implements AutoCloseable {
     images = count(meta, "images");
     iteration = count(meta, "iteration");
     tick = count(meta, "tick");
+    deviceType = meta.getOrDefault("device", "cpu");
+    if (!deviceType.matches("[a-z][a-z0-9_]{0,31}")) throw bad("device", "is '" + deviceType + "', not a device type");
     try {
       loader = LoaderState.fromJson(required(meta, "loader"));
     } catch (IllegalArgumentException e) {
@@ -108,6 +120,7 @@ final class TrainingState implements AutoCloseable {
       else if (name.startsWith("rng.objective.")) objectiveRandom.put(rest(name, "rng.objective."), t);
       else if (name.equals("rng.cpu")) rngCpu = bytes(name, t);
       else if (name.equals("rng.sample")) rngSample = bytes(name, t);
+      else if (name.equals("rng.device." + deviceType) && !deviceType.equals("cpu")) rngDevice = bytes(name, t);
       else if (name.startsWith("objective.")) {
         String r = rest(name, "objective.");
         int dot = r.indexOf('.');
@@ -169,8 +182,18 @@ final class TrainingState implements AutoCloseable {
     throw new IllegalArgumentException("no usable training state: " + String.join("; ", reasons));
   }
 
-  /** Loads this state into the run's parts; a part that does not fit throws, naming the file. */
-  void restore(Parts p) {
+  /**
+   * Loads this state into the run's parts; a part that does not fit throws, naming the file. A state from another
+   * device type reports through note that its random streams cannot continue.
+   */
+  void restore(Parts p, Consumer<String> note) {
+    String here = typeName(p.device());
+    boolean sameType = here.equals(deviceType);
+    if (!sameType) {
+      note.accept("training state " + file.getFileName() + " was written on " + deviceType + " and resumes on " + here
+          + ": weights, optimizer and EMA carry over, but the random streams (noise, sampling, dropout) start from the "
+          + "seed, so the run does not continue bit for bit");
+    }
     try {
       p.model().loadStateDict(model, true);
       p.optimizer().loadStateDict(optimizer);
@@ -183,8 +206,20 @@ final class TrainingState implements AutoCloseable {
       try (Generator g = Generator.defaultFor(Device.CPU)) {
         g.setState(rngCpu.toByteArray());
       }
-      p.sampleGen().setState(rngSample.toByteArray());
-      p.objective().restoreRandomState(objectiveRandom);
+      if (sameType) {
+        p.sampleGen().setState(rngSample.toByteArray());
+        if (rngDevice != null) {
+          try (Generator g = Generator.defaultFor(p.device())) {
+            g.setState(rngDevice.toByteArray());
+          }
+        }
+      }
+      p.objective().keepDeviceStreams = !sameType;
+      try {
+        p.objective().restoreRandomState(objectiveRandom);
+      } finally {
+        p.objective().keepDeviceStreams = false;
+      }
       if (p.scaler() != null && !Double.isNaN(lossScale)) p.scaler().restore(lossScale, lossTracker);
     } catch (RuntimeException e) {
       throw new IllegalArgumentException("cannot restore the training state " + file + ": " + e.getMessage(), e);
@@ -207,10 +242,16 @@ final class TrainingState implements AutoCloseable {
       try (Generator g = Generator.defaultFor(Device.CPU)) {
         t.put("rng.cpu", RunObjective.stateOf(g));
       }
+      if (p.device().type() != Device.Type.CPU) {
+        try (Generator g = Generator.defaultFor(p.device())) {
+          t.put("rng.device." + typeName(p.device()), RunObjective.stateOf(g));
+        }
+      }
       t.put("rng.sample", RunObjective.stateOf(p.sampleGen()));
       for (var e : p.objective().randomState().entrySet()) t.put("rng.objective." + e.getKey(), e.getValue());
       Map<String, String> meta = new LinkedHashMap<>();
       meta.put("format", FORMAT);
+      meta.put("device", typeName(p.device()));
       meta.put("images", Long.toString(images));
       meta.put("iteration", Long.toString(iteration));
       meta.put("tick", Long.toString(tick));
@@ -254,6 +295,11 @@ final class TrainingState implements AutoCloseable {
       owned.add(t);
       objectiveRandom.put("noise", t);
     }
+  }
+
+  /** A device's type as the file names it: "cpu", "cuda", … */
+  static String typeName(Device d) {
+    return d.type().name().toLowerCase(java.util.Locale.ROOT);
   }
 
   private Tensor bytes(String name, Tensor t) {

@@ -2,6 +2,7 @@ package dev.cm4j.train;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.cm4j.tensor.Device;
 import dev.cm4j.io.SafeTensors;
 import dev.cm4j.nn.MLPDenoiser;
 import dev.cm4j.precond.EDMPrecond;
@@ -109,7 +110,8 @@ class TrainerObjectivesTest {
       SctObjective.SctModel m = (SctObjective.SctModel) t.model();
       GradMode g = GradMode.noGrad();
       TrainingOptions o = forKind("scd", 0.064);
-      EDMPrecond edm = RunObjective.loadTeacher(o, (cfg, se) -> Builders.network(cfg, 0, 2, se), 0.5);
+      EDMPrecond edm = RunObjective.create(o, (cfg, se) -> Builders.network(cfg, 0, 2, se), 0, Device.CPU)
+          .loadTeacher(o, (cfg, se) -> Builders.network(cfg, 0, 2, se), 0.5);
       TrigFlowPrecond tf = TrigFlowPrecond.fromEDM(edm);
       Tensor x = Tensor.randn(16, 2);
       Tensor time = Tensor.rand(16).mul(1.5).add(0.02);

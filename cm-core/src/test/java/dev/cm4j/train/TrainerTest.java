@@ -68,9 +68,9 @@ class TrainerTest {
         }
 
         @Override
-        public void afterStep(long iteration, long images, double loss) {
+        public void afterStep(long iteration, long images, dev.cm4j.tensor.Tensor loss) {
           events.add("a" + iteration + "@" + images);
-          losses.add(loss);
+          losses.add(loss.item());
         }
       });
       Trainer.Result r = t.run();

@@ -3,6 +3,7 @@ package dev.cm4j.train;
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.cm4j.tensor.Device;
 import dev.cm4j.objectives.CTM;
 import dev.cm4j.objectives.ECT;
 import dev.cm4j.objectives.SCM;
@@ -216,12 +217,13 @@ class TrainingOptionsTest {
   void ectWeightingIsSelectableAndReachesTheObjective() {
     TrainingOptions o = TrainerTest.toy(0.128, "ect").with(Map.of("objective.weighting", "edm2",
         "precond.sigma_data", "0.25"));
-    RunObjective obj = RunObjective.create(o, (cfg, s) -> Builders.network(cfg, 0, 2, s), 0);
+    RunObjective obj = RunObjective.create(o, (cfg, s) -> Builders.network(cfg, 0, 2, s), 0, Device.CPU);
     ECT.Config c = ((EctObjective) obj).ect.config();
     assertEquals(ECT.Weighting.EDM2, c.weighting());
     assertEquals(0.25, c.sigmaData());
     assertTrue(o.toJson().contains("\"weighting\" : \"edm2\""), o.toJson());
-    RunObjective dflt = RunObjective.create(TrainerTest.toy(0.128, "ect"), (cfg, s) -> Builders.network(cfg, 0, 2, s), 0);
+    RunObjective dflt = RunObjective.create(TrainerTest.toy(0.128, "ect"), (cfg, s) -> Builders.network(cfg, 0, 2, s), 0,
+        Device.CPU);
     assertEquals(ECT.Weighting.INVERSE_GAP, ((EctObjective) dflt).ect.config().weighting());
   }
 

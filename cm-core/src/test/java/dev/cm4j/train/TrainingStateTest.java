@@ -3,6 +3,7 @@ package dev.cm4j.train;
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cm4j.tensor.Device;
 import dev.cm4j.io.SafeTensorFile;
 import dev.cm4j.io.SafeTensors;
 import dev.cm4j.tensor.DType;
@@ -174,8 +175,8 @@ class TrainingStateTest {
       TrainingOptions o = TrainerTest.toy(0.256, "ect").with(Map.of("objective", "{\"kind\": \"" + kind + "\"}"));
       RunObjective.NetFactory nets = (cfg, se) -> Builders.network(cfg, 0, 2, se);
       try (TensorScope s = TensorScope.open()) {
-        RunObjective a = RunObjective.create(o, nets, 1);
-        RunObjective b = RunObjective.create(o, nets, 2);
+        RunObjective a = RunObjective.create(o, nets, 1, Device.CPU);
+        RunObjective b = RunObjective.create(o, nets, 2, Device.CPU);
         Map<String, Tensor> sa = a.randomState();
         assertTrue(sa.containsKey("noise"), kind + " " + sa.keySet());
         if (!kind.equals("ect") && !kind.equals("sct")) {
