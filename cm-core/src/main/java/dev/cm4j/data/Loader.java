@@ -179,7 +179,10 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
     return next(Device.CPU);
   }
 
-  /** The next batch, with its tensors created directly on {@code device}. */
+  /**
+   * The next batch on {@code device}: collated on the host (the producer thread), then copied to the device in
+   * {@link #toDevice}. A training step calls this at its start; the copy is the step's only host-to-device traffic.
+   */
   public Batch next(Device device) {
     Object o = peek();
     if (o == END) throw new NoSuchElementException("the epoch is exhausted (finite loader)");
@@ -191,6 +194,18 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
       throw new IllegalStateException("loader failed: " + f.error(), f.error());
     }
     HostBatch hb = (HostBatch) o;
+    Batch batch = toDevice(hb, device);
+    state = hb.stateAfter();
+    return batch;
+  }
+
+  /**
+   * The host-to-device hook: turns a collated host batch into tensors on device, today through one reusable staging
+   * buffer (a synchronous copy). This is where pinned staging memory and a non-blocking copy on a side stream, issued
+   * for the next batch while the current step runs, belong once the tensor layer has pinned memory and streams;
+   * nothing else in the loader or its callers needs to change for that.
+   */
+  private Batch toDevice(HostBatch hb, Device device) {
     int b = hb.indices().length;
     long[] shape = batchShape();
     shape[0] = b;
@@ -204,7 +219,6 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
         throw e;
       }
     }
-    state = hb.stateAfter();
     return new Batch(x, y, hb.indices(), hb.flipped());
   }
 

@@ -64,6 +64,8 @@ class TrainingOptionsTest {
       {"cifar10-ect", "optimizer.betas", "[0.9]", "optimizer.betas: expected 2 numbers, got 1"},
       {"cifar10-ect", "network.channel_mult", "[2, 0, 2]", "network.channel_mult.1: must be >= 1, got 0"},
       {"cifar10-ect", "precision", "fp8", "precision: must be one of fp32, bf16, fp16, got \"fp8\""},
+      {"cifar10-ect", "device", "gpu", "device: must be one of auto, cpu, cuda or cuda:N, got \"gpu\""},
+      {"cifar10-ect", "device", "cuda:x", "device: must be one of auto, cpu, cuda or cuda:N, got \"cuda:x\""},
       {"cifar10-ect", "sample_steps", "[0.821, -1]", "sample_steps.1: must be > 0, got -1"},
       {"cifar10-ctm", "objective.max_heun_steps", "18", "objective.max_heun_steps: must be in [1, 17], got 18"},
       {"cifar10-ect", "precond.sigma_max", "0.001", "precond.sigma_max: must be > 0.003, got 0.001"},
