@@ -11,9 +11,10 @@ public final class Metrics {
 
   /** Mean and covariance of the network's features over every image of the source. */
   public static GaussianStats stats(FeatureNetwork net, ImageSource images, int batch) {
-    FeatureStats fs = new FeatureStats();
-    images.forEach(batch, b -> fs.add(net.features(b)));
-    return fs.stats();
+    try (FeatureStats fs = new FeatureStats()) {
+      images.forEach(batch, b -> fs.add(net.features(b)));
+      return fs.stats();
+    }
   }
 
   /** All features [N, D] in float64 (for KID), owned by the caller's scope. */

@@ -157,7 +157,10 @@ final class TrainingLoop {
           listener.afterStep(iteration - 1, images, stepLoss);
         }
         boolean done = images >= total;
-        if (reporter.tickFull(images, tickImages) || done || stopRequested) endTick(stats, tickLoss, total, done);
+        // a local stop request ends the tick at once; data-parallel ranks agree on it at the regular tick end, so that
+        // every rank enters the tick's collectives together
+        boolean stopNow = dp == null && stopRequested;
+        if (reporter.tickFull(images, tickImages) || done || stopNow) endTick(stats, tickLoss, total, done);
       }
       if (interrupted) {
         if (dir != null) writeState(dir.state(images));
