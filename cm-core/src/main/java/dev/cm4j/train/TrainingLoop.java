@@ -152,7 +152,7 @@ final class TrainingLoop {
           if (run.ema() != null) run.ema().update(opts.batch());
           images += opts.batch();
           iteration++;
-          tickLoss.add(stepLoss);
+          tickLoss.add(stepLoss, iteration - 1);
           reporter.step(images, total);
           listener.afterStep(iteration - 1, images, stepLoss);
         }
@@ -179,14 +179,20 @@ final class TrainingLoop {
    */
   private static final class TickLoss implements AutoCloseable {
     private final Tensor sum;
+    private final Tensor firstNonFinite; // int64: the first iteration whose loss was not finite, -1 while none was
     private Tensor last;
     private long steps;
 
     TickLoss(Device device) {
       sum = TensorScope.release(Tensor.zeros(new long[0], DType.FLOAT64, device));
+      firstNonFinite = TensorScope.release(Tensor.zeros(new long[0], DType.INT64, device).sub(1L));
     }
 
-    void add(Tensor stepLoss) {
+    void add(Tensor stepLoss, long iteration) {
+      try (TensorScope s = TensorScope.open()) {
+        Tensor firstBad = stepLoss.isfinite().logicalNot().logicalAnd(firstNonFinite.lt(0.0));
+        firstNonFinite.copy_(Tensor.where(firstBad, firstNonFinite.mul(0L).add(iteration), firstNonFinite));
+      }
       sum.add_(stepLoss);
       steps++;
       Tensor old = last;
@@ -207,6 +213,11 @@ final class TrainingLoop {
       return n;
     }
 
+    /** The first iteration whose loss was not finite, or -1 (a host read). */
+    long firstNonFinite() {
+      return firstNonFinite.itemLong();
+    }
+
     /** The last step's loss (a host read), NaN before the first step. */
     double last() {
       return last == null ? Double.NaN : last.item();
@@ -215,6 +226,7 @@ final class TrainingLoop {
     @Override
     public void close() {
       sum.close();
+      firstNonFinite.close();
       if (last != null) last.close();
     }
   }
@@ -273,8 +285,9 @@ final class TrainingLoop {
       Path dump = dir != null ? dir.nanDump(images) : null;
       if (dump != null) writeState(dump);
       throw new IllegalStateException(String.format(Locale.ROOT,
-          "loss is %s in the tick ending at %.3f kimg (iteration %d); state dumped to %s; set nan_guard to skip or "
-              + "sanitize to go on", loss, images / 1000.0, iteration, dump));
+          "loss is %s in the tick ending at %.3f kimg (iteration %d; first non-finite at iteration %d); state dumped "
+              + "to %s; set nan_guard to skip or sanitize to go on", loss, images / 1000.0, iteration,
+          tickLoss.firstNonFinite(), dump));
     }
     reporter.endTick(tick, images, iteration, total, loss, parts, run.optimizer().lr(),
         run.objective().position(images));

@@ -162,6 +162,12 @@ class TrainerTest {
     try (Trainer t = Trainer.start(o, dir, QUIET)) {
       IllegalStateException e = assertThrows(IllegalStateException.class, t::run);
       assertTrue(e.getMessage().contains("loss is") && e.getMessage().contains("nan-dump"), e.getMessage());
+      // detected at the tick's end (no step reads its loss), naming the first step whose loss was not finite
+      var m = java.util.regex.Pattern.compile("\\(iteration (\\d+); first non-finite at iteration (\\d+)\\)")
+          .matcher(e.getMessage());
+      assertTrue(m.find(), e.getMessage());
+      long first = Long.parseLong(m.group(2));
+      assertTrue(first >= 0 && first < Long.parseLong(m.group(1)), e.getMessage());
       Path dump = Path.of(e.getMessage().replaceAll(".*state dumped to (\\S+?);.*", "$1"));
       assertTrue(Files.exists(dump), dump.toString());
     }
