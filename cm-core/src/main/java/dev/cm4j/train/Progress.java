@@ -25,14 +25,15 @@ final class Progress {
     return new Progress(out, out == System.out && c != null && c.isTerminal());
   }
 
-  /** One bar line, {@code width} characters of bar. */
+  /** One bar line, {@code width} characters of bar; the loss is the last tick's ("--" before the first tick ends). */
   static String line(long images, long total, double imagesPerSec, double loss, int width) {
     double f = total <= 0 ? 1 : Math.min(1, (double) images / total);
     int full = (int) Math.round(f * width);
     String bar = "#".repeat(full) + "-".repeat(width - full);
     double eta = imagesPerSec > 0 ? (total - images) / imagesPerSec : Double.NaN;
-    return String.format(Locale.ROOT, "[%s] %5.1f%%  %.1f/%.1f kimg  %.0f img/s  ETA %s  loss %.4f", bar, 100 * f,
-        images / 1000.0, total / 1000.0, imagesPerSec, Double.isNaN(eta) ? "--" : eta(eta), loss);
+    return String.format(Locale.ROOT, "[%s] %5.1f%%  %.1f/%.1f kimg  %.0f img/s  ETA %s  loss %s", bar, 100 * f,
+        images / 1000.0, total / 1000.0, imagesPerSec, Double.isNaN(eta) ? "--" : eta(eta),
+        Double.isNaN(loss) ? "--" : String.format(Locale.ROOT, "%.4f", loss));
   }
 
   static String eta(double seconds) {

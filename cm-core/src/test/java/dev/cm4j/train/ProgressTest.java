@@ -13,6 +13,7 @@ class ProgressTest {
     String l = Progress.line(8000, 32000, 40, 0.12345, 20);
     assertEquals("[#####---------------]  25.0%  8.0/32.0 kimg  40 img/s  ETA 0h10m00s  loss 0.1235", l);
     assertTrue(Progress.line(0, 100, 0, 1, 10).contains("ETA --"));
+    assertTrue(Progress.line(10, 100, 5, Double.NaN, 10).endsWith("loss --"), "no tick has ended yet");
     assertTrue(Progress.line(100, 100, 5, 1, 10).startsWith("[##########] 100.0%"));
   }
 
