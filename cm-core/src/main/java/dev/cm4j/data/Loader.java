@@ -202,8 +202,11 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
   /**
    * The host-to-device hook: turns a collated host batch into tensors on device, today through one reusable staging
    * buffer (a synchronous copy). This is where pinned staging memory and a non-blocking copy on a side stream, issued
-   * for the next batch while the current step runs, belong once the tensor layer has pinned memory and streams;
-   * nothing else in the loader or its callers needs to change for that.
+   * for the next batch while the current step runs, belong once the tensor layer has pinned memory and streams (the
+   * branch adding them names {@code Tensor.pinMemory()}, {@code Tensor.to(Device, boolean nonBlocking)} and
+   * {@code Stream}): collate into a pinned CPU tensor, copy it with {@code nonBlocking} on a pool stream, and have the
+   * consumer's stream wait for that copy before the step uses the batch. Nothing else in the loader or its callers
+   * needs to change for that.
    */
   private Batch toDevice(HostBatch hb, Device device) {
     int b = hb.indices().length;
