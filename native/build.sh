@@ -2,6 +2,8 @@
 # Builds the cm_torch shared library with CMake against the resolved libtorch and installs it, with a
 # native.properties naming the cm4j and libtorch versions, into DEST (default: native/build/out).
 # Usage: native/build.sh [DEST] [CM4J_VERSION]. Incremental: the CMake build directory is kept.
+# The test-only device library (libcm_testdevice.so, native/testdevice) is installed into CM4J_TEST_DEVICE_DEST
+# (default: bindings/target/test-device), where cm-core's tests find it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -37,3 +39,10 @@ platform=linux-x86_64
 PROPS
 mv -f "$dest/native.properties.tmp" "$dest/native.properties"
 echo "[native] installed libcm_torch.so (libtorch $torch_version) into $dest" >&2
+# The test-only device library goes beside the tests, never into DEST (DEST is packaged into the bindings jar).
+if [ -f "$bdir/libcm_testdevice.so" ]; then
+  tdest="${CM4J_TEST_DEVICE_DEST:-$root/bindings/target/test-device}"
+  mkdir -p "$tdest"
+  cp "$bdir/libcm_testdevice.so" "$tdest/libcm_testdevice.so.tmp" && mv -f "$tdest/libcm_testdevice.so.tmp" "$tdest/libcm_testdevice.so"
+  echo "[native] installed the test device libcm_testdevice.so into $tdest" >&2
+fi

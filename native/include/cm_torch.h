@@ -26,10 +26,11 @@
  *    (CM_INTERPOLATE_*, CM_PAD_*, CM_REDUCTION_*, CM_DIST_*, CM_SCALAR_*, and CM_VALUE_* for results). No
  *    operation is picked by a boolean flag. An unknown code is an error that names the code, never undefined
  *    behaviour.
- *  - Device. Every argument or result that is a device uses one encoding: CM_DEVICE_CPU (-1) is the CPU and
- *    n >= 0 is CUDA device n. Nothing else is valid; a tensor on any other device type (meta, MPS, ...) makes
- *    cm_tensor_device fail rather than return a code. Where only a device type matters (autocast) any CUDA
- *    device code selects CUDA.
+ *  - Device. Every argument or result that is a device uses one encoding: CM_DEVICE_CPU (-1) is the CPU,
+ *    n >= 0 is CUDA device n, and CM_DEVICE_PRIVATEUSE1_BASE - n (-16 - n, n >= 0) is device n of the
+ *    PrivateUse1 backend (an out-of-tree device type; cm4j's tests register one, see native/testdevice). Nothing
+ *    else is valid; a tensor on any other device type (meta, MPS, ...) makes cm_tensor_device fail rather than
+ *    return a code. Where only a device type matters (autocast) any code of a type selects that type.
  *  - dtype: the c10::ScalarType code (CM_DTYPE_*).
  *  - Handles are opaque pointers. A cm_tensor owns one reference to a libtorch tensor; release it with
  *    cm_tensor_free / cm_tensor_free_many. Tensors, generators and guards must not be used after they are
@@ -78,8 +79,9 @@ extern "C" {
 #define CM_DTYPE_BOOL 11
 #define CM_DTYPE_BFLOAT16 15
 
-/* device codes: CM_DEVICE_CPU, or n >= 0 for CUDA device n */
+/* device codes: CM_DEVICE_CPU, n >= 0 for CUDA device n, CM_DEVICE_PRIVATEUSE1_BASE - n for PrivateUse1 device n */
 #define CM_DEVICE_CPU (-1)
+#define CM_DEVICE_PRIVATEUSE1_BASE (-16)
 
 /* scalar kinds */
 #define CM_SCALAR_DOUBLE 0
@@ -130,7 +132,7 @@ CM_API int cm_tensor_sizes(cm_tensor t, int64_t* buf, size_t cap, size_t* ndim);
 CM_API int cm_tensor_strides(cm_tensor t, int64_t* buf, size_t cap, size_t* ndim);
 /** dtype code (CM_DTYPE_*). */
 CM_API int cm_tensor_dtype(cm_tensor t, int* out);
-/** Device code: CM_DEVICE_CPU or n for CUDA device n; a tensor on another device type is an error. */
+/** Device code (see Device above); a tensor on a device type without a code is an error. */
 CM_API int cm_tensor_device(cm_tensor t, int* out);
 /** Number of elements. */
 CM_API int cm_tensor_numel(cm_tensor t, int64_t* out);
@@ -445,9 +447,9 @@ CM_API int cm_loss(int op, cm_tensor a, cm_tensor b, int reduction, double delta
  * Random numbers
  * ------------------------------------------------------------------------------------------------------- */
 
-/** Seeds the default CPU generator and every CUDA device's default generator. */
+/** Seeds the default CPU generator and every accelerator device's (CUDA or PrivateUse1) default generator. */
 CM_API int cm_manual_seed(uint64_t seed);
-/** New generator on device (CM_DEVICE_CPU or CUDA device n) seeded with seed. */
+/** New generator on device (any device code) seeded with seed. */
 CM_API int cm_generator_new(int device, uint64_t seed, cm_generator* out);
 /** Handle to the default generator of device (freeing the handle leaves the generator alive). */
 CM_API int cm_generator_default(int device, cm_generator* out);
@@ -692,7 +694,7 @@ CM_API int cm_dist_allreduce_double(cm_process_group pg, double value, int op, d
  * LPIPS networks).
  * ------------------------------------------------------------------------------------------------------- */
 
-/** Loads a TorchScript module from path onto device (CM_DEVICE_CPU or CUDA device n). A missing or corrupt file is
+/** Loads a TorchScript module from path onto device (any device code). A missing or corrupt file is
  * an error whose message names the file. */
 CM_API int cm_jit_load(const char* path, int device, cm_jit_module* out);
 /** Releases a module (NULL is ignored). */

@@ -41,6 +41,8 @@ inline at::IntArrayRef ints(const int64_t* v, size_t n, const char* what = "list
 std::vector<at::Tensor> tensors(const cm_tensor* v, size_t n, const char* what = "tensor list");
 at::ScalarType dtype(int code);
 at::Device device(int code);
+// The C API code of a device (the inverse of device()); a device type without a code is an ArgError.
+int device_code(const at::Device& d);
 at::Scalar scalar(int kind, double d, int64_t i);
 c10::optional<at::Generator> gen(cm_generator g);
 at::TensorOptions options(int dtype_code, int device_code);

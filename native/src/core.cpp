@@ -1,6 +1,7 @@
 // Errors, versions, tensor lifetime/metadata, creation, host transfer, RNG, modes, threads and devices.
 #include "common.h"
 #include <ATen/autocast_mode.h>
+#include <ATen/detail/PrivateUse1HooksInterface.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <c10/core/InferenceMode.h>
@@ -47,9 +48,20 @@ at::ScalarType dtype(int code) {
 
 at::Device device(int code) {
   if (code == CM_DEVICE_CPU) return at::Device(at::kCPU);
-  if (code >= 0 && code < 1024) return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(code));
+  if (code >= 0 && code < 128) return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(code));
+  if (code <= CM_DEVICE_PRIVATEUSE1_BASE && code > CM_DEVICE_PRIVATEUSE1_BASE - 128)
+    return at::Device(at::kPrivateUse1, static_cast<c10::DeviceIndex>(CM_DEVICE_PRIVATEUSE1_BASE - code));
   throw ArgError("unknown device code " + std::to_string(code) +
-                 " (CM_DEVICE_CPU = -1, or a CUDA device index >= 0)");
+                 " (CM_DEVICE_CPU = -1, a CUDA device index 0..127, or CM_DEVICE_PRIVATEUSE1_BASE - n for "
+                 "PrivateUse1 device n)");
+}
+
+int device_code(const at::Device& d) {
+  if (d.is_cpu()) return CM_DEVICE_CPU;
+  if (d.is_cuda() && d.index() >= 0) return d.index();
+  if (d.is_privateuseone() && d.index() >= 0) return CM_DEVICE_PRIVATEUSE1_BASE - d.index();
+  throw ArgError("tensor is on device '" + d.str() +
+                 "', which the C API has no code for (CPU, CUDA or PrivateUse1 only)");
 }
 
 at::Scalar scalar(int kind, double d, int64_t i) {
@@ -140,12 +152,7 @@ int cm_tensor_strides(cm_tensor t, int64_t* buf, size_t cap, size_t* ndim) {
 }
 int cm_tensor_dtype(cm_tensor t, int* out) { CM_TRY put_val<int>(out, static_cast<int>(T(t).scalar_type())); CM_CATCH }
 int cm_tensor_device(cm_tensor t, int* out) {
-  CM_TRY
-  auto d = T(t).device();
-  if (d.is_cpu()) put_val<int>(out, CM_DEVICE_CPU);
-  else if (d.is_cuda() && d.index() >= 0) put_val<int>(out, d.index());
-  else throw cm::ArgError("tensor is on device '" + d.str() + "', which the C API has no code for (CPU or CUDA only)");
-  CM_CATCH
+  CM_TRY put_val<int>(out, cm::device_code(T(t).device())); CM_CATCH
 }
 int cm_tensor_data_ptr(cm_tensor t, void** out) {
   CM_TRY const at::Tensor& x = T(t);
@@ -333,7 +340,10 @@ int cm_generator_new(int device, uint64_t seed, cm_generator* out) {
     g = at::detail::createCPUGenerator(seed);
   } else {
     auto d = cm::device(device);
-    if (!at::globalContext().hasCUDA()) throw std::runtime_error("CUDA is not available for a generator on " + d.str());
+    if (d.is_cuda() && !at::globalContext().hasCUDA())
+      throw std::runtime_error("CUDA is not available for a generator on " + d.str());
+    if (d.is_privateuseone() && !at::isPrivateUse1HooksRegistered())
+      throw std::runtime_error("no PrivateUse1 backend is registered for a generator on " + d.str());
     g = at::globalContext().defaultGenerator(d).clone();
     std::lock_guard<std::mutex> lock(g.mutex());
     g.set_current_seed(seed);
@@ -346,6 +356,8 @@ int cm_generator_default(int device, cm_generator* out) {
   if (!out) throw cm::ArgError("output pointer is NULL");
   auto d = cm::device(device);
   if (d.is_cuda() && !at::globalContext().hasCUDA()) throw std::runtime_error("CUDA is not available");
+  if (d.is_privateuseone() && !at::isPrivateUse1HooksRegistered())
+    throw std::runtime_error("no PrivateUse1 backend is registered for " + d.str());
   *out = new cm_generator_s{at::globalContext().defaultGenerator(d)};
   CM_CATCH
 }

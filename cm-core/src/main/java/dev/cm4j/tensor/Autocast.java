@@ -13,7 +13,7 @@ public final class Autocast implements AutoCloseable {
     Native.ensureLoaded();
   }
 
-  private final int device; // a device code of the autocast device type (C API: CPU, or any CUDA device)
+  private final int device; // a device code of the autocast device type (the C API takes any code of a type)
   private final boolean prevEnabled;
   private final int prevDtype;
   private boolean closed;
@@ -22,7 +22,11 @@ public final class Autocast implements AutoCloseable {
     if (dtype != DType.BFLOAT16 && dtype != DType.FLOAT16) {
       throw new IllegalArgumentException("autocast dtype must be BFLOAT16 or FLOAT16, got " + dtype);
     }
-    device = type == Device.Type.CPU ? Device.CPU.code() : Device.cuda(0).code();
+    device = switch (type) {
+      case CPU -> Device.CPU.code();
+      case CUDA -> Device.cuda(0).code();
+      case PRIVATEUSE1 -> Device.privateUse1(0).code();
+    };
     Native.Scratch s = Native.scratch();
     Native.check(cm_autocast_set(device, enabled ? 1 : 0, dtype.code(), s.out, s.out2));
     prevEnabled = s.out.get(ValueLayout.JAVA_INT, 0) != 0;

@@ -27,5 +27,6 @@ class CApiCodesTest {
   void deviceCodesAreTheHeaderEncoding() {
     assertEquals(CM_DEVICE_CPU(), Device.CPU.code());
     assertEquals(3, Device.cuda(3).code());
+    assertEquals(CM_DEVICE_PRIVATEUSE1_BASE() - 2, Device.privateUse1(2).code());
   }
 }

@@ -12034,5 +12034,14 @@ public class CmTorch {
     public static int CM_DEVICE_CPU() {
         return CM_DEVICE_CPU;
     }
+    private static final int CM_DEVICE_PRIVATEUSE1_BASE = (int)-16L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_DEVICE_PRIVATEUSE1_BASE -16
+     * }
+     */
+    public static int CM_DEVICE_PRIVATEUSE1_BASE() {
+        return CM_DEVICE_PRIVATEUSE1_BASE;
+    }
 }
 
