@@ -208,6 +208,61 @@ class TestDeviceTrainingTest {
     assertFalse(log.contains("random streams"), "same device type: no note\n" + log);
   }
 
+  @Test
+  void aStateMovesBetweenTheDeviceAndTheCpuWithANote() throws Exception {
+    for (Device[] pair : new Device[][] {{device, Device.CPU}, {Device.CPU, device}}) {
+      TrainingOptions o = on(cases(0.064).get("ect"), pair[0]);
+      Path run;
+      Map<String, float[]> written;
+      try (Trainer t = Trainer.start(o, dir.resolve("move-" + pair[0].type()), TrainerTest.QUIET);
+          TensorScope s = TensorScope.open()) {
+        run = t.run().runDir();
+        written = floats(t.model().stateDict());
+      }
+      TrainingOptions moved = on(TrainingOptions.read(run.resolve("training_options.json")), pair[1])
+          .with(Map.of("duration_kimg", "0.128"));
+      try (Trainer t = Trainer.resume(moved, run, TrainerTest.QUIET); TensorScope s = TensorScope.open()) {
+        for (Tensor p : t.model().stateDict().values()) assertEquals(pair[1], p.device());
+        assertClose(written, floats(t.model().stateDict()), "weights moved " + pair[0] + " -> " + pair[1]);
+        t.run();
+      }
+      String log = Files.readString(run.resolve("log.txt"));
+      String from = TrainingState.typeName(pair[0]);
+      String to = TrainingState.typeName(pair[1]);
+      assertTrue(log.contains("was written on " + from + " and resumes on " + to) && log.contains("random streams"),
+          log);
+    }
+  }
+
+  @Test
+  void mixedPrecisionAndTheSkipGuardRunOnTheDevice() throws Exception {
+    // bf16 autocast keeps the step free of host reads; fp16 (the scaler's found-inf flag) and nan_guard skip (the
+    // step's loss) decide per step whether to apply it, so they read exactly one flag per step, as GradScaler does
+    Map<String, Long> allowed = Map.of("bf16", 0L, "fp16", 1L, "skip", 1L);
+    for (var e : allowed.entrySet()) {
+      TrainingOptions o = on(cases(0.128).get("sct"), device).with(e.getKey().equals("skip")
+          ? Map.of("nan_guard", "skip") : Map.of("precision", e.getKey()));
+      List<Long> perStep = new ArrayList<>();
+      try (Trainer t = Trainer.start(o, dir.resolve("prec-" + e.getKey()), TrainerTest.QUIET)) {
+        t.setStepListener(new Trainer.StepListener() {
+          @Override
+          public void beforeStep(long iteration, long images) {
+            TestDevice.resetCounters();
+          }
+
+          @Override
+          public void afterStep(long iteration, long images, Tensor loss) {
+            perStep.add(TestDevice.hostSyncs());
+          }
+        });
+        Trainer.Result r = t.run();
+        assertEquals(2, r.iterations(), e.getKey());
+        assertTrue(Double.isFinite(r.lastLoss()), e.getKey() + " loss " + r.lastLoss());
+      }
+      for (long n : perStep) assertTrue(n <= e.getValue(), e.getKey() + ": host round trips per step " + perStep);
+    }
+  }
+
   /** A stand-in detector: uint8 images → tanh of a fixed random projection, computed where the images are. */
   static final class StandIn implements FeatureNetwork {
     final Tensor w;
