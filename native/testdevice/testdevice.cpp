@@ -415,7 +415,8 @@ std::tuple<at::Tensor, at::Tensor> native_dropout(const at::Tensor& input, doubl
   return {out, mask.to(at::kBool)};
 }
 
-// Operations whose result's size or value the host must wait for (they synchronise on CUDA).
+// Operations whose result's size or value the host must wait for (they synchronise on CUDA). Listed by name:
+// a host-value result alone does not mean a wait (aten::_fused_sdp_choice only looks at shapes).
 const std::unordered_set<std::string>& waiting_ops() {
   static const std::unordered_set<std::string> s = {
       "aten::nonzero", "aten::nonzero_numpy", "aten::argwhere", "aten::masked_select", "aten::unique_dim",
@@ -429,17 +430,6 @@ bool is_generator_type(const c10::TypePtr& t0) {
   c10::TypePtr t = t0;
   if (auto o = t->cast<c10::OptionalType>()) t = o->getElementType();
   return t->kind() == c10::TypeKind::GeneratorType;
-}
-
-bool is_host_value_type(const c10::TypePtr& t) {
-  switch (t->kind()) {
-    case c10::TypeKind::BoolType: case c10::TypeKind::IntType: case c10::TypeKind::FloatType:
-    case c10::TypeKind::NumberType: case c10::TypeKind::ComplexType: case c10::TypeKind::SymIntType:
-    case c10::TypeKind::SymFloatType: case c10::TypeKind::SymBoolType:
-      return true;
-    default:
-      return false;
-  }
 }
 
 void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
@@ -479,8 +469,6 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
                (bool_index && (schema.operator_name().name == "aten::index" ||
                                schema.operator_name().name == "aten::index_put_" ||
                                schema.operator_name().name == "aten::_index_put_impl_"));
-  for (const auto& r : schema.returns())
-    if (is_host_value_type(r.real_type())) waits = true;
   if (waits && dev) count(g_waits, name);
   Internal in;
   at::native::cpu_fallback(op, stack);
@@ -575,4 +563,6 @@ TORCH_LIBRARY_IMPL(aten, AutocastPrivateUse1, m) {
   AT_FORALL_DIFFERENT_REDISPATCH_SIGNATURE(KERNEL_DIFFERENT_REDISPATCH_SIGNATURE_PRIVATEUSEONE)
   AT_FORALL_PROMOTE(CMT_AUTOCAST_PROMOTE)
 }
+// Operations outside the tables run unchanged (libtorch registers no such fallthrough for PrivateUse1).
+TORCH_LIBRARY_IMPL(_, AutocastPrivateUse1, m) { m.fallback(torch::CppFunction::makeFallthrough()); }
 }  // namespace at::autocast

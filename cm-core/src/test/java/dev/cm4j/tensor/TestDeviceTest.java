@@ -245,4 +245,45 @@ class TestDeviceTest {
     Tensor onDev = p.to(dev);
     assertArrayEquals(new float[] {1, 2, 3}, onDev.toFloatArray());
   }
+
+  @Test
+  void aMissingLibraryIsAFailureNamingBothSettings(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+      throws java.io.IOException {
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> TestDevice.libraryPath(null, " "));
+    assertTrue(e.getMessage().contains(TestDevice.PROPERTY) && e.getMessage().contains(TestDevice.ENV),
+        e.getMessage());
+    String missing = tmp.resolve("nope.so").toString();
+    e = assertThrows(IllegalStateException.class, () -> TestDevice.libraryPath(missing, null));
+    assertTrue(e.getMessage().contains("nope.so") && e.getMessage().contains("system property"), e.getMessage());
+    e = assertThrows(IllegalStateException.class, () -> TestDevice.libraryPath("", missing));
+    assertTrue(e.getMessage().contains("environment variable"), e.getMessage());
+    java.nio.file.Path lib = java.nio.file.Files.createFile(tmp.resolve("lib.so"));
+    assertEquals(lib.toAbsolutePath(), TestDevice.libraryPath(lib.toString(), missing), "the property wins");
+    assertEquals(lib.toAbsolutePath(), TestDevice.libraryPath(null, lib.toString()));
+  }
+
+  @Test
+  void attentionAndCommonOpsMatchTheCpuWithoutHostRoundTrips() {
+    Generator g = Generator.cpu(9);
+    Tensor q = Tensor.randn(new long[] {2, 3, 5, 4}, DType.FLOAT32, Device.CPU, g);
+    Tensor k = Tensor.randn(new long[] {2, 3, 5, 4}, DType.FLOAT32, Device.CPU, g);
+    Tensor v = Tensor.randn(new long[] {2, 3, 5, 4}, DType.FLOAT32, Device.CPU, g);
+    Tensor qd = q.to(dev).requiresGrad_(true), kd = k.to(dev), vd = v.to(dev);
+    Tensor qc = q.detach().requiresGrad_(true);
+    TestDevice.resetCounters();
+    Tensor od = F.scaledDotProductAttention(qd, kd, vd, null, false, Double.NaN);
+    od.sum().backward();
+    Tensor mixed = Tensor.cat(List.of(od, od.abs().sqrt(), od.clamp(-0.5, 0.5)), 1).flatten(2, 3);
+    Tensor picked = Tensor.where(mixed.gt(0.0), mixed, mixed.neg()).sum(false, 2);
+    assertEquals(0, TestDevice.hostSyncs(), "host round trip: " + TestDevice.lastSync());
+    Tensor oc = F.scaledDotProductAttention(qc, k, v, null, false, Double.NaN);
+    oc.sum().backward();
+    Tensor mixedC = Tensor.cat(List.of(oc, oc.abs().sqrt(), oc.clamp(-0.5, 0.5)), 1).flatten(2, 3);
+    Tensor pickedC = Tensor.where(mixedC.gt(0.0), mixedC, mixedC.neg()).sum(false, 2);
+    assertEquals(dev, od.device());
+    assertEquals(dev, qd.grad().device());
+    assertArrayEquals(oc.toFloatArray(), od.toFloatArray(), 1e-6f);
+    assertArrayEquals(qc.grad().toFloatArray(), qd.grad().toFloatArray(), 1e-6f);
+    assertArrayEquals(pickedC.toFloatArray(), picked.toFloatArray(), 1e-5f);
+  }
 }

@@ -54,11 +54,15 @@ public final class TestDevice {
     }
   }
 
-  private static Path libraryPath() {
-    String p = System.getProperty(PROPERTY);
+  /**
+   * The library named by a system property value or, when that is unset or blank, an environment value; an
+   * IllegalStateException naming both settings when neither names an existing file.
+   */
+  public static Path libraryPath(String property, String env) {
+    String p = property;
     String from = "system property " + PROPERTY;
     if (p == null || p.isBlank()) {
-      p = System.getenv(ENV);
+      p = env;
       from = "environment variable " + ENV;
     }
     if (p == null || p.isBlank()) {
@@ -75,7 +79,7 @@ public final class TestDevice {
   }
 
   private static Lib load() {
-    Path path = libraryPath();
+    Path path = libraryPath(System.getProperty(PROPERTY), System.getenv(ENV));
     NativeLibrary.load(); // libtorch first, as cm4j loads it; the test library then shares it
     System.load(path.toString());
     SymbolLookup syms = SymbolLookup.libraryLookup(path, Arena.global());
