@@ -229,6 +229,18 @@ class TestDeviceTest {
     Op.of("aten::nonzero", "").callTensor(a.gt(0.0));
     assertEquals(4, TestDevice.hostSyncs());
     assertEquals("aten::nonzero", TestDevice.lastSync());
+    // So do boolean-mask indexing (a nonzero inside) and equal (a host boolean); integer indexing does not.
+    Tensor mask = a.gt(0.0).flatten();
+    Tensor flat = a.flatten();
+    assertEquals(dev, flat.index(mask).device());
+    assertEquals(5, TestDevice.hostSyncs(), "one wait for the mask's nonzero: " + TestDevice.lastSync());
+    flat.indexPut_(new Tensor[] {mask}, Tensor.scalar(0.0, DType.FLOAT32), false);
+    assertEquals(6, TestDevice.hostSyncs());
+    assertEquals("aten::_index_put_impl_", TestDevice.lastSync());
+    flat.index(Tensor.arange(0, 3, 1, DType.INT64, dev));
+    assertEquals(6, TestDevice.hostSyncs(), "integer indexing: " + TestDevice.lastSync());
+    assertEquals(Boolean.TRUE, Op.of("aten::equal", "").call(a, a).get(0));
+    assertEquals(7, TestDevice.hostSyncs());
     TestDevice.resetCounters();
     assertEquals(0, TestDevice.hostSyncs());
     assertEquals("", TestDevice.lastSync());
