@@ -121,6 +121,11 @@ class TestDeviceTest {
     TorchException e = assertThrows(TorchException.class, () -> a.add(b));
     assertTrue(e.getMessage().contains("privateuseone:1"), e.getMessage());
     assertArrayEquals(new float[] {2, 2, 2}, a.add(b.to(dev)).toFloatArray());
+    // The backend has two devices: a third is an error, not a crash.
+    e = assertThrows(TorchException.class, () -> Tensor.zeros(new long[] {2}, DType.FLOAT32, Device.privateUse1(2)));
+    assertTrue(e.getMessage().contains("privateuseone:2"), e.getMessage());
+    e = assertThrows(TorchException.class, () -> Generator.defaultFor(Device.privateUse1(2)));
+    assertTrue(e.getMessage().contains("privateuseone:2"), e.getMessage());
   }
 
   @Test
