@@ -42,6 +42,12 @@ int main(void) {
   int dev = 7;
   CHECK(cm_tensor_device(a, &dev) == CM_OK && dev == CM_DEVICE_CPU);
   CHECK(cm_zeros(sz2, 1, CM_DTYPE_FLOAT32, -2, &e) == CM_ERROR && strstr(cm_last_error(), "device code -2") != NULL);
+  CHECK(cm_zeros(sz2, 1, CM_DTYPE_FLOAT32, CM_DEVICE_PRIVATEUSE1_BASE + 1, &e) == CM_ERROR);
+  CHECK(cm_zeros(sz2, 1, CM_DTYPE_FLOAT32, CM_DEVICE_PRIVATEUSE1_BASE - 128, &e) == CM_ERROR);
+  /* A PrivateUse1 code is valid, but with no backend registered (the test device is not loaded here) it fails. */
+  cm_generator g = NULL;
+  CHECK(cm_generator_new(CM_DEVICE_PRIVATEUSE1_BASE, 1, &g) == CM_ERROR && strstr(cm_last_error(), "PrivateUse1"));
+  CHECK(cm_zeros(sz2, 1, CM_DTYPE_FLOAT32, CM_DEVICE_PRIVATEUSE1_BASE, &e) == CM_ERROR);
   /* Allocator statistics come as named fields. */
   cm_allocator_stats st;
   memset(&st, 0xff, sizeof st);

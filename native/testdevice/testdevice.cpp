@@ -466,8 +466,9 @@ void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
     v = c10::IValue(static_cast<DeviceGenerator*>(g.unsafeGetGeneratorImpl())->inner);
   }
   bool waits = waiting_ops().count(schema.operator_name().name) > 0 ||
-               (bool_index && (schema.operator_name().name == "aten::index" ||
-                               schema.operator_name().name == "aten::index_put_" ||
+               // A boolean mask in index_put_ becomes indices by nonzero inside the CPU kernel here (reading a
+               // mask with aten::index already calls aten::nonzero on the device, which counts by itself).
+               (bool_index && (schema.operator_name().name == "aten::index_put_" ||
                                schema.operator_name().name == "aten::_index_put_impl_"));
   if (waits && dev) count(g_waits, name);
   Internal in;

@@ -121,6 +121,11 @@ class TestDeviceTest {
     TorchException e = assertThrows(TorchException.class, () -> a.add(b));
     assertTrue(e.getMessage().contains("privateuseone:1"), e.getMessage());
     assertArrayEquals(new float[] {2, 2, 2}, a.add(b.to(dev)).toFloatArray());
+    // The backend has two devices: a third is an error, not a crash.
+    e = assertThrows(TorchException.class, () -> Tensor.zeros(new long[] {2}, DType.FLOAT32, Device.privateUse1(2)));
+    assertTrue(e.getMessage().contains("privateuseone:2"), e.getMessage());
+    e = assertThrows(TorchException.class, () -> Generator.defaultFor(Device.privateUse1(2)));
+    assertTrue(e.getMessage().contains("privateuseone:2"), e.getMessage());
   }
 
   @Test
@@ -229,6 +234,18 @@ class TestDeviceTest {
     Op.of("aten::nonzero", "").callTensor(a.gt(0.0));
     assertEquals(4, TestDevice.hostSyncs());
     assertEquals("aten::nonzero", TestDevice.lastSync());
+    // So do boolean-mask indexing (a nonzero inside) and equal (a host boolean); integer indexing does not.
+    Tensor mask = a.gt(0.0).flatten();
+    Tensor flat = a.flatten();
+    assertEquals(dev, flat.index(mask).device());
+    assertEquals(5, TestDevice.hostSyncs(), "one wait for the mask's nonzero: " + TestDevice.lastSync());
+    flat.indexPut_(new Tensor[] {mask}, Tensor.scalar(0.0, DType.FLOAT32), false);
+    assertEquals(6, TestDevice.hostSyncs());
+    assertEquals("aten::_index_put_impl_", TestDevice.lastSync());
+    flat.index(Tensor.arange(0, 3, 1, DType.INT64, dev));
+    assertEquals(6, TestDevice.hostSyncs(), "integer indexing: " + TestDevice.lastSync());
+    assertEquals(Boolean.TRUE, Op.of("aten::equal", "").call(a, a).get(0));
+    assertEquals(7, TestDevice.hostSyncs());
     TestDevice.resetCounters();
     assertEquals(0, TestDevice.hostSyncs());
     assertEquals("", TestDevice.lastSync());

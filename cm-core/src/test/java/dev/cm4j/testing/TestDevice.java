@@ -25,6 +25,10 @@ import java.nio.file.Path;
  * it: bindings/target/test-device/libcm_testdevice.so, which native/build.sh writes) or, when that is unset, the
  * environment variable {@value #ENV}. A missing library fails the test; it is never skipped.
  *
+ * <p>Load it before the process's first backward pass: libtorch's autograd engine sizes its per-device queues once,
+ * at the first backward, from the device types registered then, so a backward on a device registered later fails
+ * inside the engine. (A JUnit extension that calls {@link #device()} before the first test class does it.)
+ *
  * <p>The library also counts host round trips made by the caller (device-to-host copies, item() reads and
  * operations whose result the host has to wait for, such as nonzero): {@link #hostSyncs()}.
  */
