@@ -55,6 +55,7 @@ final class TrainingLoop {
   private long images;
   private long iteration;
   private long tick;
+  private Map<String, String> dataDescription; // Snapshot.describe of the run's data, computed at the first snapshot
   volatile boolean stopRequested;
   volatile Trainer.StepListener stepListener = new Trainer.StepListener() {};
 
@@ -268,6 +269,8 @@ final class TrainingLoop {
       meta.put("training_options", opts.toJson());
       meta.put("kimg", Double.toString(images / 1000.0));
       meta.put("format", "cm4j network snapshot");
+      if (dataDescription == null) dataDescription = Snapshot.describe(opts, run.dataset());
+      meta.putAll(dataDescription); // self-describing: sampling never re-reads the data
       SafeTensors.write(dir.snapshot(images), m.stateDict(), meta);
       if (run.dataset() instanceof ImageDataset img) {
         int n = opts.data().grid();
@@ -284,7 +287,12 @@ final class TrainingLoop {
       } else {
         Tensor z = Tensor.randn(new long[] {2000, ((PointDataset) run.dataset()).dim()}, DType.FLOAT32, Device.CPU,
             Generator.cpu(1234));
-        ScatterPlot.write(objective.sample(m, z, new double[0], sampleGen), dir.samples(1, images));
+        PointDataset data = (PointDataset) run.dataset();
+        ScatterPlot.write(objective.sample(m, z, new double[0], sampleGen), data, dir.samples(1, images));
+        if (opts.sampleSteps().length > 0) {
+          ScatterPlot.write(objective.sample(m, z, opts.sampleSteps(), sampleGen), data,
+              dir.samples(opts.sampleSteps().length + 1, images));
+        }
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write a snapshot into " + dir.path(), e);
