@@ -192,6 +192,7 @@ public final class Main {
     map(cl, ov, "precision", "precision", true);
     ov.putAll(sets);
     opts = opts.with(ov);
+    DataOption.checkSigmaData(opts, err);
     if (cl.hasOption("dry-run")) {
       out.println(opts.toJson());
       return 0;

@@ -37,6 +37,12 @@ class PointWorkflowTest {
     assertTrue(r.out().contains("\"kind\" : \"npy\"") && r.out().contains(ring.toString()), r.out());
     assertFalse(r.out().contains("eight-gaussians"), "the preset's toy data is gone: " + r.out());
     assertTrue(r.err().contains("replaces toy2d") && r.err().contains("data.name"), r.err());
+    // the ring's std (≈ 2.1) is over 4x the preset's sigma_data 0.5: a warning; matching it silences the warning
+    assertTrue(r.err().contains("warning: precond.sigma_data 0.5"), r.err());
+    Out matched = MainTest.run("train", "--preset", "toy2d-ect", "--data", ring.toString(), "--set",
+        "precond.sigma_data=2", "-n");
+    assertFalse(matched.err().contains("warning"), matched.err());
+    assertFalse(MainTest.run("train", "--preset", "toy2d-ect", "-n").err().contains("warning"), "the preset's own data");
 
     Out conflict = MainTest.run("train", "--preset", "toy2d-ect", "--data", ring.toString(), "--set", "data.kind=toy2d", "-n");
     assertEquals(2, conflict.code());
