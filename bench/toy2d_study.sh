@@ -35,8 +35,9 @@ cell() {
     sct-lr3) for s in ${SEEDS:-0 1 2}; do one sct-lr3e-4 "$s" toy2d-sct "$SCT_MIDS" optimizer.lr=3e-4; done ;;
     b512-lr3) for s in ${SEEDS:-0 1 2}; do one b512-lr3e-4 "$s" toy2d-ect "$ECT_MIDS" batch=512 duration_kimg=800 optimizer.lr=3e-4; done ;;
     b512-ema) for s in ${SEEDS:-0 1 2}; do one b512-ema0.98 "$s" toy2d-ect "$ECT_MIDS" batch=512 duration_kimg=800 'ema=[{"kind":"fixed","beta":0.98}]'; done ;;
+    b512-c03) for s in ${SEEDS:-0 1 2}; do one b512-c0.03 "$s" toy2d-ect "$ECT_MIDS" batch=512 duration_kimg=800 objective.c=0.03; done ;;
     *) echo "unknown cell $1" >&2; exit 2 ;;
   esac
 }
-if [ $# -eq 0 ]; then set -- ect sct ect-c0 ect-c03 ect-c1 ect-sd036 ect-ema999 ect-lr3 sct-lr3 b512 b512-lr3; fi
+if [ $# -eq 0 ]; then set -- ect sct ect-c0 ect-c03 ect-c1 ect-sd036 ect-ema999 ect-lr3 sct-lr3 b512 b512-lr3 b512-c03; fi
 for c in "$@"; do cell "$c"; done
