@@ -160,6 +160,7 @@ public final class Main {
       return 0;
     }
     if (cl.hasOption("resume")) {
+      if (cl.hasOption("data")) throw new ParseException("--data cannot change a resumed run's data (its training_options.json decides)");
       try (Trainer t = Trainer.resume(Path.of(cl.getOptionValue("resume")), out)) {
         t.installSignalHandler();
         t.run();

@@ -75,6 +75,10 @@ class PointWorkflowTest {
     assertTrue(same.out().contains("\"kind\" : \"cifar10\"") && same.out().contains("\"xflip\""), same.out());
     assertTrue(same.err().isEmpty(), "same kind: only the path changes: " + same.err());
 
+    Out resumed = MainTest.run("train", "--resume", dir.toString(), "--data", ring.toString());
+    assertEquals(2, resumed.code());
+    assertTrue(resumed.err().contains("--data cannot change a resumed run"), resumed.err());
+
     Out missing = MainTest.run("train", "--preset", "toy2d-ect", "--data", dir.resolve("nope.npy").toString(), "-n");
     assertEquals(2, missing.code());
     assertTrue(missing.err().contains("nope.npy") && missing.err().contains("no such file"), missing.err());
