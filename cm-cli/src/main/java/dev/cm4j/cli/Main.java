@@ -193,8 +193,8 @@ public final class Main {
     map(cl, ov, "precision", "precision", true);
     ov.putAll(sets);
     opts = opts.with(ov);
-    DataOption.checkSigmaData(opts, err);
     if (cl.hasOption("dry-run")) {
+      DataOption.checkSigmaData(opts, err); // a run logs the same warning at its start (log.txt)
       out.println(opts.toJson());
       return 0;
     }

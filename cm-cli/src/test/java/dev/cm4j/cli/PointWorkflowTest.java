@@ -92,6 +92,9 @@ class PointWorkflowTest {
         "--duration", "0.000256", "--batch", "64", "--set", "tick_kimg=0.128", "--set", "network.hidden=16",
         "--set", "network.blocks=1", "--set", "objective.denoise_kimg=0.128");
     assertEquals(0, t.code(), t.err());
+    // the σ_data warning goes to the run's log (printed once, with the status lines)
+    assertTrue(t.out().contains("warning: precond.sigma_data 0.5"), t.out());
+    assertFalse(t.err().contains("warning"), t.err());
     Path snap;
     try (var s = Files.walk(runs)) {
       snap = s.filter(p -> p.getFileName().toString().startsWith("network-snapshot-")).sorted()

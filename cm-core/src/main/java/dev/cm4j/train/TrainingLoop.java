@@ -1,6 +1,7 @@
 package dev.cm4j.train;
 
 import dev.cm4j.data.Batch;
+import dev.cm4j.data.DataStats;
 import dev.cm4j.data.Dataset;
 import dev.cm4j.data.ImageDataset;
 import dev.cm4j.data.Loader;
@@ -55,7 +56,7 @@ final class TrainingLoop {
   private long images;
   private long iteration;
   private long tick;
-  private Map<String, String> dataDescription; // Snapshot.describe of the run's data, computed at the first snapshot
+  private Map<String, String> dataDescription; // Snapshot.describe of the run's data (computed once)
   volatile boolean stopRequested;
   volatile Trainer.StepListener stepListener = new Trainer.StepListener() {};
 
@@ -94,7 +95,14 @@ final class TrainingLoop {
           dir == null ? "" : dir.path().getFileName(), model.parameterCount(), opts.batch(),
           dp == null ? 1 : dp.world(), run.rounds(), run.batchGpu(), opts.durationKimg()));
       if (initReport != null) reporter.log(initReport);
-      if (dir != null) snapshot();
+      if (dir != null) {
+        dataDescription = Snapshot.describe(opts, run.dataset());
+        String std = dataDescription.get(Snapshot.DATA_STD);
+        String warning = std == null ? null
+            : DataStats.sigmaDataWarning(opts.precond().sigmaData(), Double.parseDouble(std));
+        if (warning != null) reporter.log(warning);
+        snapshot();
+      }
     } else {
       reporter.log(String.format(Locale.ROOT, "resumed %s at %.1f kimg (tick %d)",
           dir == null ? "" : dir.path().getFileName(), images / 1000.0, tick));
@@ -207,7 +215,10 @@ final class TrainingLoop {
         e.setValue(collective(() -> dp.mean(v)));
       }
     }
-    reporter.endTick(tick, images, iteration, total, parts, run.optimizer().lr(), run.objective().position(images));
+    // the position of the tick's last step (trained at images - batch), as the objective's parts in stats.jsonl
+    // record it: at a stage boundary, images itself already names the next stage
+    reporter.endTick(tick, images, iteration, total, parts, run.optimizer().lr(),
+        run.objective().position(images - opts.batch()));
     tick++;
     if (dir != null) {
       if (tick % opts.snapTicks() == 0 || done) snapshot();
@@ -287,6 +298,7 @@ final class TrainingLoop {
       } else {
         Tensor z = Tensor.randn(new long[] {2000, ((PointDataset) run.dataset()).dim()}, DType.FLOAT32, Device.CPU,
             Generator.cpu(1234));
+        sampleGen.setSeed(5678);
         PointDataset data = (PointDataset) run.dataset();
         ScatterPlot.write(objective.sample(m, z, new double[0], sampleGen), data, dir.samples(1, images));
         if (opts.sampleSteps().length > 0) {

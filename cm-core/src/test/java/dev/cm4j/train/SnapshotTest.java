@@ -55,6 +55,9 @@ class SnapshotTest {
     Path data = ring(dir);
     Path run = trainTiny(dir, data);
     Path snap = lastSnapshot(run);
+    // the ring's std (2.1) is over 4x sigma_data 0.5: the run log says so at the start
+    String log = Files.readString(run.resolve("log.txt"));
+    assertTrue(log.contains("warning: precond.sigma_data 0.5000 is 0.2x the data's standard deviation 2.12"), log);
     float[] before;
     try (Snapshot s = Snapshot.load(snap); TensorScope sc = TensorScope.open()) {
       before = s.sample(32, new double[] {0.1}, 5).toFloatArray();
