@@ -2,6 +2,8 @@ package dev.cm4j.cli;
 
 import dev.cm4j.data.IdxDataset;
 import dev.cm4j.data.ImageDataset;
+import dev.cm4j.data.InMemoryPointDataset;
+import dev.cm4j.data.PointClouds;
 import dev.cm4j.eval.FeatureNetwork;
 import dev.cm4j.eval.FmnistClassifier;
 import dev.cm4j.eval.GaussianStats;
@@ -9,6 +11,7 @@ import dev.cm4j.eval.Frechet;
 import dev.cm4j.eval.ImageSource;
 import dev.cm4j.eval.KernelDistance;
 import dev.cm4j.eval.Metrics;
+import dev.cm4j.eval.SlicedWasserstein;
 import dev.cm4j.eval.TorchScriptDetector;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
@@ -28,8 +31,9 @@ import org.apache.commons.cli.Options;
 import org.apache.commons.cli.ParseException;
 
 /**
- * {@code cm eval}: FID, KID and FD-fmnist of generated images against reference statistics or a dataset; writing
- * reference statistics; training the FD-fmnist feature network.
+ * {@code cm eval}: FID, KID and FD-fmnist of generated images against reference statistics or a dataset; the sliced
+ * Wasserstein distance of point samples to reference points; writing reference statistics; training the FD-fmnist
+ * feature network.
  */
 final class EvalCommand {
   private EvalCommand() {}
@@ -43,16 +47,19 @@ final class EvalCommand {
 
   static Options options() {
     Options o = new Options();
-    o.addOption(Option.builder().longOpt("metric").hasArgs().argName("name").desc("fid, kid, fd-fmnist (repeatable; default fid)").get());
+    o.addOption(Option.builder().longOpt("metric").hasArgs().argName("name")
+        .desc("fid, kid, fd-fmnist; swd for point samples (repeatable; default fid, or swd for a point snapshot)").get());
     o.addOption(Option.builder().longOpt("snapshot").hasArg().argName("file").desc("generate images from a network snapshot").get());
-    o.addOption(Option.builder().longOpt("images").hasArg().argName("dir|file.npz").desc("evaluate existing images (PNG folder or .npz)").get());
+    o.addOption(Option.builder().longOpt("images").hasArg().argName("dir|file.npz")
+        .desc("evaluate existing images (PNG folder or .npz), or with swd existing points (.npy/.npz/.safetensors)").get());
     o.addOption(Option.builder().longOpt("n").hasArg().argName("N").desc("images to generate (50000)").get());
     o.addOption(Option.builder().longOpt("steps").hasArg().argName("K").desc("sampling steps: 1, or more with --t-mid (1)").get());
     o.addOption(Option.builder().longOpt("t-mid").hasArgs().argName("t").desc("intermediate time(s) of multistep sampling").get());
     o.addOption(Option.builder().longOpt("seed").hasArg().argName("N").desc("seed of the generated images (0)").get());
     o.addOption(Option.builder().longOpt("ref").hasArg().argName("stats.npz").desc("reference statistics (EDM .npz: mu, sigma)").get());
     o.addOption(Option.builder().longOpt("ref-data").hasArg().argName("source")
-        .desc("reference images: fashion-mnist (Debian's, train split), a PNG folder or an .npz").get());
+        .desc("reference images: fashion-mnist (Debian's, train split), a PNG folder or an .npz; "
+            + "with swd: reference points (.npy/.npz/.safetensors [N, D])").get());
     o.addOption(Option.builder().longOpt("detector").hasArg().argName("inception.pt")
         .desc("TorchScript feature detector for fid/kid (StyleGAN2-ADA's inception-2015-12-05.pt)").get());
     o.addOption(Option.builder().longOpt("fmnist-net").hasArg().argName("file")
@@ -62,6 +69,8 @@ final class EvalCommand {
     o.addOption(Option.builder().longOpt("kid-subset-size").hasArg().argName("N").desc("KID subset size (1000)").get());
     o.addOption(Option.builder().longOpt("out").hasArg().argName("file")
         .desc("with 'ref': the statistics file to write; with 'train-fmnist-net': the classifier file").get());
+    o.addOption(Option.builder().longOpt("projections").hasArg().argName("N")
+        .desc("swd: random directions (200)").get());
     o.addOption(Option.builder().longOpt("train-steps").hasArg().argName("N").desc("train-fmnist-net: Adam steps (2000)").get());
     o.addOption(Option.builder("v").longOpt("verbose").desc("stack traces on errors").get());
     o.addOption(Option.builder("h").longOpt("help").desc("this help").get());
@@ -79,6 +88,7 @@ final class EvalCommand {
             cm eval --metric fid --snapshot S --ref cifar10-32x32.npz --detector inception-2015-12-05.pt
             cm eval --metric fd-fmnist --snapshot S --steps 2 --t-mid 0.821 --n 10000
             cm eval --metric kid --images samples.npz --ref-data refs/ --detector inception.pt
+            cm eval --metric swd --snapshot S --steps 2 --t-mid 0.1 --ref-data held-out.npy
             cm eval ref --ref-data fashion-mnist --fmnist-net F --out fmnist-stats.npz
             cm eval train-fmnist-net --out fmnist-classifier.safetensors""", spec, 2, 2, "", false);
       pw.flush();
@@ -158,19 +168,29 @@ final class EvalCommand {
   }
 
   private static int metrics(CommandLine cl, PrintStream out, int batch) throws ParseException {
-    String[] metrics = cl.hasOption("metric") ? cl.getOptionValues("metric") : new String[] {"fid"};
-    for (String m : metrics) {
-      if (!Arrays.asList("fid", "kid", "fd-fmnist").contains(m)) {
-        throw new ParseException("unknown metric '" + m + "' (fid, kid, fd-fmnist)");
+    String[] metrics = cl.hasOption("metric") ? cl.getOptionValues("metric") : null;
+    if (metrics != null) {
+      for (String m : metrics) {
+        if (!Arrays.asList("fid", "kid", "fd-fmnist", "swd").contains(m)) {
+          throw new ParseException("unknown metric '" + m + "' (fid, kid, fd-fmnist, swd)");
+        }
       }
     }
     if (cl.hasOption("snapshot") == cl.hasOption("images")) throw new ParseException("give one of --snapshot or --images");
+    boolean swd = metrics != null && Arrays.asList(metrics).contains("swd");
+    if (swd && metrics.length > 1) throw new ParseException("swd (points) cannot be combined with image metrics");
+    if (swd || (metrics == null && cl.hasOption("snapshot") && snapshotSamplesPoints(cl))) return swd(cl, out);
+    if (metrics == null) metrics = new String[] {"fid"};
     Snapshot snap = null;
     try {
       ImageSource images;
       String what;
       if (cl.hasOption("snapshot")) {
         snap = Snapshot.load(Path.of(cl.getOptionValue("snapshot")));
+        if (snap.samplesPoints()) {
+          throw new IllegalArgumentException(cl.getOptionValue("snapshot") + " samples points: use --metric swd "
+              + "--ref-data points.npy (fid, kid and fd-fmnist need images)");
+        }
         double[] mids = Main.mids(cl);
         int n = Integer.parseInt(cl.getOptionValue("n", "50000"));
         images = ImageSource.snapshot(snap, n, mids, Long.parseLong(cl.getOptionValue("seed", "0")));
@@ -204,5 +224,86 @@ final class EvalCommand {
       if (snap != null) snap.close();
     }
     return 0;
+  }
+
+  private static boolean snapshotSamplesPoints(CommandLine cl) {
+    try (Snapshot s = Snapshot.load(Path.of(cl.getOptionValue("snapshot")))) {
+      return s.samplesPoints();
+    }
+  }
+
+  /**
+   * Sliced Wasserstein-2 distance between point samples (of a snapshot, or a file) and reference points. Both sides
+   * are cut to the same count m = min(N_gen, N_ref): the first m samples, and m reference points drawn without
+   * replacement (seeded), since reference files are often ordered.
+   */
+  private static int swd(CommandLine cl, PrintStream out) throws ParseException {
+    if (!cl.hasOption("ref-data")) throw new ParseException("swd needs reference points: --ref-data points.npy");
+    long t0 = System.nanoTime();
+    InMemoryPointDataset ref = PointClouds.read(Path.of(cl.getOptionValue("ref-data")));
+    int dim = ref.dim();
+    long seed = Long.parseLong(cl.getOptionValue("seed", "0"));
+    double[] gen;
+    String what;
+    if (cl.hasOption("snapshot")) {
+      try (Snapshot snap = Snapshot.load(Path.of(cl.getOptionValue("snapshot")))) {
+        if (!snap.samplesPoints()) {
+          throw new IllegalArgumentException(cl.getOptionValue("snapshot") + " samples images: swd compares points");
+        }
+        double[] mids = Main.mids(cl);
+        int n = Integer.parseInt(cl.getOptionValue("n", Integer.toString(Math.min(ref.size(), 10_000))));
+        if (n < 2) throw new ParseException("--n must be >= 2");
+        int batch = Integer.parseInt(cl.getOptionValue("batch", "8192"));
+        float[] f = SampleWriter.samplePoints(snap, n, mids, seed, batch);
+        gen = new double[f.length];
+        for (int i = 0; i < f.length; i++) gen[i] = f[i];
+        checkDim((int) snap.itemShape()[0], dim, cl);
+        what = n + " samples (" + (mids.length + 1) + "-step) of " + cl.getOptionValue("snapshot");
+      }
+    } else {
+      InMemoryPointDataset g = PointClouds.read(Path.of(cl.getOptionValue("images")));
+      checkDim(g.dim(), dim, cl);
+      gen = points(g, null, g.size());
+      what = g.size() + " points of " + cl.getOptionValue("images");
+    }
+    int m = Math.min(gen.length / dim, ref.size());
+    double[] a = Arrays.copyOf(gen, m * dim);
+    double[] b = points(ref, new java.util.Random(seed ^ 0x5eedL), m);
+    int projections = Integer.parseInt(cl.getOptionValue("projections", "200"));
+    if (projections < 1) throw new ParseException("--projections must be >= 1");
+    double v = SlicedWasserstein.sw2(a, b, dim, projections, 7);
+    out.printf(Locale.ROOT, "%-10s %.6g   (%s vs %d reference points of %s; %.0f s)%n", "swd", v, what, m,
+        cl.getOptionValue("ref-data"), (System.nanoTime() - t0) / 1e9);
+    return 0;
+  }
+
+  private static void checkDim(int gen, int ref, CommandLine cl) {
+    if (gen != ref) {
+      throw new IllegalArgumentException("the samples are " + gen + "-D but the reference points of "
+          + cl.getOptionValue("ref-data") + " are " + ref + "-D");
+    }
+  }
+
+  /** m points of d as a row-major array: the first m (rnd null) or m drawn without replacement. */
+  private static double[] points(InMemoryPointDataset d, java.util.Random rnd, int m) {
+    int n = d.size();
+    int dim = d.dim();
+    int[] idx = new int[n];
+    for (int i = 0; i < n; i++) idx[i] = i;
+    if (rnd != null) {
+      for (int i = 0; i < m; i++) {
+        int j = i + rnd.nextInt(n - i);
+        int t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+      }
+    }
+    double[] out = new double[m * dim];
+    float[] p = new float[dim];
+    for (int i = 0; i < m; i++) {
+      d.readPoint(idx[i], p, 0);
+      for (int c = 0; c < dim; c++) out[i * dim + c] = p[c];
+    }
+    return out;
   }
 }

@@ -55,8 +55,10 @@ public final class Main {
 
               commands:
                 train   train a consistency model (ECT, sCT/sCD, CTM, CD/CT/iCT; presets: %s)
-                sample  sample a network snapshot: a PNG grid, a folder of PNGs or an .npz (1-step or multistep)
-                eval    FID, KID and FD-fmnist of a snapshot's samples or of images; reference statistics
+                sample  sample a network snapshot: a PNG grid, a folder of PNGs or an .npz (1-step or multistep);
+                        point snapshots: .npy/.npz (float32 [N, D]) or a scatter plot
+                eval    FID, KID and FD-fmnist of a snapshot's samples or of images; reference statistics;
+                        sliced Wasserstein (swd) of point samples
                 export  PyTorch checkpoints (EDM/ECT/CTM .pkl/.pt) <-> cm4j safetensors
                 info    cm4j and libtorch versions, devices, threads, build configuration
 
@@ -90,7 +92,9 @@ public final class Main {
     o.addOption(Option.builder().longOpt("set").hasArgs().argName("key=value")
         .desc("override any option by dotted path, e.g. --set objective.P_mean=-1.0, --set ema.0.beta=0.999 "
             + "(repeatable); unknown keys and bad values are errors").get());
-    o.addOption(Option.builder().longOpt("data").hasArg().argName("path").desc("dataset path (data.path)").get());
+    o.addOption(Option.builder().longOpt("data").hasArg().argName("path")
+        .desc("train on this data; its kind follows the path: .npy/.npz/.safetensors point clouds, an image folder or "
+            + ".zip, a CIFAR-10 binary directory, an MNIST-layout directory").get());
     o.addOption(Option.builder().longOpt("batch").hasArg().argName("N").desc("global batch size").get());
     o.addOption(Option.builder().longOpt("batch-gpu").hasArg().argName("N").desc("per-round batch (accumulation)").get());
     o.addOption(Option.builder().longOpt("duration").hasArg().argName("Mimg").desc("training length in Mimg").get());
@@ -156,6 +160,7 @@ public final class Main {
       return 0;
     }
     if (cl.hasOption("resume")) {
+      if (cl.hasOption("data")) throw new ParseException("--data cannot change a resumed run's data (its training_options.json decides)");
       try (Trainer t = Trainer.resume(Path.of(cl.getOptionValue("resume")), out)) {
         t.installSignalHandler();
         t.run();
@@ -166,7 +171,8 @@ public final class Main {
     if (cl.hasOption("options")) opts = TrainingOptions.read(Path.of(cl.getOptionValue("options")));
     else opts = Presets.get(cl.getOptionValue("preset", "fmnist-ect-tiny"));
     Map<String, String> ov = new LinkedHashMap<>();
-    map(cl, ov, "data", "data.path", false);
+    Map<String, String> sets = sets(cl);
+    if (cl.hasOption("data")) ov.putAll(DataOption.overrides(opts, cl.getOptionValue("data"), sets, err));
     map(cl, ov, "batch", "batch", false);
     map(cl, ov, "batch-gpu", "batch_gpu", false);
     if (cl.hasOption("duration")) {
@@ -185,15 +191,10 @@ public final class Main {
     map(cl, ov, "init-from", "init_from", true);
     map(cl, ov, "transfer", "init_from", true);
     map(cl, ov, "precision", "precision", true);
-    if (cl.hasOption("set")) {
-      for (String kv : cl.getOptionValues("set")) {
-        int eq = kv.indexOf('=');
-        if (eq <= 0) throw new ParseException("--set takes key=value, got '" + kv + "'");
-        ov.put(kv.substring(0, eq), kv.substring(eq + 1));
-      }
-    }
+    ov.putAll(sets);
     opts = opts.with(ov);
     if (cl.hasOption("dry-run")) {
+      DataOption.checkSigmaData(opts, err); // a run logs the same warning at its start (log.txt)
       out.println(opts.toJson());
       return 0;
     }
@@ -213,8 +214,10 @@ public final class Main {
     spec.addOption(Option.builder().longOpt("t-mid").hasArgs().argName("t").desc("intermediate time(s), e.g. 0.821 (ECT) or 1.1 (sCM)").get());
     spec.addOption(Option.builder().longOpt("seed").hasArg().argName("N").desc("seed of latents and noise (0)").get());
     spec.addOption(Option.builder().longOpt("out").hasArg().argName("path")
-        .desc("grid.png (a grid, default samples.png), a directory (one PNG per image), or file.npz (uint8 NHWC, key 'samples')").get());
-    spec.addOption(Option.builder().longOpt("batch").hasArg().argName("N").desc("images per sampling batch (250)").get());
+        .desc("images: grid.png (a grid, default samples.png), a directory (one PNG per image), or file.npz (uint8 NHWC, "
+            + "key 'samples'); points: file.npy or file.npz (float32 [N, D], key 'samples') or file.png (scatter plot)").get());
+    spec.addOption(Option.builder().longOpt("batch").hasArg().argName("N")
+        .desc("samples per sampling batch (images 250, points 8192)").get());
     spec.addOption(Option.builder("v").longOpt("verbose").desc("stack traces on errors").get());
     spec.addOption(Option.builder("h").longOpt("help").desc("this help").get());
     CommandLine cl = new DefaultParser().parse(spec, args);
@@ -229,14 +232,26 @@ public final class Main {
     if (n < 1) throw new ParseException("--n must be >= 1");
     double[] m = mids(cl);
     long seed = Long.parseLong(cl.getOptionValue("seed", "0"));
-    int batch = Integer.parseInt(cl.getOptionValue("batch", "250"));
     Path target = Path.of(cl.getOptionValue("out", "samples.png"));
-    String name = target.getFileName().toString();
+    String name = target.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
     try (dev.cm4j.train.Snapshot s = dev.cm4j.train.Snapshot.load(Path.of(cl.getOptionValue("snapshot")))) {
-      if (name.endsWith(".png")) {
+      int batch = Integer.parseInt(cl.getOptionValue("batch", s.samplesPoints() ? "8192" : "250"));
+      if (batch < 1) throw new ParseException("--batch must be >= 1");
+      if (s.samplesPoints()) {
+        if (name.endsWith(".npy") || name.endsWith(".npz")) {
+          SampleWriter.writePoints(s, n, m, seed, batch, target);
+        } else if (name.endsWith(".png")) {
+          SampleWriter.scatter(s, n, m, seed, batch, target);
+        } else {
+          throw new IllegalArgumentException("this snapshot samples " + s.itemShape()[0] + "-D points: --out takes "
+              + "file.npy or file.npz (float32 [N, D]) or file.png (a scatter plot), got " + target);
+        }
+      } else if (name.endsWith(".npy")) {
+        throw new IllegalArgumentException("this snapshot samples images: --out takes grid.png, a directory or "
+            + "file.npz (.npy is for point samples)");
+      } else if (name.endsWith(".png")) {
         try (dev.cm4j.tensor.TensorScope scope = dev.cm4j.tensor.TensorScope.open()) {
           dev.cm4j.tensor.Tensor x = s.sample(n, m, seed);
-          if (x.dim() != 4) throw new IllegalArgumentException("PNG grids need image data; this snapshot samples points");
           dev.cm4j.image.ImageGrid.save(x.clamp(-1, 1), (int) Math.ceil(Math.sqrt(n)), target);
         }
       } else {
@@ -245,6 +260,19 @@ public final class Main {
     }
     out.println("wrote " + target);
     return 0;
+  }
+
+  /** The --set key=value overrides, in order. */
+  private static Map<String, String> sets(CommandLine cl) throws ParseException {
+    Map<String, String> sets = new LinkedHashMap<>();
+    if (cl.hasOption("set")) {
+      for (String kv : cl.getOptionValues("set")) {
+        int eq = kv.indexOf('=');
+        if (eq <= 0) throw new ParseException("--set takes key=value, got '" + kv + "'");
+        sets.put(kv.substring(0, eq), kv.substring(eq + 1));
+      }
+    }
+    return sets;
   }
 
   /** The intermediate times of --steps/--t-mid (empty for 1 step). */

@@ -6,6 +6,9 @@ import dev.cm4j.eval.ImageSource;
 import dev.cm4j.image.Png;
 import dev.cm4j.image.UInt8Image;
 import dev.cm4j.tensor.DType;
+import dev.cm4j.tensor.Tensor;
+import dev.cm4j.tensor.TensorScope;
+import dev.cm4j.train.ScatterPlot;
 import dev.cm4j.train.Snapshot;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -14,7 +17,10 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 
-/** {@code cm sample} outputs beyond a grid: a folder of PNGs (EDM's generate.py layout) or an .npz. */
+/**
+ * {@code cm sample} outputs beyond a grid: images to a folder of PNGs (EDM's generate.py layout) or an .npz; points to
+ * an .npy or .npz (float32 [N, D]) or a scatter plot.
+ */
 final class SampleWriter {
   private SampleWriter() {}
 
@@ -55,6 +61,45 @@ final class SampleWriter {
     });
     if (npz) {
       Npz.write(target, Map.of("samples", new Npy.Array(DType.UINT8, new long[] {n, h, w, c}, all)), false);
+    }
+  }
+
+  /**
+   * n point samples [N, D] as a row-major float array, drawn in batches: batch k uses seed + 1000003·k (as image
+   * sampling does), so the samples depend on n, seed and batch only.
+   */
+  static float[] samplePoints(Snapshot s, int n, double[] mids, long seed, int batch) {
+    long[] item = s.itemShape();
+    if (item.length != 1) throw new IllegalArgumentException("point outputs need point data; this snapshot samples images");
+    int d = (int) item[0];
+    float[] all = new float[Math.multiplyExact(n, d)];
+    for (int i = 0, k = 0; i < n; i += batch, k++) {
+      try (TensorScope sc = TensorScope.open()) {
+        float[] part = s.sample(Math.min(batch, n - i), mids, seed + 1000003L * k).contiguous().toFloatArray();
+        System.arraycopy(part, 0, all, i * d, part.length);
+      }
+    }
+    return all;
+  }
+
+  /** Writes n point samples to target.npy (one float32 [N, D] array) or target.npz (the same, key "samples"). */
+  static void writePoints(Snapshot s, int n, double[] mids, long seed, int batch, Path target) {
+    float[] all = samplePoints(s, n, mids, seed, batch);
+    long[] shape = {n, s.itemShape()[0]};
+    if (target.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npz")) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(all.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+      b.asFloatBuffer().put(all);
+      Npz.write(target, Map.of("samples", new Npy.Array(DType.FLOAT32, shape, b.array())), false);
+    } else {
+      Npy.write(target, all, shape);
+    }
+  }
+
+  /** Writes a scatter plot of n point samples. */
+  static void scatter(Snapshot s, int n, double[] mids, long seed, int batch, Path target) {
+    float[] all = samplePoints(s, n, mids, seed, batch);
+    try (TensorScope sc = TensorScope.open()) {
+      ScatterPlot.write(Tensor.of(all, n, s.itemShape()[0]), target);
     }
   }
 }

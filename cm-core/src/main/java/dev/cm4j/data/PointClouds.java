@@ -10,8 +10,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 /**
  * Point clouds — {@code [N, D]} float arrays — read from files into {@link InMemoryPointDataset}s, dispatching on
  * the file format ({@link PointCloudFormat}). Built in: {@code .npy} (little-endian f4/f8, C order, 2-D; float64 is
- * rounded to float32). Safetensors point clouds are not implemented yet: add a {@link PointCloudFormat} for
- * {@code .safetensors} (reading the tensor named by {@code key}) and register it (see {@link PointCloudFormat}).
+ * rounded to float32), {@code .npz} and {@code .safetensors} (the array named by {@code key}, or the only one).
  */
 public final class PointClouds {
   private PointClouds() {}
@@ -21,6 +20,7 @@ public final class PointClouds {
   static {
     FORMATS.add(new NpyFormat());
     FORMATS.add(new SafetensorsFormat());
+    FORMATS.add(new NpzFormat());
     ServiceLoader.load(PointCloudFormat.class).forEach(FORMATS::add);
   }
 
@@ -105,6 +105,35 @@ public final class PointClouds {
       } catch (dev.cm4j.io.SafeTensorsException e) {
         throw new DataException(file.toString(), e.getMessage());
       }
+    }
+  }
+
+  /** The built-in {@code .npz} format: the array named by key, or the only array of the archive. */
+  private static final class NpzFormat implements PointCloudFormat {
+    @Override
+    public String name() {
+      return "npz";
+    }
+
+    @Override
+    public boolean accepts(Path file) {
+      return file.getFileName() != null && file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npz");
+    }
+
+    @Override
+    public InMemoryPointDataset read(Path file, String key) {
+      java.util.Map<String, Npy.Array> all = Npz.read(file);
+      String name = key;
+      if (name == null) {
+        if (all.size() != 1) {
+          throw new DataException(file.toString(), "holds " + all.size() + " arrays " + all.keySet()
+              + ": name the point cloud with data.key");
+        }
+        name = all.keySet().iterator().next();
+      }
+      Npy.Array a = all.get(name);
+      if (a == null) throw new DataException(file.toString(), "has no array '" + name + "' (has " + all.keySet() + ")");
+      return fromArray(a, file + ":" + name);
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.cm4j.train;
 
+import dev.cm4j.data.DataStats;
 import dev.cm4j.data.Dataset;
 import dev.cm4j.data.ImageDataset;
 import dev.cm4j.data.PointDataset;
@@ -15,27 +16,86 @@ import dev.cm4j.tensor.TensorScope;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
  * A network snapshot written by the trainer ({@code network-snapshot-*.safetensors}): the EMA model's state dict plus the
- * run's training options in the metadata, from which the model is rebuilt for sampling.
+ * run's training options in the metadata, from which the model is rebuilt for sampling, and what sampling needs to
+ * know about the data ({@link #describe}: kind, item shape, σ_data), so that a snapshot samples without its data.
  */
 public final class Snapshot implements AutoCloseable {
   private final TrainingOptions options;
   private final RunObjective objective;
   private final Module model;
   private final long[] itemShape;
+  private final Map<String, String> metadata;
 
-  private Snapshot(TrainingOptions options, RunObjective objective, long[] itemShape) {
+  private Snapshot(TrainingOptions options, RunObjective objective, long[] itemShape, Map<String, String> metadata) {
     this.options = options;
     this.objective = objective;
     this.model = objective.model();
     this.itemShape = itemShape;
+    this.metadata = metadata;
   }
 
-  /** Loads a snapshot onto the CPU; the dataset named in its options is opened only to learn the data shape. */
+  /** Metadata key of the item shape, e.g. "2" (points) or "3,32,32" (C,H,W). */
+  public static final String ITEM_SHAPE = "item_shape";
+  /** Metadata key of the data kind (data.kind at training time). */
+  public static final String DATA_KIND = "data_kind";
+  /** Metadata key of σ_data of the preconditioning. */
+  public static final String SIGMA_DATA = "sigma_data";
+  /** Metadata key of the training data's standard deviation (point data only). */
+  public static final String DATA_STD = "data_std";
+
+  /**
+   * What sampling needs to know about the training data, for the snapshot's metadata: data kind, item shape,
+   * resolution and channels (0 resolution for points), σ_data, and for points the data's standard deviation. With
+   * these a snapshot samples without its training data.
+   */
+  public static Map<String, String> describe(TrainingOptions o, Dataset d) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put(DATA_KIND, o.data().kind());
+    long[] shape = itemShape(o, d);
+    StringBuilder b = new StringBuilder();
+    for (long v : shape) b.append(b.isEmpty() ? "" : ",").append(v);
+    m.put(ITEM_SHAPE, b.toString());
+    m.put("resolution", Long.toString(shape.length == 3 ? shape[1] : 0));
+    m.put("channels", Long.toString(shape[0]));
+    m.put(SIGMA_DATA, Double.toString(o.precond().sigmaData()));
+    if (d instanceof PointDataset pd) m.put(DATA_STD, Double.toString(DataStats.pointStd(pd, 100_000)));
+    return m;
+  }
+
+  /** The item shape a run trains on: (C, R, R) with R = data.resolution or the images' own, or (D) for points. */
+  static long[] itemShape(TrainingOptions o, Dataset d) {
+    if (d instanceof ImageDataset img) {
+      long r = o.data().resolutionOr(img.resolution());
+      return new long[] {img.channels(), r, r};
+    }
+    return new long[] {((PointDataset) d).dim()};
+  }
+
+  /** Parses the item_shape metadata: 1 (points) or 3 (C, H, W) positive sizes. */
+  static long[] parseItemShape(String v, Path file) {
+    String[] parts = v.split(",");
+    long[] shape = new long[parts.length];
+    try {
+      for (int i = 0; i < parts.length; i++) shape[i] = Long.parseLong(parts[i].trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(file + ": malformed item_shape metadata '" + v + "'");
+    }
+    boolean ok = (shape.length == 1 || (shape.length == 3 && shape[1] == shape[2]))
+        && Arrays.stream(shape).allMatch(x -> x > 0 && x <= Integer.MAX_VALUE);
+    if (!ok) throw new IllegalArgumentException(file + ": item_shape metadata '" + v + "' is not D or C,R,R");
+    return shape;
+  }
+
+  /**
+   * Loads a snapshot. The data shape comes from the snapshot's own metadata ({@link #describe}); a snapshot written
+   * before that metadata existed falls back to opening the dataset named in its options.
+   */
   public static Snapshot load(Path file) {
     return load(file, Device.CPU);
   }
@@ -49,19 +109,20 @@ public final class Snapshot implements AutoCloseable {
       String json = f.metadata().get("training_options");
       if (json == null) throw new IllegalArgumentException(file + " is not a cm4j network snapshot (no training_options)");
       TrainingOptions o = TrainingOptions.fromJson(json);
-      Dataset d = Builders.dataset(o.data());
-      int resolution;
-      int channels;
       long[] shape;
-      if (d instanceof ImageDataset img) {
-        resolution = o.data().resolutionOr(img.resolution());
-        channels = img.channels();
-        shape = new long[] {channels, resolution, resolution};
+      String described = f.metadata().get(ITEM_SHAPE);
+      if (described != null) {
+        shape = parseItemShape(described, file);
       } else {
-        resolution = 0;
-        channels = ((PointDataset) d).dim();
-        shape = new long[] {channels};
+        try {
+          shape = itemShape(o, Builders.dataset(o.data()));
+        } catch (RuntimeException e) {
+          throw new IllegalArgumentException(file + " has no item_shape metadata (written by an older cm4j), so its "
+              + "training data is needed to learn the sample shape, and that failed: " + e.getMessage(), e);
+        }
       }
+      int resolution = shape.length == 3 ? (int) shape[1] : 0;
+      int channels = (int) shape[0];
       RunObjective obj = RunObjective.create(o, (cfg, s2) -> Builders.network(cfg, resolution, channels, s2), o.seed(),
           device);
       Map<String, Tensor> sd = new LinkedHashMap<>();
@@ -74,10 +135,20 @@ public final class Snapshot implements AutoCloseable {
             + e.getMessage(), e);
       }
       obj.model().eval();
-      return new Snapshot(o, obj, shape);
+      return new Snapshot(o, obj, shape, Map.copyOf(f.metadata()));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read snapshot " + file + ": " + e.getMessage(), e);
     }
+  }
+
+  /** The snapshot's metadata (training_options, kimg, and the keys of {@link #describe} when present). */
+  public Map<String, String> metadata() {
+    return metadata;
+  }
+
+  /** Whether the snapshot samples points (item shape [D]) rather than images. */
+  public boolean samplesPoints() {
+    return itemShape.length == 1;
   }
 
   /** The run's options. */

@@ -1,6 +1,7 @@
 package dev.cm4j.train;
 
 import dev.cm4j.data.Batch;
+import dev.cm4j.data.DataStats;
 import dev.cm4j.data.Dataset;
 import dev.cm4j.data.ImageDataset;
 import dev.cm4j.data.Loader;
@@ -55,6 +56,7 @@ final class TrainingLoop {
   private long images;
   private long iteration;
   private long tick;
+  private Map<String, String> dataDescription; // Snapshot.describe of the run's data (computed once)
   volatile boolean stopRequested;
   private boolean stopAgreed; // data-parallel: every rank's stop request, agreed at the last tick's end
   volatile Trainer.StepListener stepListener = new Trainer.StepListener() {};
@@ -102,7 +104,14 @@ final class TrainingLoop {
           dir == null ? "" : dir.path().getFileName(), model.parameterCount(), opts.batch(),
           dp == null ? 1 : dp.world(), run.rounds(), run.batchGpu(), opts.durationKimg(), device));
       if (initReport != null) reporter.log(initReport);
-      if (dir != null) snapshot();
+      if (dir != null) {
+        dataDescription = Snapshot.describe(opts, run.dataset());
+        String std = dataDescription.get(Snapshot.DATA_STD);
+        String warning = std == null ? null
+            : DataStats.sigmaDataWarning(opts.precond().sigmaData(), Double.parseDouble(std));
+        if (warning != null) reporter.log(warning);
+        snapshot();
+      }
     } else {
       reporter.log(String.format(Locale.ROOT, "resumed %s at %.1f kimg (tick %d) on %s",
           dir == null ? "" : dir.path().getFileName(), images / 1000.0, tick, device));
@@ -289,8 +298,10 @@ final class TrainingLoop {
               + "to %s; set nan_guard to skip or sanitize to go on", loss, images / 1000.0, iteration,
           tickLoss.firstNonFinite(), dump));
     }
+    // the position of the tick's last step (trained at images - batch), as the objective's parts in stats.jsonl
+    // record it: at a stage boundary, images itself already names the next stage
     reporter.endTick(tick, images, iteration, total, loss, parts, run.optimizer().lr(),
-        run.objective().position(images));
+        run.objective().position(images - opts.batch()));
     tick++;
     if (dir != null) {
       if (tick % opts.snapTicks() == 0 || done) snapshot();
@@ -342,6 +353,8 @@ final class TrainingLoop {
       meta.put("training_options", opts.toJson());
       meta.put("kimg", Double.toString(images / 1000.0));
       meta.put("format", "cm4j network snapshot");
+      if (dataDescription == null) dataDescription = Snapshot.describe(opts, run.dataset());
+      meta.putAll(dataDescription); // self-describing: sampling never re-reads the data
       SafeTensors.write(dir.snapshot(images), m.stateDict(), meta);
       if (run.dataset() instanceof ImageDataset img) {
         int n = opts.data().grid();
@@ -356,7 +369,13 @@ final class TrainingLoop {
         }
       } else {
         Tensor z = gridNoise(new long[] {2000, ((PointDataset) run.dataset()).dim()});
-        ScatterPlot.write(objective.sample(m, z, new double[0], sampleGen), dir.samples(1, images));
+        sampleGen.setSeed(5678);
+        PointDataset data = (PointDataset) run.dataset();
+        ScatterPlot.write(objective.sample(m, z, new double[0], sampleGen), data, dir.samples(1, images));
+        if (opts.sampleSteps().length > 0) {
+          ScatterPlot.write(objective.sample(m, z, opts.sampleSteps(), sampleGen), data,
+              dir.samples(opts.sampleSteps().length + 1, images));
+        }
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write a snapshot into " + dir.path(), e);

@@ -51,6 +51,29 @@ class PointCloudsTest {
   }
 
   @Test
+  void npzPointCloudsByKeyOrTheOnlyArray() {
+    float[] pts = {1, 2, 3, 4, 5, 6};
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(24).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(pts);
+    Npy.Array a = new Npy.Array(dev.cm4j.tensor.DType.FLOAT32, new long[] {3, 2}, b.array());
+    Path one = dir.resolve("one.npz");
+    Npz.write(one, java.util.Map.of("samples", a), false);
+    InMemoryPointDataset ds = PointClouds.read(one);
+    assertEquals(3, ds.size());
+    assertArrayEquals(new float[] {5, 6}, ds.item(2).point());
+    Path two = dir.resolve("two.npz");
+    java.util.Map<String, Npy.Array> m = new java.util.LinkedHashMap<>();
+    m.put("train", a);
+    m.put("test", a);
+    Npz.write(two, m, true);
+    assertEquals(3, PointClouds.read(two, "test").size());
+    DataException e = assertThrows(DataException.class, () -> PointClouds.read(two));
+    assertTrue(e.getMessage().contains("two.npz") && e.getMessage().contains("data.key"), e.getMessage());
+    e = assertThrows(DataException.class, () -> PointClouds.read(two, "val"));
+    assertTrue(e.getMessage().contains("'val'") && e.getMessage().contains("train"), e.getMessage());
+  }
+
+  @Test
   void unknownFormatsNameTheFile() throws Exception {
     Path csv = dir.resolve("points.csv");
     Files.writeString(csv, "1,2\n");

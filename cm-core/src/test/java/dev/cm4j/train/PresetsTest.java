@@ -83,6 +83,16 @@ class PresetsTest {
   }
 
   @Test
+  void toyPresetsUseTheToy2dStudySettings() {
+    // docs/toy2d.md: lr 3e-4 (ECT at 1e-3 collapsed on 2 of 3 seeds); 2-step t_mid 0.2 for ECT (best of 0.05..1.5 on
+    // eight Gaussians of std 0.36), sCM's 1.1 for sCT
+    check("toy2d-ect", Map.of("optimizer.lr", 3e-4, "sample_steps.0", 0.2, "objective.c", 0.001,
+        "precond.sigma_data", 0.5, "ema.0.beta", 0.995));
+    check("toy2d-sct", Map.of("optimizer.lr", 3e-4, "sample_steps.0", 1.1, "precond.sigma_data", 0.5));
+    for (String p : new String[] {"toy2d-ect", "toy2d-sct"}) assertEquals(1, Presets.get(p).sampleSteps().length, p);
+  }
+
+  @Test
   void everyPresetIsValidAndItsOptionsRoundTrip() {
     for (String n : Presets.names()) {
       TrainingOptions o = Presets.get(n);

@@ -123,11 +123,26 @@ class TrainerTest {
       assertTrue(rec.has(k) && rec.path(k).asDouble() >= 0, k + " in " + stats.get(0));
     }
     assertEquals(TrainingOptions.read(run.resolve("training_options.json")).toJson(), toy(0.512, "ect").toJson());
+    // the status line names the stage that stats.jsonl records: tick 1 ends at 512 images, past denoise_kimg 0.5, but
+    // its last step trained at 448 images, in stage -1
+    List<String> tickLines = Files.readAllLines(run.resolve("log.txt")).stream().filter(l -> l.startsWith("tick "))
+        .toList();
+    assertEquals(2, tickLines.size(), tickLines.toString());
+    for (int i = 0; i < 2; i++) {
+      var m = java.util.regex.Pattern.compile("stage (-?\\d+)").matcher(tickLines.get(i));
+      assertTrue(m.find(), tickLines.get(i));
+      double recorded = new com.fasterxml.jackson.databind.ObjectMapper().readTree(stats.get(i)).path("stage").asDouble();
+      assertEquals(-1, recorded, 0.0, stats.get(i));
+      assertEquals(recorded, Integer.parseInt(m.group(1)), 0.0, tickLines.get(i) + " vs " + stats.get(i));
+    }
+    // eight Gaussians of scale 0.25 (std 0.357) and the preset's sigma_data 0.5 agree within 2x: no warning
+    assertTrue(Files.readAllLines(run.resolve("log.txt")).stream().noneMatch(l -> l.contains("warning")));
     try (var s = Files.list(run)) {
       List<String> names = s.map(p -> p.getFileName().toString()).sorted().toList();
       assertTrue(names.contains("network-snapshot-000000512.safetensors"), names.toString());
       assertTrue(names.contains("training-state-000000512.safetensors"), names.toString());
       assertTrue(names.contains("samples-1step-000000512.png"), names.toString());
+      assertTrue(names.contains("samples-2step-000000512.png"), "the preset's sample_steps [0.2]: " + names);
       assertTrue(names.stream().noneMatch(n -> n.endsWith(".tmp")), "no temporary files left: " + names);
     }
     try (SafeTensorFile f = SafeTensors.read(run.resolve("network-snapshot-000000512.safetensors"))) {

@@ -102,7 +102,7 @@ class TrainingOptionsTest {
       assertTrue(oldTree.path("precond").has("kind"), preset);
       assertFalse(oldTree.path("objective").has("weighting") && preset.equals("cifar10-ect"), preset);
       TrainingOptions loaded = TrainingOptions.fromJson(old);
-      assertEquals(Presets.get(preset).toJson(), loaded.toJson(), preset);
+      assertEquals(asWritten(preset).toJson(), loaded.toJson(), preset);
       // every value the old file had is bound unchanged (the old format lacked only defaults and precond.kind)
       JsonNode now = loaded.tree();
       var it = oldTree.fields();
@@ -121,6 +121,15 @@ class TrainingOptionsTest {
         }
       }
     }
+  }
+
+  /**
+   * The preset as it was when the v0 files were written: toy2d-sct has since taken the toy2d study's lr 3e-4 and
+   * 2-step t_mid 1.1 (docs/toy2d.md); it had lr 1e-3 and no sample_steps.
+   */
+  static TrainingOptions asWritten(String preset) {
+    TrainingOptions now = Presets.get(preset);
+    return preset.equals("toy2d-sct") ? now.with(Map.of("optimizer.lr", "1e-3", "sample_steps", "[]")) : now;
   }
 
   /** a's value is in b: numbers by value (80 and 80.0), lists element by element, objects key by key of a. */
