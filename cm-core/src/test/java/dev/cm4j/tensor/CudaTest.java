@@ -108,6 +108,19 @@ class CudaTest {
   }
 
   @Test
+  void backendSwitchDefaultsAreLibtorchs() {
+    String ref = dev.cm4j.testing.PythonRef.run(String.join("\n",
+        "import torch",
+        "b = torch.backends",
+        "print(*[int(v) for v in (b.cuda.matmul.allow_tf32, b.cudnn.allow_tf32, b.cudnn.benchmark, "
+            + "b.cudnn.deterministic)])",
+        "")).strip();
+    String ours = FLAGS.stream().map(f -> f.get().getAsBoolean() ? "1" : "0")
+        .collect(java.util.stream.Collectors.joining(" "));
+    assertEquals(ref, ours, "tf32 matmul, tf32 cudnn, cudnn benchmark, cudnn deterministic");
+  }
+
+  @Test
   void backendSwitchCodesAndValuesAreChecked() {
     Native.Scratch s = Native.scratch();
     assertEquals(CM_ERROR(), cm_backend_get(99, s.out));
