@@ -716,6 +716,99 @@ CM_API int cm_jit_forward(cm_jit_module m, const cm_tensor* inputs, size_t n, cm
  * entry otherwise (read them with cm_stack_kind/cm_stack_get_*). On failure the stack is left empty. */
 CM_API int cm_jit_call(cm_jit_module m, const char* method, cm_stack s);
 
+/* ---------------------------------------------------------------------------------------------------------
+ * Streams, pinned memory, memory format, CUDA device facts and backend switches (src/device.cpp).
+ *
+ * A stream is a value: (device code, stream id), the id being c10::Stream's id on that device. Ids come only
+ * from cm_stream_current / cm_stream_default / cm_stream_from_pool; any other (device, id) pair given to a
+ * function below is an error (the library keeps the set of ids it handed out), so a made-up id never reaches
+ * the backend. The CPU has one stream, id 0 (its default), and every stream operation on it is a no-op that
+ * succeeds: CPU work runs in program order. On a CUDA device the calls go through c10's device-generic
+ * interfaces (DeviceGuardImplInterface, c10::Event, the device allocator), so they need no CUDA code here; on a
+ * build or machine without CUDA they fail with a message that says CUDA is not available.
+ * Codes of this section: CM_MEMORY_FORMAT_* and CM_BACKEND_*.
+ * ------------------------------------------------------------------------------------------------------- */
+
+/** *out = the id of this thread's current stream on device (0 on the CPU). */
+CM_API int cm_stream_current(int device, int64_t* out);
+/** *out = the id of device's default stream (0 on the CPU and for CUDA's legacy default stream). */
+CM_API int cm_stream_default(int device, int64_t* out);
+/** *out = the id of a stream taken round-robin from device's stream pool (the CPU: its only stream, 0). */
+CM_API int cm_stream_from_pool(int device, int64_t* out);
+/** Makes stream (device, id) this thread's current stream on its device; *prev gets the id of the stream that
+ * was current there before (to restore it later with another call). The current device is not changed. */
+CM_API int cm_stream_exchange(int device, int64_t id, int64_t* prev);
+/** Makes stream (device, id) wait, without blocking the host, for all work queued so far on stream
+ * (other_device, other_id) (an event recorded on the other stream and waited for); both streams must be of the
+ * same device type. Work queued later on the waiting stream starts only after that work is done. */
+CM_API int cm_stream_wait_stream(int device, int64_t id, int other_device, int64_t other_id);
+/** Blocks the calling thread until all work queued on stream (device, id) is done. */
+CM_API int cm_stream_synchronize(int device, int64_t id);
+/** *out = 1 if all work queued on stream (device, id) is done, else 0 (always 1 on the CPU). */
+CM_API int cm_stream_query(int device, int64_t id, int* out);
+/** Tells the caching allocator that tensor t's memory is in use on stream (device, id), so it is not handed out
+ * again before the work queued there so far is done (torch.Tensor.record_stream). The stream must be on t's
+ * device; for a CPU tensor it is a no-op. */
+CM_API int cm_tensor_record_stream(cm_tensor t, int device, int64_t id);
+
+/** *out = 1 if page-locked (pinned) host memory can be allocated (an accelerator backend is present), else 0. */
+CM_API int cm_pinned_memory_available(int* out);
+/** *out = a copy of CPU tensor t in pinned host memory (t itself if it is pinned already); an error where pinned
+ * memory is not available (see cm_pinned_memory_available). */
+CM_API int cm_tensor_pin_memory(cm_tensor t, cm_tensor* out);
+/** *out = 1 if t's memory is pinned host memory (always 0 where pinned memory is not available). */
+CM_API int cm_tensor_is_pinned(cm_tensor t, int* out);
+
+/* memory format codes */
+#define CM_MEMORY_FORMAT_CONTIGUOUS 0       /* row-major (at::MemoryFormat::Contiguous) */
+#define CM_MEMORY_FORMAT_CHANNELS_LAST 1    /* NHWC strides of a 4-D NCHW tensor */
+#define CM_MEMORY_FORMAT_CHANNELS_LAST_3D 2 /* NDHWC strides of a 5-D NCDHW tensor */
+/** *out = t laid out in memory_format (CM_MEMORY_FORMAT_*): t itself if it already is, else a copy with the same
+ * sizes and values (differentiable, as Tensor.contiguous(memory_format)). CHANNELS_LAST needs a 4-D tensor,
+ * CHANNELS_LAST_3D a 5-D one. */
+CM_API int cm_contiguous(cm_tensor t, int memory_format, cm_tensor* out);
+/** *out = 1 if t is contiguous in memory_format (CM_MEMORY_FORMAT_*), else 0. */
+CM_API int cm_tensor_is_contiguous_in(cm_tensor t, int memory_format, int* out);
+
+/** Properties of one CUDA device. */
+typedef struct cm_cuda_device_properties {
+  char name[256];               /* device name, NUL-terminated (truncated to 255 bytes) */
+  int64_t total_memory;         /* global memory in bytes */
+  int major;                    /* compute capability, major */
+  int minor;                    /* compute capability, minor */
+  int multiprocessor_count;     /* number of streaming multiprocessors */
+} cm_cuda_device_properties;
+/** Fills *out for CUDA device `device` (>= 0 and below cm_cuda_device_count). */
+CM_API int cm_cuda_get_device_properties(int device, cm_cuda_device_properties* out);
+/** Statistics of the CUDA caching allocator on one device (all pools together). */
+typedef struct cm_cuda_memory_stats {
+  int64_t allocated_bytes;      /* bytes in tensors now (torch.cuda.memory_allocated) */
+  int64_t reserved_bytes;       /* bytes the allocator holds from the driver (torch.cuda.memory_reserved) */
+  int64_t peak_allocated_bytes; /* highest allocated_bytes since start or the last peak reset */
+  int64_t peak_reserved_bytes;  /* highest reserved_bytes since start or the last peak reset */
+  int64_t num_alloc_retries;    /* allocations that had to free the cache and retry */
+  int64_t num_ooms;             /* out-of-memory errors raised */
+} cm_cuda_memory_stats;
+/** Fills *out for CUDA device `device`. */
+CM_API int cm_cuda_memory_stats_get(int device, cm_cuda_memory_stats* out);
+/** Resets the peak statistics of CUDA device `device` to the current values. */
+CM_API int cm_cuda_reset_peak_memory_stats(int device);
+/** Returns the CUDA caching allocator's unused cached blocks to the driver (torch.cuda.empty_cache). */
+CM_API int cm_cuda_empty_cache(void);
+/** *free_bytes / *total_bytes = free and total memory of CUDA device `device` as the driver reports them. */
+CM_API int cm_cuda_mem_get_info(int device, int64_t* free_bytes, int64_t* total_bytes);
+
+/* backend switch codes: global flags of at::globalContext(), settable in every build (they take effect only
+ * where the backend exists) */
+#define CM_BACKEND_TF32_MATMUL 0        /* allow TF32 in cuBLAS float32 matmuls (torch.backends.cuda.matmul.allow_tf32) */
+#define CM_BACKEND_TF32_CUDNN 1         /* allow TF32 in cuDNN float32 convolutions (torch.backends.cudnn.allow_tf32) */
+#define CM_BACKEND_CUDNN_BENCHMARK 2    /* let cuDNN time and pick convolution algorithms (torch.backends.cudnn.benchmark) */
+#define CM_BACKEND_CUDNN_DETERMINISTIC 3 /* only deterministic cuDNN algorithms (torch.backends.cudnn.deterministic) */
+/** Sets backend switch `flag` (CM_BACKEND_*) to value (0 or 1); *prev gets the value it had (prev may be NULL). */
+CM_API int cm_backend_set(int flag, int value, int* prev);
+/** *out = the value (0 or 1) of backend switch `flag` (CM_BACKEND_*). */
+CM_API int cm_backend_get(int flag, int* out);
+
 #ifdef __cplusplus
 }
 #endif

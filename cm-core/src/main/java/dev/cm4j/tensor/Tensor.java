@@ -267,6 +267,21 @@ public final class Tensor implements AutoCloseable {
     return s.out.get(ValueLayout.JAVA_INT, 0) != 0;
   }
 
+  /** Whether the memory layout is contiguous in {@code format} (e.g. channels-last strides for CHANNELS_LAST). */
+  public boolean isContiguous(MemoryFormat format) {
+    java.util.Objects.requireNonNull(format, "memory format");
+    Native.Scratch s = Native.scratch();
+    Native.check(cm_tensor_is_contiguous_in(handle(), format.code(), s.out));
+    return s.out.get(ValueLayout.JAVA_INT, 0) != 0;
+  }
+
+  /** Whether this tensor lives in pinned (page-locked) host memory; false wherever pinned memory is unavailable. */
+  public boolean isPinned() {
+    Native.Scratch s = Native.scratch();
+    Native.check(cm_tensor_is_pinned(handle(), s.out));
+    return s.out.get(ValueLayout.JAVA_INT, 0) != 0;
+  }
+
   /** The accumulated gradient (a new handle), or null if there is none. */
   public Tensor grad() {
     Native.Scratch s = Native.scratch();
@@ -652,6 +667,39 @@ public final class Tensor implements AutoCloseable {
     return result(s, cm_to(handle(), dtype.code(), device.code(), 0, 0, s.out));
   }
 
+  /**
+   * Moved to device; with {@code nonBlocking} a copy between pinned host memory and a CUDA device is queued on the
+   * current stream without waiting for it (the result must then not be read on the host before that stream is
+   * synchronised). Without pinned memory or CUDA involved it behaves as {@link #to(Device)}.
+   */
+  public Tensor to(Device device, boolean nonBlocking) {
+    java.util.Objects.requireNonNull(device, "device");
+    Native.Scratch s = Native.scratch();
+    return result(s, cm_to(handle(), -1, device.code(), nonBlocking ? 1 : 0, 0, s.out));
+  }
+
+  /**
+   * A copy of this CPU tensor in pinned (page-locked) host memory, or a new handle to this tensor if it is pinned
+   * already. Pinned memory makes host-to-GPU copies faster and lets {@link #to(Device, boolean)} overlap them with
+   * compute. It needs CUDA: where {@link Torch#pinnedMemoryAvailable()} is false this throws a
+   * {@link TorchException} saying so.
+   */
+  public Tensor pinMemory() {
+    Native.Scratch s = Native.scratch();
+    return result(s, cm_tensor_pin_memory(handle(), s.out));
+  }
+
+  /**
+   * Marks this tensor's memory as in use by {@code stream}, so the CUDA caching allocator does not hand it out
+   * again, after this tensor is freed, before the work queued on that stream so far is done
+   * ({@code torch.Tensor.record_stream}). Needed when a tensor allocated on one stream is used on another. The stream
+   * must be on this tensor's device; for CPU tensors it does nothing.
+   */
+  public void recordStream(Stream stream) {
+    java.util.Objects.requireNonNull(stream, "stream");
+    Native.check(cm_tensor_record_stream(handle(), stream.device().code(), stream.id()));
+  }
+
   private int deviceCode() {
     Native.Scratch s = Native.scratch();
     Native.check(cm_tensor_device(handle(), s.out));
@@ -844,6 +892,17 @@ public final class Tensor implements AutoCloseable {
   public Tensor isinf() { return un(CM_UNARY_ISINF()); }
   /** A contiguous tensor with the same values (this data if already contiguous). */
   public Tensor contiguous() { return un(CM_UNARY_CONTIGUOUS()); }
+
+  /**
+   * Laid out in {@code format}: this tensor's values with the same shape, in a new handle that shares this storage
+   * when it already has that layout, else a copy (differentiable). CHANNELS_LAST needs a 4-D tensor,
+   * CHANNELS_LAST_3D a 5-D one.
+   */
+  public Tensor contiguous(MemoryFormat format) {
+    java.util.Objects.requireNonNull(format, "memory format");
+    Native.Scratch s = Native.scratch();
+    return result(s, cm_contiguous(handle(), format.code(), s.out));
+  }
   /** A copy with its own storage (differentiable, as torch.clone). */
   @Override
   public Tensor clone() { return un(CM_UNARY_CLONE()); }

@@ -71,6 +71,16 @@ public final class Torch {
     Native.check(cm_cuda_synchronize(device));
   }
 
+  /**
+   * Whether pinned (page-locked) host memory can be allocated, i.e. whether {@link Tensor#pinMemory()} works: it
+   * needs CUDA. Callers fall back to pageable memory where it is false.
+   */
+  public static boolean pinnedMemoryAvailable() {
+    Native.Scratch s = Native.scratch();
+    Native.check(cm_pinned_memory_available(s.out));
+    return s.out.get(ValueLayout.JAVA_INT, 0) != 0;
+  }
+
   /** The libtorch version the native library was compiled against. */
   public static String libtorchVersion() {
     Native.scratch();

@@ -1211,6 +1211,69 @@ public class CmTorch {
     public static int CM_DIST_MAX() {
         return CM_DIST_MAX;
     }
+    private static final int CM_MEMORY_FORMAT_CONTIGUOUS = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_MEMORY_FORMAT_CONTIGUOUS 0
+     * }
+     */
+    public static int CM_MEMORY_FORMAT_CONTIGUOUS() {
+        return CM_MEMORY_FORMAT_CONTIGUOUS;
+    }
+    private static final int CM_MEMORY_FORMAT_CHANNELS_LAST = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_MEMORY_FORMAT_CHANNELS_LAST 1
+     * }
+     */
+    public static int CM_MEMORY_FORMAT_CHANNELS_LAST() {
+        return CM_MEMORY_FORMAT_CHANNELS_LAST;
+    }
+    private static final int CM_MEMORY_FORMAT_CHANNELS_LAST_3D = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_MEMORY_FORMAT_CHANNELS_LAST_3D 2
+     * }
+     */
+    public static int CM_MEMORY_FORMAT_CHANNELS_LAST_3D() {
+        return CM_MEMORY_FORMAT_CHANNELS_LAST_3D;
+    }
+    private static final int CM_BACKEND_TF32_MATMUL = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_BACKEND_TF32_MATMUL 0
+     * }
+     */
+    public static int CM_BACKEND_TF32_MATMUL() {
+        return CM_BACKEND_TF32_MATMUL;
+    }
+    private static final int CM_BACKEND_TF32_CUDNN = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_BACKEND_TF32_CUDNN 1
+     * }
+     */
+    public static int CM_BACKEND_TF32_CUDNN() {
+        return CM_BACKEND_TF32_CUDNN;
+    }
+    private static final int CM_BACKEND_CUDNN_BENCHMARK = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_BACKEND_CUDNN_BENCHMARK 2
+     * }
+     */
+    public static int CM_BACKEND_CUDNN_BENCHMARK() {
+        return CM_BACKEND_CUDNN_BENCHMARK;
+    }
+    private static final int CM_BACKEND_CUDNN_DETERMINISTIC = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define CM_BACKEND_CUDNN_DETERMINISTIC 3
+     * }
+     */
+    public static int CM_BACKEND_CUDNN_DETERMINISTIC() {
+        return CM_BACKEND_CUDNN_DETERMINISTIC;
+    }
     /**
      * {@snippet lang=c :
      * typedef struct cm_tensor_s *cm_tensor
@@ -12021,6 +12084,1190 @@ public class CmTorch {
                 traceDowncall("cm_jit_call", m, method, s);
             }
             return (int)mh$.invokeExact(m, method, s);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_stream_current {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_stream_current");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_stream_current(int device, int64_t *out)
+     * }
+     */
+    public static FunctionDescriptor cm_stream_current$descriptor() {
+        return cm_stream_current.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_stream_current(int device, int64_t *out)
+     * }
+     */
+    public static MethodHandle cm_stream_current$handle() {
+        return cm_stream_current.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_stream_current(int device, int64_t *out)
+     * }
+     */
+    public static MemorySegment cm_stream_current$address() {
+        return cm_stream_current.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_stream_current(int device, int64_t *out)
+     * }
+     */
+    public static int cm_stream_current(int device, MemorySegment out) {
+        var mh$ = cm_stream_current.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_stream_current", device, out);
+            }
+            return (int)mh$.invokeExact(device, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_stream_default {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_stream_default");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_stream_default(int device, int64_t *out)
+     * }
+     */
+    public static FunctionDescriptor cm_stream_default$descriptor() {
+        return cm_stream_default.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_stream_default(int device, int64_t *out)
+     * }
+     */
+    public static MethodHandle cm_stream_default$handle() {
+        return cm_stream_default.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_stream_default(int device, int64_t *out)
+     * }
+     */
+    public static MemorySegment cm_stream_default$address() {
+        return cm_stream_default.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_stream_default(int device, int64_t *out)
+     * }
+     */
+    public static int cm_stream_default(int device, MemorySegment out) {
+        var mh$ = cm_stream_default.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_stream_default", device, out);
+            }
+            return (int)mh$.invokeExact(device, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_stream_from_pool {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_stream_from_pool");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_stream_from_pool(int device, int64_t *out)
+     * }
+     */
+    public static FunctionDescriptor cm_stream_from_pool$descriptor() {
+        return cm_stream_from_pool.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_stream_from_pool(int device, int64_t *out)
+     * }
+     */
+    public static MethodHandle cm_stream_from_pool$handle() {
+        return cm_stream_from_pool.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_stream_from_pool(int device, int64_t *out)
+     * }
+     */
+    public static MemorySegment cm_stream_from_pool$address() {
+        return cm_stream_from_pool.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_stream_from_pool(int device, int64_t *out)
+     * }
+     */
+    public static int cm_stream_from_pool(int device, MemorySegment out) {
+        var mh$ = cm_stream_from_pool.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_stream_from_pool", device, out);
+            }
+            return (int)mh$.invokeExact(device, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_stream_exchange {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_LONG,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_stream_exchange");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_stream_exchange(int device, int64_t id, int64_t *prev)
+     * }
+     */
+    public static FunctionDescriptor cm_stream_exchange$descriptor() {
+        return cm_stream_exchange.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_stream_exchange(int device, int64_t id, int64_t *prev)
+     * }
+     */
+    public static MethodHandle cm_stream_exchange$handle() {
+        return cm_stream_exchange.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_stream_exchange(int device, int64_t id, int64_t *prev)
+     * }
+     */
+    public static MemorySegment cm_stream_exchange$address() {
+        return cm_stream_exchange.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_stream_exchange(int device, int64_t id, int64_t *prev)
+     * }
+     */
+    public static int cm_stream_exchange(int device, long id, MemorySegment prev) {
+        var mh$ = cm_stream_exchange.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_stream_exchange", device, id, prev);
+            }
+            return (int)mh$.invokeExact(device, id, prev);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_stream_wait_stream {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_LONG,
+            CmTorch.C_INT,
+            CmTorch.C_LONG
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_stream_wait_stream");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_stream_wait_stream(int device, int64_t id, int other_device, int64_t other_id)
+     * }
+     */
+    public static FunctionDescriptor cm_stream_wait_stream$descriptor() {
+        return cm_stream_wait_stream.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_stream_wait_stream(int device, int64_t id, int other_device, int64_t other_id)
+     * }
+     */
+    public static MethodHandle cm_stream_wait_stream$handle() {
+        return cm_stream_wait_stream.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_stream_wait_stream(int device, int64_t id, int other_device, int64_t other_id)
+     * }
+     */
+    public static MemorySegment cm_stream_wait_stream$address() {
+        return cm_stream_wait_stream.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_stream_wait_stream(int device, int64_t id, int other_device, int64_t other_id)
+     * }
+     */
+    public static int cm_stream_wait_stream(int device, long id, int other_device, long other_id) {
+        var mh$ = cm_stream_wait_stream.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_stream_wait_stream", device, id, other_device, other_id);
+            }
+            return (int)mh$.invokeExact(device, id, other_device, other_id);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_stream_synchronize {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_LONG
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_stream_synchronize");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_stream_synchronize(int device, int64_t id)
+     * }
+     */
+    public static FunctionDescriptor cm_stream_synchronize$descriptor() {
+        return cm_stream_synchronize.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_stream_synchronize(int device, int64_t id)
+     * }
+     */
+    public static MethodHandle cm_stream_synchronize$handle() {
+        return cm_stream_synchronize.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_stream_synchronize(int device, int64_t id)
+     * }
+     */
+    public static MemorySegment cm_stream_synchronize$address() {
+        return cm_stream_synchronize.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_stream_synchronize(int device, int64_t id)
+     * }
+     */
+    public static int cm_stream_synchronize(int device, long id) {
+        var mh$ = cm_stream_synchronize.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_stream_synchronize", device, id);
+            }
+            return (int)mh$.invokeExact(device, id);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_stream_query {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_LONG,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_stream_query");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_stream_query(int device, int64_t id, int *out)
+     * }
+     */
+    public static FunctionDescriptor cm_stream_query$descriptor() {
+        return cm_stream_query.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_stream_query(int device, int64_t id, int *out)
+     * }
+     */
+    public static MethodHandle cm_stream_query$handle() {
+        return cm_stream_query.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_stream_query(int device, int64_t id, int *out)
+     * }
+     */
+    public static MemorySegment cm_stream_query$address() {
+        return cm_stream_query.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_stream_query(int device, int64_t id, int *out)
+     * }
+     */
+    public static int cm_stream_query(int device, long id, MemorySegment out) {
+        var mh$ = cm_stream_query.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_stream_query", device, id, out);
+            }
+            return (int)mh$.invokeExact(device, id, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_tensor_record_stream {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_INT,
+            CmTorch.C_LONG
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_tensor_record_stream");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_tensor_record_stream(cm_tensor t, int device, int64_t id)
+     * }
+     */
+    public static FunctionDescriptor cm_tensor_record_stream$descriptor() {
+        return cm_tensor_record_stream.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_tensor_record_stream(cm_tensor t, int device, int64_t id)
+     * }
+     */
+    public static MethodHandle cm_tensor_record_stream$handle() {
+        return cm_tensor_record_stream.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_tensor_record_stream(cm_tensor t, int device, int64_t id)
+     * }
+     */
+    public static MemorySegment cm_tensor_record_stream$address() {
+        return cm_tensor_record_stream.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_tensor_record_stream(cm_tensor t, int device, int64_t id)
+     * }
+     */
+    public static int cm_tensor_record_stream(MemorySegment t, int device, long id) {
+        var mh$ = cm_tensor_record_stream.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_tensor_record_stream", t, device, id);
+            }
+            return (int)mh$.invokeExact(t, device, id);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_pinned_memory_available {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_pinned_memory_available");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_pinned_memory_available(int *out)
+     * }
+     */
+    public static FunctionDescriptor cm_pinned_memory_available$descriptor() {
+        return cm_pinned_memory_available.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_pinned_memory_available(int *out)
+     * }
+     */
+    public static MethodHandle cm_pinned_memory_available$handle() {
+        return cm_pinned_memory_available.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_pinned_memory_available(int *out)
+     * }
+     */
+    public static MemorySegment cm_pinned_memory_available$address() {
+        return cm_pinned_memory_available.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_pinned_memory_available(int *out)
+     * }
+     */
+    public static int cm_pinned_memory_available(MemorySegment out) {
+        var mh$ = cm_pinned_memory_available.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_pinned_memory_available", out);
+            }
+            return (int)mh$.invokeExact(out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_tensor_pin_memory {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_tensor_pin_memory");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_tensor_pin_memory(cm_tensor t, cm_tensor *out)
+     * }
+     */
+    public static FunctionDescriptor cm_tensor_pin_memory$descriptor() {
+        return cm_tensor_pin_memory.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_tensor_pin_memory(cm_tensor t, cm_tensor *out)
+     * }
+     */
+    public static MethodHandle cm_tensor_pin_memory$handle() {
+        return cm_tensor_pin_memory.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_tensor_pin_memory(cm_tensor t, cm_tensor *out)
+     * }
+     */
+    public static MemorySegment cm_tensor_pin_memory$address() {
+        return cm_tensor_pin_memory.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_tensor_pin_memory(cm_tensor t, cm_tensor *out)
+     * }
+     */
+    public static int cm_tensor_pin_memory(MemorySegment t, MemorySegment out) {
+        var mh$ = cm_tensor_pin_memory.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_tensor_pin_memory", t, out);
+            }
+            return (int)mh$.invokeExact(t, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_tensor_is_pinned {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_tensor_is_pinned");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_tensor_is_pinned(cm_tensor t, int *out)
+     * }
+     */
+    public static FunctionDescriptor cm_tensor_is_pinned$descriptor() {
+        return cm_tensor_is_pinned.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_tensor_is_pinned(cm_tensor t, int *out)
+     * }
+     */
+    public static MethodHandle cm_tensor_is_pinned$handle() {
+        return cm_tensor_is_pinned.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_tensor_is_pinned(cm_tensor t, int *out)
+     * }
+     */
+    public static MemorySegment cm_tensor_is_pinned$address() {
+        return cm_tensor_is_pinned.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_tensor_is_pinned(cm_tensor t, int *out)
+     * }
+     */
+    public static int cm_tensor_is_pinned(MemorySegment t, MemorySegment out) {
+        var mh$ = cm_tensor_is_pinned.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_tensor_is_pinned", t, out);
+            }
+            return (int)mh$.invokeExact(t, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_contiguous {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_contiguous");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_contiguous(cm_tensor t, int memory_format, cm_tensor *out)
+     * }
+     */
+    public static FunctionDescriptor cm_contiguous$descriptor() {
+        return cm_contiguous.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_contiguous(cm_tensor t, int memory_format, cm_tensor *out)
+     * }
+     */
+    public static MethodHandle cm_contiguous$handle() {
+        return cm_contiguous.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_contiguous(cm_tensor t, int memory_format, cm_tensor *out)
+     * }
+     */
+    public static MemorySegment cm_contiguous$address() {
+        return cm_contiguous.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_contiguous(cm_tensor t, int memory_format, cm_tensor *out)
+     * }
+     */
+    public static int cm_contiguous(MemorySegment t, int memory_format, MemorySegment out) {
+        var mh$ = cm_contiguous.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_contiguous", t, memory_format, out);
+            }
+            return (int)mh$.invokeExact(t, memory_format, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_tensor_is_contiguous_in {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_tensor_is_contiguous_in");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_tensor_is_contiguous_in(cm_tensor t, int memory_format, int *out)
+     * }
+     */
+    public static FunctionDescriptor cm_tensor_is_contiguous_in$descriptor() {
+        return cm_tensor_is_contiguous_in.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_tensor_is_contiguous_in(cm_tensor t, int memory_format, int *out)
+     * }
+     */
+    public static MethodHandle cm_tensor_is_contiguous_in$handle() {
+        return cm_tensor_is_contiguous_in.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_tensor_is_contiguous_in(cm_tensor t, int memory_format, int *out)
+     * }
+     */
+    public static MemorySegment cm_tensor_is_contiguous_in$address() {
+        return cm_tensor_is_contiguous_in.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_tensor_is_contiguous_in(cm_tensor t, int memory_format, int *out)
+     * }
+     */
+    public static int cm_tensor_is_contiguous_in(MemorySegment t, int memory_format, MemorySegment out) {
+        var mh$ = cm_tensor_is_contiguous_in.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_tensor_is_contiguous_in", t, memory_format, out);
+            }
+            return (int)mh$.invokeExact(t, memory_format, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_cuda_get_device_properties {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_cuda_get_device_properties");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_cuda_get_device_properties(int device, cm_cuda_device_properties *out)
+     * }
+     */
+    public static FunctionDescriptor cm_cuda_get_device_properties$descriptor() {
+        return cm_cuda_get_device_properties.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_cuda_get_device_properties(int device, cm_cuda_device_properties *out)
+     * }
+     */
+    public static MethodHandle cm_cuda_get_device_properties$handle() {
+        return cm_cuda_get_device_properties.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_cuda_get_device_properties(int device, cm_cuda_device_properties *out)
+     * }
+     */
+    public static MemorySegment cm_cuda_get_device_properties$address() {
+        return cm_cuda_get_device_properties.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_cuda_get_device_properties(int device, cm_cuda_device_properties *out)
+     * }
+     */
+    public static int cm_cuda_get_device_properties(int device, MemorySegment out) {
+        var mh$ = cm_cuda_get_device_properties.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_cuda_get_device_properties", device, out);
+            }
+            return (int)mh$.invokeExact(device, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_cuda_memory_stats_get {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_cuda_memory_stats_get");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_cuda_memory_stats_get(int device, cm_cuda_memory_stats *out)
+     * }
+     */
+    public static FunctionDescriptor cm_cuda_memory_stats_get$descriptor() {
+        return cm_cuda_memory_stats_get.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_cuda_memory_stats_get(int device, cm_cuda_memory_stats *out)
+     * }
+     */
+    public static MethodHandle cm_cuda_memory_stats_get$handle() {
+        return cm_cuda_memory_stats_get.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_cuda_memory_stats_get(int device, cm_cuda_memory_stats *out)
+     * }
+     */
+    public static MemorySegment cm_cuda_memory_stats_get$address() {
+        return cm_cuda_memory_stats_get.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_cuda_memory_stats_get(int device, cm_cuda_memory_stats *out)
+     * }
+     */
+    public static int cm_cuda_memory_stats_get(int device, MemorySegment out) {
+        var mh$ = cm_cuda_memory_stats_get.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_cuda_memory_stats_get", device, out);
+            }
+            return (int)mh$.invokeExact(device, out);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_cuda_reset_peak_memory_stats {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_cuda_reset_peak_memory_stats");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_cuda_reset_peak_memory_stats(int device)
+     * }
+     */
+    public static FunctionDescriptor cm_cuda_reset_peak_memory_stats$descriptor() {
+        return cm_cuda_reset_peak_memory_stats.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_cuda_reset_peak_memory_stats(int device)
+     * }
+     */
+    public static MethodHandle cm_cuda_reset_peak_memory_stats$handle() {
+        return cm_cuda_reset_peak_memory_stats.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_cuda_reset_peak_memory_stats(int device)
+     * }
+     */
+    public static MemorySegment cm_cuda_reset_peak_memory_stats$address() {
+        return cm_cuda_reset_peak_memory_stats.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_cuda_reset_peak_memory_stats(int device)
+     * }
+     */
+    public static int cm_cuda_reset_peak_memory_stats(int device) {
+        var mh$ = cm_cuda_reset_peak_memory_stats.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_cuda_reset_peak_memory_stats", device);
+            }
+            return (int)mh$.invokeExact(device);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_cuda_empty_cache {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT    );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_cuda_empty_cache");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_cuda_empty_cache()
+     * }
+     */
+    public static FunctionDescriptor cm_cuda_empty_cache$descriptor() {
+        return cm_cuda_empty_cache.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_cuda_empty_cache()
+     * }
+     */
+    public static MethodHandle cm_cuda_empty_cache$handle() {
+        return cm_cuda_empty_cache.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_cuda_empty_cache()
+     * }
+     */
+    public static MemorySegment cm_cuda_empty_cache$address() {
+        return cm_cuda_empty_cache.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_cuda_empty_cache()
+     * }
+     */
+    public static int cm_cuda_empty_cache() {
+        var mh$ = cm_cuda_empty_cache.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_cuda_empty_cache");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_cuda_mem_get_info {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_POINTER,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_cuda_mem_get_info");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_cuda_mem_get_info(int device, int64_t *free_bytes, int64_t *total_bytes)
+     * }
+     */
+    public static FunctionDescriptor cm_cuda_mem_get_info$descriptor() {
+        return cm_cuda_mem_get_info.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_cuda_mem_get_info(int device, int64_t *free_bytes, int64_t *total_bytes)
+     * }
+     */
+    public static MethodHandle cm_cuda_mem_get_info$handle() {
+        return cm_cuda_mem_get_info.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_cuda_mem_get_info(int device, int64_t *free_bytes, int64_t *total_bytes)
+     * }
+     */
+    public static MemorySegment cm_cuda_mem_get_info$address() {
+        return cm_cuda_mem_get_info.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_cuda_mem_get_info(int device, int64_t *free_bytes, int64_t *total_bytes)
+     * }
+     */
+    public static int cm_cuda_mem_get_info(int device, MemorySegment free_bytes, MemorySegment total_bytes) {
+        var mh$ = cm_cuda_mem_get_info.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_cuda_mem_get_info", device, free_bytes, total_bytes);
+            }
+            return (int)mh$.invokeExact(device, free_bytes, total_bytes);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_backend_set {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_backend_set");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_backend_set(int flag, int value, int *prev)
+     * }
+     */
+    public static FunctionDescriptor cm_backend_set$descriptor() {
+        return cm_backend_set.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_backend_set(int flag, int value, int *prev)
+     * }
+     */
+    public static MethodHandle cm_backend_set$handle() {
+        return cm_backend_set.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_backend_set(int flag, int value, int *prev)
+     * }
+     */
+    public static MemorySegment cm_backend_set$address() {
+        return cm_backend_set.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_backend_set(int flag, int value, int *prev)
+     * }
+     */
+    public static int cm_backend_set(int flag, int value, MemorySegment prev) {
+        var mh$ = cm_backend_set.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_backend_set", flag, value, prev);
+            }
+            return (int)mh$.invokeExact(flag, value, prev);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cm_backend_get {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CmTorch.C_INT,
+            CmTorch.C_INT,
+            CmTorch.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = CmTorch.findOrThrow("cm_backend_get");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int cm_backend_get(int flag, int *out)
+     * }
+     */
+    public static FunctionDescriptor cm_backend_get$descriptor() {
+        return cm_backend_get.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int cm_backend_get(int flag, int *out)
+     * }
+     */
+    public static MethodHandle cm_backend_get$handle() {
+        return cm_backend_get.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int cm_backend_get(int flag, int *out)
+     * }
+     */
+    public static MemorySegment cm_backend_get$address() {
+        return cm_backend_get.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int cm_backend_get(int flag, int *out)
+     * }
+     */
+    public static int cm_backend_get(int flag, MemorySegment out) {
+        var mh$ = cm_backend_get.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cm_backend_get", flag, out);
+            }
+            return (int)mh$.invokeExact(flag, out);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
