@@ -27,16 +27,26 @@ public final class Snapshot implements AutoCloseable {
   private final RunObjective objective;
   private final Module model;
   private final long[] itemShape;
+  private final Device device;
 
-  private Snapshot(TrainingOptions options, RunObjective objective, long[] itemShape) {
+  private Snapshot(TrainingOptions options, RunObjective objective, long[] itemShape, Device device) {
     this.options = options;
     this.objective = objective;
     this.model = objective.model();
     this.itemShape = itemShape;
+    this.device = device;
   }
 
-  /** Loads a snapshot; the dataset named in its options is opened only to learn the data shape. */
+  /** Loads a snapshot onto the CPU; the dataset named in its options is opened only to learn the data shape. */
   public static Snapshot load(Path file) {
+    return load(file, Device.CPU);
+  }
+
+  /**
+   * Loads a snapshot with its model on device; {@link #sample} then draws the latents and the re-noising there, from
+   * generators of that device (so a CUDA device gives other numbers than the CPU for the same seed, as in PyTorch).
+   */
+  public static Snapshot load(Path file, Device device) {
     try (SafeTensorFile f = SafeTensors.read(file); TensorScope s = TensorScope.open()) {
       String json = f.metadata().get("training_options");
       if (json == null) throw new IllegalArgumentException(file + " is not a cm4j network snapshot (no training_options)");
@@ -65,7 +75,8 @@ public final class Snapshot implements AutoCloseable {
             + e.getMessage(), e);
       }
       obj.model().eval();
-      return new Snapshot(o, obj, shape);
+      if (!device.equals(Device.CPU)) obj.model().to(device, null);
+      return new Snapshot(o, obj, shape, device);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read snapshot " + file + ": " + e.getMessage(), e);
     }
@@ -74,6 +85,11 @@ public final class Snapshot implements AutoCloseable {
   /** The run's options. */
   public TrainingOptions options() {
     return options;
+  }
+
+  /** The device of the model and of the samples. */
+  public Device device() {
+    return device;
   }
 
   /** The shape of one sample (C, H, W) or (D). */
@@ -86,8 +102,9 @@ public final class Snapshot implements AutoCloseable {
     long[] shape = new long[itemShape.length + 1];
     shape[0] = n;
     System.arraycopy(itemShape, 0, shape, 1, itemShape.length);
-    try (GradMode g = GradMode.noGrad(); Generator zg = Generator.cpu(seed); Generator ng = Generator.cpu(seed + 1)) {
-      Tensor z = Tensor.randn(shape, DType.FLOAT32, Device.CPU, zg);
+    try (GradMode g = GradMode.noGrad(); Generator zg = Generator.create(device, seed);
+        Generator ng = Generator.create(device, seed + 1)) {
+      Tensor z = Tensor.randn(shape, DType.FLOAT32, device, zg);
       return objective.sample(model, z, mids, ng);
     }
   }
