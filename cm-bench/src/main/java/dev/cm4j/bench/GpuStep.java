@@ -37,7 +37,7 @@ import java.util.Locale;
  *
  * <p>Usage: {@code GpuStep <ect|sct> <device> <fp32|bf16> <batch> <ddpmpp|small> <warmup> <reps>}. The batch is
  * fixed (data loading is not timed, as on the PyTorch side). Each timed step ends with a device synchronisation. Prints
- * {@code gpu_step <objective> <precision> java <median ms> <best ms>}, tab-separated.
+ * {@code gpu_step <objective> <precision> java <median ms> <best ms> <network parameters>}, tab-separated.
  */
 public final class GpuStep {
   private GpuStep() {}
@@ -69,18 +69,20 @@ public final class GpuStep {
     SongUNet.Config cfg = network(args[4], objective.equals("ect") ? 0.2 : 0.0);
     int warmup = Integer.parseInt(args[5]);
     int reps = Integer.parseInt(args[6]);
-    double[] ms = time(objective, dev, bf16, batch, cfg, warmup, reps);
+    long[] params = new long[1];
+    double[] ms = time(objective, dev, bf16, batch, cfg, warmup, reps, params);
     Arrays.sort(ms);
-    System.out.printf(Locale.ROOT, "gpu_step\t%s\t%s\tjava\t%.3f\t%.3f%n", objective, args[2], ms[ms.length / 2], ms[0]);
+    System.out.printf(Locale.ROOT, "gpu_step\t%s\t%s\tjava\t%.3f\t%.3f\t%d%n", objective, args[2], ms[ms.length / 2],
+        ms[0], params[0]);
   }
 
   static void sync(Device dev) {
     if (dev.type() == Device.Type.CUDA) Torch.cudaSynchronize(dev.index());
   }
 
-  /** Milliseconds of each timed step. */
+  /** Milliseconds of each timed step; params[0] receives the network's parameter count. */
   static double[] time(String objective, Device dev, boolean bf16, int batch, SongUNet.Config cfg, int warmup,
-      int reps) {
+      int reps, long[] params) {
     Torch.manualSeed(0);
     long r = cfg.imgResolution();
     Tensor x = Tensor.randn(batch, 3, r, r).clamp(-1, 1).to(dev);
@@ -95,6 +97,7 @@ public final class GpuStep {
         net.to(dev, null);
         ECT ect = new ECT(ECT.Config.cifar10());
         trained = net;
+        params[0] = net.parameterCount();
         opt = new RAdam(net, RAdam.Config.defaults().withLr(1e-4));
         ema = EMA.of(net, new EMA.Fixed(0.9999));
         loss = () -> ect.loss(net, x, null, 1, gen, null).mean().backward();
@@ -106,6 +109,7 @@ public final class GpuStep {
         AdaptiveWeight w = pair.weight;
         SCM scm = new SCM(SCM.Config.cifar10());
         trained = pair;
+        params[0] = net.parameterCount();
         opt = new Adam(pair, Adam.Config.defaults().withLr(1e-4));
         long[] it = {0};
         loss = () -> scm.loss(net, w, x, null, it[0]++, null, gen, null).loss().mean().backward();
