@@ -174,7 +174,10 @@ total=$((SECONDS - t_start))
   echo "bundle     $(sed -n 2p "$B/BUNDLE.txt" 2>/dev/null)"
   echo "native     built in ${native_s}s against $lt ($nccl)"
   echo "tests      $(grep '^GPU group:' "$logs/tests.log" || echo 'runner did not finish') in ${tests_s}s (exit $tests_rc)"
-  grep -E '^(FAIL|SKIP)  ' "$logs/tests.log" | cut -c1-150 | sort | uniq -c | sort -rn | head -n 8 | sed 's/^/           /' || true
+  grep -E '^FAIL  ' "$logs/tests.log" | cut -c1-150 | head -n 6 | sed 's/^/           /' || true
+  # skips grouped by reason: "N x reason"
+  sed -n 's/^SKIP  [^|]* | \(.*\) (after [0-9.]* s)$/\1/p' "$logs/tests.log" | cut -c1-100 | sort | uniq -c | sort -rn \
+    | head -n 4 | awk '{ n = $1; $1 = ""; printf "           skipped %d x:%s\n", n, $0 }' || true
   echo "timing     $device, batch $batch, $size network, $warmup warm-up + $reps timed steps (ms per step, median / best)"
   printf '           %-14s %20s %20s %12s %s\n' step cm4j PyTorch "cm4j/torch" "(target <= 1.0)"
   awk -F'\t' '

@@ -4,8 +4,9 @@
        DDPM++ as ct_train.py --arch=ddpmpp configures it, dropout 0.2 as run_ecm.sh) and training/loss.py (ECMLoss,
        P_mean -1.1, P_std 2, q 2, k 8, b 1, c 0, sigmoid mapping, after update_schedule(1)), stepped as its
        training/ct_training_loop.py does: zero_grad, loss.mean().backward(), nan_to_num of the gradients, RAdam
-       (lr 1e-4, betas 0.9/0.999, eps 1e-8), then the EMA (lerp with beta 0.9999). bf16 wraps the loss in
-       torch.autocast(dtype=bfloat16) (ECT itself offers fp16 only).
+       (lr 1e-4, betas 0.9/0.999, eps 1e-8), then the EMA (lerp with beta 0.9999). bf16 runs ECT's SongUNet under
+       torch.autocast(dtype=bfloat16) and returns its output as float32, so that ECMPrecond and ECMLoss stay in fp32
+       (ECMPrecond asserts a float32 network output; ECT itself offers fp16 only).
   sct  an sCT step on the same DDPM++ network, with the JVP by torch.func.jvp: our bench/objective_step.py's sCT loss
        (cm4j's SCM written in PyTorch) on our bench/edm_songunet.py (plain-op attention: EDM's AttentionOp has no
        forward-mode rule), Adam lr 1e-4.
@@ -73,6 +74,13 @@ def ect_step(args, device):
     torch.manual_seed(0)
     net = networks.ECMPrecond(img_resolution=resolution(args.size), img_channels=3, label_dim=0, use_fp16=False,
                               sigma_data=0.5, model_type="SongUNet", **kw).to(device).train().requires_grad_(True)
+    if args.precision == "bf16":
+        inner = net.model.forward
+
+        def bf16_forward(*a, **k):
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                return inner(*a, **k).float()
+        net.model.forward = bf16_forward
     ema = [p.detach().clone() for p in net.parameters()]
     loss_fn = loss_mod.ECMLoss(P_mean=-1.1, P_std=2.0, sigma_data=0.5, q=2, c=0.0, k=8, b=1, adj="sigmoid")
     loss_fn.update_schedule(1)
@@ -81,8 +89,7 @@ def ect_step(args, device):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        with autocast(args, device):
-            loss = loss_fn(net=net, images=images, labels=None)
+        loss = loss_fn(net=net, images=images, labels=None)
         loss.mean().backward()
         for p in net.parameters():
             if p.grad is not None:

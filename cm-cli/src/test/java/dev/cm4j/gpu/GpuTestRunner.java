@@ -45,7 +45,7 @@ public final class GpuTestRunner {
       public void executionSkipped(TestIdentifier id, String reason) {
         if (id.isTest() || id.isContainer()) {
           counts[2]++;
-          out.printf(Locale.ROOT, "SKIP  %-58s %s%n", name(id), reason);
+          out.printf(Locale.ROOT, "SKIP  %-58s | %s%n", name(id), reason);
         }
       }
 
@@ -54,7 +54,7 @@ public final class GpuTestRunner {
         if (!id.isTest()) {
           if (r.getStatus() == TestExecutionResult.Status.FAILED) {
             counts[1]++;
-            out.printf(Locale.ROOT, "FAIL  %-58s %s%n", name(id), firstLine(r));
+            out.printf(Locale.ROOT, "FAIL  %-58s | %s%n", name(id), firstLine(r));
           }
           return;
         }
@@ -66,11 +66,12 @@ public final class GpuTestRunner {
           }
           case ABORTED -> {
             counts[2]++;
-            out.printf(Locale.ROOT, "SKIP  %-58s %s (CPU part passed, %.1f s)%n", name(id), firstLine(r), sec);
+            out.printf(Locale.ROOT, "SKIP  %-58s | %s (after %.1f s)%n", name(id),
+                firstLine(r).replaceFirst("^Assumption failed: ", ""), sec);
           }
           case FAILED -> {
             counts[1]++;
-            out.printf(Locale.ROOT, "FAIL  %-58s %s%n", name(id), firstLine(r));
+            out.printf(Locale.ROOT, "FAIL  %-58s | %s%n", name(id), firstLine(r));
             r.getThrowable().ifPresent(t -> t.printStackTrace(out));
           }
         }

@@ -35,7 +35,13 @@ final class Runs {
    */
   static void assumeDeviceOption(String preset) {
     Out p = cm(List.of("train", "--preset", preset, "--device", "cpu", "-n"));
-    assumeTrue(p.code() == 0, "cm train --device is not available in this build: " + p.err().strip());
+    assumeTrue(p.code() == 0, () -> "cm train has no 'device' training option in this build ("
+        + p.err().strip().replaceAll(";.*", "") + ")");
+  }
+
+  /** Whether {@code cm train} takes a device in this build. */
+  static boolean hasDeviceOption(String preset) {
+    return cm(List.of("train", "--preset", preset, "--device", "cpu", "-n")).code() == 0;
   }
 
   /** The single run directory under outdir. */
