@@ -191,6 +191,7 @@ total=$((SECONDS - t_start))
         printf "           %-14s %9.1f / %8.1f %9.1f / %8.1f %12s %s (vs %s; params %s / %s)\n", k, j, best[k, "java"], t, best[k, "torch"], ratio, verdict, ref, par[k, "java"], par[k, "torch"]
       }
     }' "$logs/timing.tsv"
+  [ "$cpu_only" = 0 ] || echo "           (dry run: 2 steps of a 16x16 network on a shared CPU say nothing about speed)"
   echo "           TF32 off everywhere (NVIDIA_TF32_OVERRIDE=0: ECT's default --tf32=False); cuDNN autotuning at"
   echo "           libtorch's default (off) on both sides (cm4j's --bench is not wired to libtorch yet)"
   echo "time       ${total}s in all (native ${native_s}s, tests ${tests_s}s, timing ${timing_s}s); target < 480s on one H100"
