@@ -13,6 +13,7 @@ import dev.cm4j.eval.KernelDistance;
 import dev.cm4j.eval.Metrics;
 import dev.cm4j.eval.SlicedWasserstein;
 import dev.cm4j.eval.TorchScriptDetector;
+import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
 import dev.cm4j.train.Snapshot;
@@ -72,6 +73,7 @@ final class EvalCommand {
     o.addOption(Option.builder().longOpt("projections").hasArg().argName("N")
         .desc("swd: random directions (200)").get());
     o.addOption(Option.builder().longOpt("train-steps").hasArg().argName("N").desc("train-fmnist-net: Adam steps (2000)").get());
+    o.addOption(Main.deviceOption("run the snapshot's network, its sampling and the feature network on it"));
     o.addOption(Option.builder("v").longOpt("verbose").desc("stack traces on errors").get());
     o.addOption(Option.builder("h").longOpt("help").desc("this help").get());
     return o;
@@ -95,13 +97,15 @@ final class EvalCommand {
       return cl.hasOption("help") ? 0 : 2;
     }
     int batch = Integer.parseInt(cl.getOptionValue("batch", "250"));
+    DeviceSpec spec0 = Main.device(cl);
+    Device device = action.equals("train-fmnist-net") ? Device.CPU : spec0.resolveHere();
     switch (action) {
       case "train-fmnist-net":
         return trainNet(cl, out);
       case "ref":
-        return writeRef(cl, out, batch);
+        return writeRef(cl, out, batch, device);
       case "metrics":
-        return metrics(cl, out, batch);
+        return metrics(cl, out, batch, device);
       default:
         throw new ParseException("unknown action '" + action + "' (ref, train-fmnist-net, or none)");
     }
@@ -131,21 +135,46 @@ final class EvalCommand {
         "Fashion-MNIST not found in " + IdxDataset.DEBIAN_FASHION_MNIST + ": apt-get install dataset-fashion-mnist"));
   }
 
-  private static FeatureNetwork network(CommandLine cl, String metric, PrintStream out) {
+  /**
+   * A feature network whose module lives on device: images arrive on any device and are moved there first (the
+   * TorchScript detector does this itself; the FD-fmnist classifier does not).
+   */
+  static FeatureNetwork onDevice(FmnistClassifier net, Device device) {
+    if (device.equals(Device.CPU)) return net;
+    net.to(device, null);
+    return new FeatureNetwork() {
+      @Override
+      public Tensor features(Tensor images) {
+        return net.features(images.to(device));
+      }
+
+      @Override
+      public String name() {
+        return net.name();
+      }
+
+      @Override
+      public void close() {
+        net.close();
+      }
+    };
+  }
+
+  private static FeatureNetwork network(CommandLine cl, String metric, PrintStream out, Device device) {
     if (metric.equals("fd-fmnist")) {
       Path f = cl.hasOption("fmnist-net") ? Path.of(cl.getOptionValue("fmnist-net")) : defaultFmnistNet();
       if (!Files.exists(f)) {
         if (cl.hasOption("fmnist-net")) throw new IllegalArgumentException("no such classifier file: " + f);
         out.println("no FD-fmnist classifier at " + f + " yet: training it once (a few minutes)");
-        return trainFmnistNet(f, 2000, 0, out);
+        return onDevice(trainFmnistNet(f, 2000, 0, out), device);
       }
-      return FmnistClassifier.load(f);
+      return onDevice(FmnistClassifier.load(f), device);
     }
     if (!cl.hasOption("detector")) {
       throw new IllegalArgumentException(metric + " needs --detector (the Inception-v3 TorchScript file, e.g. "
           + "StyleGAN2-ADA's inception-2015-12-05.pt)");
     }
-    return TorchScriptDetector.load(Path.of(cl.getOptionValue("detector")));
+    return TorchScriptDetector.load(Path.of(cl.getOptionValue("detector")), device);
   }
 
   private static ImageSource referenceImages(CommandLine cl) {
@@ -154,10 +183,10 @@ final class EvalCommand {
     return ImageSource.path(Path.of(r));
   }
 
-  private static int writeRef(CommandLine cl, PrintStream out, int batch) throws ParseException {
+  private static int writeRef(CommandLine cl, PrintStream out, int batch, Device device) throws ParseException {
     if (!cl.hasOption("ref-data") || !cl.hasOption("out")) throw new ParseException("ref needs --ref-data and --out");
     String metric = cl.hasOption("detector") ? "fid" : "fd-fmnist";
-    try (FeatureNetwork net = network(cl, metric, out); TensorScope s = TensorScope.open()) {
+    try (FeatureNetwork net = network(cl, metric, out, device); TensorScope s = TensorScope.open()) {
       ImageSource src = referenceImages(cl);
       GaussianStats st = Metrics.stats(net, src, batch);
       Path file = Path.of(cl.getOptionValue("out"));
@@ -167,7 +196,7 @@ final class EvalCommand {
     return 0;
   }
 
-  private static int metrics(CommandLine cl, PrintStream out, int batch) throws ParseException {
+  private static int metrics(CommandLine cl, PrintStream out, int batch, Device device) throws ParseException {
     String[] metrics = cl.hasOption("metric") ? cl.getOptionValues("metric") : null;
     if (metrics != null) {
       for (String m : metrics) {
@@ -186,7 +215,7 @@ final class EvalCommand {
       ImageSource images;
       String what;
       if (cl.hasOption("snapshot")) {
-        snap = Snapshot.load(Path.of(cl.getOptionValue("snapshot")));
+        snap = Snapshot.load(Path.of(cl.getOptionValue("snapshot")), device);
         if (snap.samplesPoints()) {
           throw new IllegalArgumentException(cl.getOptionValue("snapshot") + " samples points: use --metric swd "
               + "--ref-data points.npy (fid, kid and fd-fmnist need images)");
@@ -202,7 +231,7 @@ final class EvalCommand {
       for (String m : metrics) {
         long t0 = System.nanoTime();
         double v;
-        try (FeatureNetwork net = network(cl, m, out); TensorScope s = TensorScope.open()) {
+        try (FeatureNetwork net = network(cl, m, out, device); TensorScope s = TensorScope.open()) {
           if (m.equals("kid")) {
             if (!cl.hasOption("ref-data")) throw new ParseException("kid needs reference images: --ref-data");
             Tensor gen = Metrics.features(net, images, batch);

@@ -39,6 +39,50 @@ final class Launcher {
     }
   }
 
+  /**
+   * How many worker processes {@code cm train} runs on this node. An explicit {@code --nproc-per-node} wins; inside a
+   * launched worker (RANK set) it is 1; with {@code --device auto} on a CUDA machine it is one per visible GPU; else
+   * 1 (CPU, or an explicit device: one process trains on it).
+   *
+   * @param explicit the --nproc-per-node value, or null when not given
+   * @param device the --device value (auto when not given)
+   * @param cudaCount the CUDA devices libtorch reports (0 on a CPU build); libtorch already honours
+   *     CUDA_VISIBLE_DEVICES, which is passed as well so that a list naming fewer devices also bounds the count
+   * @param cudaVisibleDevices CUDA_VISIBLE_DEVICES, or null when unset
+   * @param inWorker whether this process is itself a launched worker (RANK is set)
+   */
+  static int workersPerNode(Integer explicit, DeviceSpec device, int cudaCount, String cudaVisibleDevices,
+      boolean inWorker) {
+    if (explicit != null) {
+      if (explicit < 1) throw new IllegalArgumentException("--nproc-per-node must be >= 1: " + explicit);
+      return explicit;
+    }
+    if (inWorker || !device.isAuto() || cudaCount <= 0) return 1;
+    int n = cudaCount;
+    if (cudaVisibleDevices != null) n = Math.min(n, visibleCount(cudaVisibleDevices));
+    return Math.max(1, n);
+  }
+
+  /**
+   * The number of devices a CUDA_VISIBLE_DEVICES value makes visible: its comma-separated entries up to the first
+   * invalid one (CUDA stops there), where an entry is an index (no repeats) or a GPU UUID/MIG identifier. An empty
+   * value, or one starting with an invalid entry such as "-1", hides every device.
+   */
+  static int visibleCount(String cudaVisibleDevices) {
+    String v = cudaVisibleDevices.trim();
+    if (v.isEmpty()) return 0;
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    int n = 0;
+    for (String e : v.split(",", -1)) {
+      String t = e.trim();
+      boolean index = !t.isEmpty() && t.chars().allMatch(Character::isDigit);
+      boolean uuid = t.startsWith("GPU-") || t.startsWith("MIG-");
+      if (!(index || uuid) || !seen.add(index ? t.replaceFirst("^0+(?=\\d)", "") : t)) break;
+      n++;
+    }
+    return n;
+  }
+
   /** Runs the workers; returns the exit code. {@code workerArgs} are the cm arguments each worker gets. */
   static int launch(Spec spec, List<String> workerArgs, PrintStream out, PrintStream err) {
     int port = spec.masterPort() > 0 ? spec.masterPort() : (spec.nnodes() == 1 ? freePort() : 29500);

@@ -112,8 +112,13 @@ public final class Main {
         .desc("initialise the network from matching weights (a snapshot, or an EDM/ECT checkpoint exported by tools/export_pytorch.py)").get());
     o.addOption(Option.builder().longOpt("transfer").hasArg().argName("file.safetensors").desc("ECT's name for --init-from").get());
     o.addOption(Option.builder().longOpt("precision").hasArg().argName("p").desc("fp32, bf16 (autocast) or fp16 (autocast + loss scaling)").get());
+    o.addOption(deviceOption("train on it (the training option 'device'); auto = cuda:LOCAL_RANK with CUDA, else cpu"));
+    o.addOption(Option.builder().longOpt("tf32").desc("CUDA: TF32 in float32 matmuls and cuDNN convolutions (off)").get());
+    o.addOption(Option.builder().longOpt("bench").desc("CUDA: cuDNN autotuning of convolution algorithms (off)").get());
+    o.addOption(Option.builder().longOpt("channels-last").desc("the network's activations in channels-last (NHWC) format").get());
     o.addOption(Option.builder().longOpt("nproc-per-node").hasArg().argName("N")
-        .desc("start N worker processes on this node (data parallel over c10d: Gloo on CPU, NCCL on CUDA)").get());
+        .desc("start N worker processes on this node (data parallel over c10d: Gloo on CPU, NCCL on CUDA); default: "
+            + "one per visible GPU with --device auto on a CUDA machine, else 1").get());
     o.addOption(Option.builder().longOpt("nnodes").hasArg().argName("M").desc("number of nodes (1)").get());
     o.addOption(Option.builder().longOpt("node-rank").hasArg().argName("R").desc("this node's rank (0)").get());
     o.addOption(Option.builder().longOpt("master-addr").hasArg().argName("host").desc("rank 0's address (127.0.0.1)").get());
@@ -125,18 +130,55 @@ public final class Main {
     return o;
   }
 
+  /** The --device option of train, sample and eval. */
+  static Option deviceOption(String what) {
+    return Option.builder().longOpt("device").hasArg().argName("auto|cpu|cuda|cuda:N").desc(what + " (auto)").get();
+  }
+
+  /** The --device value of a parsed command line (auto when absent); a bad value is a one-line error. */
+  static DeviceSpec device(CommandLine cl) throws ParseException {
+    if (!cl.hasOption("device")) return DeviceSpec.AUTO;
+    try {
+      return DeviceSpec.parse(cl.getOptionValue("device"));
+    } catch (IllegalArgumentException e) {
+      throw new ParseException(e.getMessage());
+    }
+  }
+
+  /** An integer flag's value, or a one-line error naming the flag. */
+  static Integer intFlag(CommandLine cl, String flag) throws ParseException {
+    if (!cl.hasOption(flag)) return null;
+    String v = cl.getOptionValue(flag);
+    try {
+      return Integer.parseInt(v.trim());
+    } catch (NumberFormatException e) {
+      throw new ParseException("--" + flag + ": not an integer: '" + v + "'");
+    }
+  }
+
   static final java.util.Set<String> LAUNCHER_FLAGS =
       java.util.Set.of("--nproc-per-node", "--nnodes", "--node-rank", "--master-addr", "--master-port");
 
   static int train(String[] args, PrintStream out, PrintStream err) throws ParseException {
     Options spec = trainOptions();
     CommandLine cl = new DefaultParser().parse(spec, args);
-    if (cl.hasOption("nproc-per-node") && !cl.hasOption("help") && !cl.hasOption("dry-run")) {
-      if (System.getenv("RANK") != null) {
-        throw new ParseException("--nproc-per-node inside a launched worker (RANK is set): run cm train without it "
-            + "under torchrun/SLURM");
-      }
-      Launcher.Spec ls = new Launcher.Spec(Integer.parseInt(cl.getOptionValue("nproc-per-node")),
+    DeviceSpec device = device(cl);
+    CudaSwitches switches = CudaSwitches.of(cl);
+    Integer nproc = intFlag(cl, "nproc-per-node");
+    boolean inWorker = System.getenv("RANK") != null;
+    if (nproc != null && inWorker && !cl.hasOption("help") && !cl.hasOption("dry-run")) {
+      throw new ParseException("--nproc-per-node inside a launched worker (RANK is set): run cm train without it "
+          + "under torchrun/SLURM");
+    }
+    // Without --nproc-per-node, --device auto on a CUDA machine trains on every visible GPU, one process each.
+    int workers = 1;
+    if (!cl.hasOption("help") && !cl.hasOption("dry-run")) {
+      boolean probe = nproc == null && !inWorker && device.isAuto(); // only then does the GPU count matter
+      workers = Launcher.workersPerNode(nproc, device, probe ? DeviceSpec.cudaCount() : 0,
+          System.getenv("CUDA_VISIBLE_DEVICES"), inWorker);
+    }
+    if ((nproc != null || workers > 1) && !cl.hasOption("help") && !cl.hasOption("dry-run")) {
+      Launcher.Spec ls = new Launcher.Spec(workers,
           Integer.parseInt(cl.getOptionValue("nnodes", "1")), Integer.parseInt(cl.getOptionValue("node-rank", "0")),
           cl.getOptionValue("master-addr", "127.0.0.1"), Integer.parseInt(cl.getOptionValue("master-port", "0")));
       List<String> workerArgs = new ArrayList<>();
@@ -158,6 +200,11 @@ public final class Main {
           "Train a consistency model; writes NNNNN-desc/ under --outdir.", spec, 2, 2, "", false);
       pw.flush();
       return 0;
+    }
+    if (!cl.hasOption("dry-run")) {
+      String note = switches.noteFor(device.resolveHere());
+      if (note != null) out.println("note: " + note);
+      switches.apply(out);
     }
     if (cl.hasOption("resume")) {
       if (cl.hasOption("data")) throw new ParseException("--data cannot change a resumed run's data (its training_options.json decides)");
@@ -191,6 +238,7 @@ public final class Main {
     map(cl, ov, "init-from", "init_from", true);
     map(cl, ov, "transfer", "init_from", true);
     map(cl, ov, "precision", "precision", true);
+    if (cl.hasOption("device")) ov.put("device", "\"" + device + "\"");
     ov.putAll(sets);
     opts = opts.with(ov);
     if (cl.hasOption("dry-run")) {
@@ -218,6 +266,7 @@ public final class Main {
             + "key 'samples'); points: file.npy or file.npz (float32 [N, D], key 'samples') or file.png (scatter plot)").get());
     spec.addOption(Option.builder().longOpt("batch").hasArg().argName("N")
         .desc("samples per sampling batch (images 250, points 8192)").get());
+    spec.addOption(deviceOption("load the network onto it and draw the latents and noise there"));
     spec.addOption(Option.builder("v").longOpt("verbose").desc("stack traces on errors").get());
     spec.addOption(Option.builder("h").longOpt("help").desc("this help").get());
     CommandLine cl = new DefaultParser().parse(spec, args);
@@ -228,13 +277,15 @@ public final class Main {
       pw.flush();
       return cl.hasOption("help") ? 0 : 2;
     }
+    DeviceSpec device = device(cl);
     int n = Integer.parseInt(cl.getOptionValue("n", "64"));
     if (n < 1) throw new ParseException("--n must be >= 1");
     double[] m = mids(cl);
     long seed = Long.parseLong(cl.getOptionValue("seed", "0"));
     Path target = Path.of(cl.getOptionValue("out", "samples.png"));
     String name = target.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-    try (dev.cm4j.train.Snapshot s = dev.cm4j.train.Snapshot.load(Path.of(cl.getOptionValue("snapshot")))) {
+    try (dev.cm4j.train.Snapshot s = dev.cm4j.train.Snapshot.load(Path.of(cl.getOptionValue("snapshot")),
+        device.resolveHere())) {
       int batch = Integer.parseInt(cl.getOptionValue("batch", s.samplesPoints() ? "8192" : "250"));
       if (batch < 1) throw new ParseException("--batch must be >= 1");
       if (s.samplesPoints()) {
@@ -252,7 +303,8 @@ public final class Main {
       } else if (name.endsWith(".png")) {
         try (dev.cm4j.tensor.TensorScope scope = dev.cm4j.tensor.TensorScope.open()) {
           dev.cm4j.tensor.Tensor x = s.sample(n, m, seed);
-          dev.cm4j.image.ImageGrid.save(x.clamp(-1, 1), (int) Math.ceil(Math.sqrt(n)), target);
+          dev.cm4j.image.ImageGrid.save(x.clamp(-1, 1).to(dev.cm4j.tensor.Device.CPU), (int) Math.ceil(Math.sqrt(n)),
+              target);
         }
       } else {
         SampleWriter.write(s, n, m, seed, batch, target);
@@ -305,6 +357,50 @@ public final class Main {
     return d != null && d.rawVersion().isPresent() ? d.rawVersion().get() : "dev";
   }
 
+  /** What libtorch was built with, from its build configuration: true for USE_CUDA=ON/1. */
+  static boolean cudaBuild(String buildConfig) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("USE_CUDA=(\\w+)").matcher(buildConfig);
+    if (!m.find()) return false;
+    String v = m.group(1);
+    return v.equalsIgnoreCase("ON") || v.equals("1") || v.equalsIgnoreCase("TRUE");
+  }
+
+  /** The value of cm info's cuda line. */
+  static String cudaLine(int gpus, String buildConfig) {
+    if (gpus > 0) return gpus + " device(s)";
+    return cudaBuild(buildConfig) ? "not available (CUDA build of libtorch, but no GPU visible)"
+        : "not available (CPU build of libtorch)";
+  }
+
+  /**
+   * One GPU's facts for cm info.
+   *
+   * @param index the CUDA index
+   * @param name the device name, or null when unknown
+   * @param totalMemory bytes of device memory, or -1 when unknown
+   * @param major compute capability, major (-1 when unknown)
+   * @param minor compute capability, minor
+   */
+  record Gpu(int index, String name, long totalMemory, int major, int minor) {}
+
+  /** A gpu line: "cuda:0  NVIDIA H100 80GB HBM3, 79.1 GiB, capability 9.0". */
+  static String gpuLine(Gpu g) {
+    if (g.name() == null) return "cuda:" + g.index() + "  (name, memory and capability not readable in this build)";
+    return String.format(java.util.Locale.ROOT, "cuda:%d  %s, %.1f GiB, capability %d.%d", g.index(), g.name(),
+        g.totalMemory() / (double) (1L << 30), g.major(), g.minor());
+  }
+
+  /**
+   * The facts of CUDA device i.
+   *
+   * <p>COORDINATOR: the single call site for GPU facts. Device properties (name, total memory, compute capability)
+   * come with branch cudaapi; wire them here, e.g. {@code var p = Torch.cudaDeviceProperties(i); return new
+   * Gpu(i, p.name(), p.totalMemory(), p.major(), p.minor());}. Until then the line names the device only.
+   */
+  static Gpu gpu(int i) {
+    return new Gpu(i, null, -1, -1, -1);
+  }
+
   static int info(PrintStream out) {
     NativeInfo info = Torch.load();
     String version = version();
@@ -314,8 +410,10 @@ public final class Main {
     out.println("java        " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")");
     out.println("threads     intra-op " + Torch.numThreads() + ", inter-op " + Torch.numInteropThreads());
     out.println("allocator   " + CpuAllocator.describe());
-    out.println("cuda        " + (Torch.cudaIsAvailable() ? Torch.cudaDeviceCount() + " device(s)" : "not available"));
-    out.println("devices     cpu" + (Torch.cudaIsAvailable() ? ", cuda:0.." + (Torch.cudaDeviceCount() - 1) : ""));
+    int gpus = DeviceSpec.cudaCount();
+    out.println("cuda        " + cudaLine(gpus, Torch.buildConfig()));
+    out.println("devices     cpu" + (gpus > 0 ? ", cuda:0.." + (gpus - 1) : ""));
+    for (int i = 0; i < gpus; i++) out.println("gpu         " + gpuLine(gpu(i)));
     for (String line : Torch.buildConfig().split("\n")) {
       String t = line.trim();
       if (t.startsWith("- OpenMP") || t.startsWith("- LAPACK") || t.startsWith("- CPU capability")) {

@@ -52,7 +52,9 @@ class EvalCommandTest {
     Path pngs = dir.resolve("pngs");
     MainTest.Out a = MainTest.run("sample", "--snapshot", snapshot.toString(), "--n", "10", "--batch", "4", "--out", npz.toString());
     assertEquals(0, a.code(), a.err());
-    MainTest.Out b = MainTest.run("sample", "--snapshot", snapshot.toString(), "--n", "10", "--batch", "4", "--out", pngs.toString());
+    // --device cpu is accepted and changes nothing on the CPU: the two outputs below hold the same pixels
+    MainTest.Out b = MainTest.run("sample", "--snapshot", snapshot.toString(), "--n", "10", "--batch", "4", "--out", pngs.toString(),
+        "--device", "cpu");
     assertEquals(0, b.code(), b.err());
     Npy.Array arr = Npz.read(npz, "samples");
     assertEquals(DType.UINT8, arr.dtype());
@@ -84,11 +86,18 @@ class EvalCommandTest {
         "--out", ref.toString());
     assertEquals(0, w.code(), w.err());
     MainTest.Out e = MainTest.run("eval", "--metric", "fd-fmnist", "--images", npz.toString(), "--ref", ref.toString(),
-        "--fmnist-net", classifier.toString(), "--batch", "16");
+        "--fmnist-net", classifier.toString(), "--batch", "16", "--device", "cpu");
     assertEquals(0, e.code(), e.err());
     Matcher m = Pattern.compile("fd-fmnist\\s+(\\S+)").matcher(e.out());
     assertTrue(m.find(), e.out());
     double cli = Double.parseDouble(m.group(1));
+    // the same 40 samples drawn by cm eval itself from the snapshot, on --device cpu: the same distance
+    MainTest.Out fromSnap = MainTest.run("eval", "--metric", "fd-fmnist", "--snapshot", snapshot.toString(), "--n", "40",
+        "--ref", ref.toString(), "--fmnist-net", classifier.toString(), "--device", "cpu");
+    assertEquals(0, fromSnap.code(), fromSnap.err());
+    Matcher m2 = Pattern.compile("fd-fmnist\\s+(\\S+)").matcher(fromSnap.out());
+    assertTrue(m2.find(), fromSnap.out());
+    assertEquals(cli, Double.parseDouble(m2.group(1)), Math.abs(cli) * 1e-5, fromSnap.out());
     try (TensorScope s = TensorScope.open(); FmnistClassifier net = FmnistClassifier.load(classifier)) {
       GaussianStats refStats = Metrics.stats(net, ImageSource.npz(real), 64);
       double lib = Frechet.distance(Metrics.stats(net, ImageSource.npz(npz), 7), refStats);

@@ -38,7 +38,7 @@ class MainTest {
     for (String l : r.out().split("\n")) {
       Matcher m = Pattern.compile("(\\w+) +(.+)").matcher(l);
       assertTrue(m.matches(), () -> "not a 'name  value' line: '" + l + "'");
-      if (!m.group(1).equals("build")) assertNull(lines.put(m.group(1), m.group(2)), () -> "twice: " + l);
+      if (!m.group(1).equals("build") && !m.group(1).equals("gpu")) assertNull(lines.put(m.group(1), m.group(2)), () -> "twice: " + l);
     }
     assertEquals(List.of("cm4j", "libtorch", "native", "java", "threads", "allocator", "cuda", "devices"),
         List.copyOf(lines.keySet()), r.out());
@@ -51,10 +51,98 @@ class MainTest {
       assertTrue(n > 0, "CUDA available with no device");
       assertEquals(n + " device(s)", lines.get("cuda"), r.out());
       assertEquals("cpu, cuda:0.." + (n - 1), lines.get("devices"), r.out());
+      for (int i = 0; i < n; i++) {
+        assertTrue(r.out().contains("\ngpu         cuda:" + i + "  "), r.out());
+      }
     } else {
-      assertEquals("not available", lines.get("cuda"), r.out());
+      assertEquals(Main.cudaBuild(Torch.buildConfig()) ? "not available (CUDA build of libtorch, but no GPU visible)"
+          : "not available (CPU build of libtorch)", lines.get("cuda"), r.out());
       assertEquals("cpu", lines.get("devices"), r.out());
+      assertFalse(r.out().contains("\ngpu "), r.out());
     }
+  }
+
+  /** On this CPU build of libtorch: the exact cuda and devices lines, and no gpu line. */
+  @Test
+  void infoOnACpuBuildSaysSo() {
+    org.junit.jupiter.api.Assumptions.assumeFalse(Main.cudaBuild(Torch.buildConfig()), "a CUDA build of libtorch");
+    Out r = run("info");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("\ncuda        not available (CPU build of libtorch)\ndevices     cpu\n"), r.out());
+    assertFalse(r.out().contains("gpu"), r.out());
+  }
+
+  @Test
+  void cudaBuildAndGpuLinesFormatLibtorchsFacts() {
+    assertFalse(Main.cudaBuild("Build settings: BLAS_INFO=mkl, TORCH_VERSION=2.13.0, USE_CUDA=0, USE_CUDNN=OFF"));
+    assertFalse(Main.cudaBuild("USE_CUDA=OFF, USE_NCCL=OFF"));
+    assertTrue(Main.cudaBuild("CUDA_VERSION=13.0, USE_CUDA=ON, USE_CUDNN=ON"));
+    assertTrue(Main.cudaBuild("USE_CUDA=1,"));
+    assertFalse(Main.cudaBuild("no settings"));
+    assertEquals("2 device(s)", Main.cudaLine(2, "USE_CUDA=ON"));
+    assertEquals("not available (CPU build of libtorch)", Main.cudaLine(0, "USE_CUDA=0"));
+    assertEquals("not available (CUDA build of libtorch, but no GPU visible)", Main.cudaLine(0, "USE_CUDA=ON"));
+    assertEquals("cuda:1  NVIDIA H100 80GB HBM3, 79.2 GiB, capability 9.0",
+        Main.gpuLine(new Main.Gpu(1, "NVIDIA H100 80GB HBM3", 85_045_870_592L, 9, 0)));
+    assertEquals("cuda:0  (name, memory and capability not readable in this build)",
+        Main.gpuLine(new Main.Gpu(0, null, -1, -1, -1)));
+  }
+
+  @Test
+  void deviceFlagErrorsAreOneLine() {
+    Out bad = run("train", "--preset", "toy2d-ect", "--device", "cdua", "-n");
+    assertEquals(2, bad.code());
+    assertEquals("cm train: --device: bad device 'cdua' (expected auto, cpu, cuda or cuda:N) (try 'cm train --help')",
+        bad.err().strip());
+    Out sample = run("sample", "--snapshot", "x.safetensors", "--device", "gpu0");
+    assertEquals(2, sample.code());
+    assertEquals(1, sample.err().strip().lines().count(), sample.err());
+    assertTrue(sample.err().contains("--device: bad device 'gpu0'"), sample.err());
+    Out eval = run("eval", "--images", "x.npz", "--device", "cuda:x");
+    assertEquals(2, eval.code());
+    assertTrue(eval.err().contains("--device: bad device 'cuda:x'"), eval.err());
+    Out nproc = run("train", "--preset", "toy2d-ect", "--nproc-per-node", "two");
+    assertEquals(2, nproc.code());
+    assertTrue(nproc.err().contains("--nproc-per-node: not an integer: 'two'"), nproc.err());
+    if (DeviceSpec.cudaCount() == 0) {
+      Out cuda = run("sample", "--snapshot", "x.safetensors", "--device", "cuda:1");
+      assertEquals(1, cuda.code());
+      assertEquals("cm sample: --device cuda:1: CUDA is not available here (CPU build of libtorch, or no GPU visible); "
+          + "use --device cpu or auto", cuda.err().strip());
+    }
+  }
+
+  @Test
+  void trainHelpNamesTheDeviceAndCudaFlags() {
+    Out r = run("train", "--help");
+    assertEquals(0, r.code(), r.err());
+    for (String f : new String[] {"--device", "--tf32", "--bench", "--channels-last", "--nproc-per-node"}) {
+      assertTrue(r.out().contains(f), f + " missing:\n" + r.out());
+    }
+    assertTrue(r.out().contains("one per visible GPU"), r.out());
+  }
+
+  @Test
+  void cudaSwitchesAreDescribedAndNotedOffCuda() {
+    CudaSwitches all = new CudaSwitches(true, true, true);
+    assertEquals("--tf32 --bench --channels-last", all.describe());
+    assertEquals("none", CudaSwitches.NONE.describe());
+    assertEquals("--tf32 and --bench have no effect on cpu (CUDA only)", all.noteFor(dev.cm4j.tensor.Device.CPU));
+    assertEquals("--bench has no effect on cpu (CUDA only)",
+        new CudaSwitches(false, true, false).noteFor(dev.cm4j.tensor.Device.CPU));
+    assertNull(new CudaSwitches(false, false, true).noteFor(dev.cm4j.tensor.Device.CPU));
+    assertNull(all.noteFor(dev.cm4j.tensor.Device.cuda(0)));
+    assertNull(CudaSwitches.NONE.pending());
+  }
+
+  /** --device maps to the training option 'device' (the same as --set device=...). */
+  @Test
+  void deviceFlagIsTheDeviceTrainingOption() {
+    Out viaFlag = run("train", "--preset", "toy2d-ect", "--device", "CPU", "-n");
+    Out viaSet = run("train", "--preset", "toy2d-ect", "--set", "device=\"cpu\"", "-n");
+    assertEquals(viaSet.code(), viaFlag.code(), viaFlag.err() + viaSet.err());
+    assertEquals(viaSet.out(), viaFlag.out());
+    assertEquals(viaSet.err().replace("--set", ""), viaFlag.err().replace("--set", ""));
   }
 
   @Test

@@ -1,0 +1,62 @@
+package dev.cm4j.cli;
+
+import dev.cm4j.tensor.Device;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.commons.cli.CommandLine;
+
+/**
+ * The CUDA switches of {@code cm train}, named as in ECT's and EDM's {@code train.py}: {@code --tf32} (TF32 in matmul
+ * and cuDNN convolutions; off by default, as there), {@code --bench} (cuDNN autotuning, {@code
+ * torch.backends.cudnn.benchmark}) and {@code --channels-last} (the network's activations in NHWC memory format).
+ *
+ * @param tf32 TF32 for float32 matmuls and convolutions
+ * @param bench cuDNN autotuning
+ * @param channelsLast channels-last memory format for the network
+ */
+record CudaSwitches(boolean tf32, boolean bench, boolean channelsLast) {
+  static final CudaSwitches NONE = new CudaSwitches(false, false, false);
+
+  static CudaSwitches of(CommandLine cl) {
+    return new CudaSwitches(cl.hasOption("tf32"), cl.hasOption("bench"), cl.hasOption("channels-last"));
+  }
+
+  /** The switches given, as their flags ("--tf32 --bench"), or "none". */
+  String describe() {
+    List<String> on = new ArrayList<>();
+    if (tf32) on.add("--tf32");
+    if (bench) on.add("--bench");
+    if (channelsLast) on.add("--channels-last");
+    return on.isEmpty() ? "none" : String.join(" ", on);
+  }
+
+  /**
+   * A note for switches that have no effect on device (TF32 and cuDNN autotuning exist only on CUDA), or null.
+   * Channels-last applies on the CPU as well (oneDNN convolutions take NHWC).
+   */
+  String noteFor(Device device) {
+    if (device.type() == Device.Type.CUDA || !(tf32 || bench)) return null;
+    return (tf32 && bench ? "--tf32 and --bench have" : tf32 ? "--tf32 has" : "--bench has")
+        + " no effect on " + device + " (CUDA only)";
+  }
+
+  /**
+   * Applies the process-wide switches before the run starts.
+   *
+   * <p>COORDINATOR: this is the single call site for the CUDA switches. The Torch calls come with branch cudaapi
+   * (TF32 and cuDNN-benchmark setters); wire them here as {@code Torch.setAllowTf32(tf32)} (matmul and cuDNN) and
+   * {@code Torch.setCudnnBenchmark(bench)}, or whatever names that branch gives them. Channels-last belongs to the
+   * model and is applied by the trainer (a training option of branch traindev); until then it is parsed and reported
+   * only. Nothing here is silently dropped: {@link #pending()} names what is not wired yet.
+   */
+  void apply(PrintStream out) {
+    String p = pending();
+    if (p != null) out.println("note: " + p + " not wired to libtorch in this build yet (parsed only)");
+  }
+
+  /** The given switches this build cannot apply yet, as flags, or null if none. */
+  String pending() {
+    return this.equals(NONE) ? null : describe();
+  }
+}
