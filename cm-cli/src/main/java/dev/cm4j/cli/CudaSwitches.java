@@ -42,21 +42,20 @@ record CudaSwitches(boolean tf32, boolean bench, boolean channelsLast) {
   }
 
   /**
-   * Applies the process-wide switches before the run starts.
-   *
-   * <p>COORDINATOR: this is the single call site for the CUDA switches. The Torch calls come with branch cudaapi
-   * (TF32 and cuDNN-benchmark setters); wire them here as {@code Torch.setAllowTf32(tf32)} (matmul and cuDNN) and
-   * {@code Torch.setCudnnBenchmark(bench)}, or whatever names that branch gives them. Channels-last belongs to the
-   * model and is applied by the trainer (a training option of branch traindev); until then it is parsed and reported
-   * only. Nothing here is silently dropped: {@link #pending()} names what is not wired yet.
+   * Applies the process-wide switches before the run starts: TF32 in matmuls and cuDNN convolutions and cuDNN
+   * autotuning are libtorch's global flags (set whether or not CUDA is present; they only act on CUDA). Channels-last
+   * belongs to the model and is not applied by the trainer yet: {@link #pending()} names it, and the run says so.
    */
   void apply(PrintStream out) {
+    dev.cm4j.tensor.Cuda.setAllowTf32Matmul(tf32);
+    dev.cm4j.tensor.Cuda.setAllowTf32Cudnn(tf32);
+    dev.cm4j.tensor.Cuda.setCudnnBenchmark(bench);
     String p = pending();
-    if (p != null) out.println("note: " + p + " not wired to libtorch in this build yet (parsed only)");
+    if (p != null) out.println("note: " + p + " not applied by the trainer in this build yet (parsed only)");
   }
 
-  /** The given switches this build cannot apply yet, as flags, or null if none. */
+  /** The given switches this build cannot apply yet, as flags, or null if none (only --channels-last). */
   String pending() {
-    return this.equals(NONE) ? null : describe();
+    return channelsLast ? "--channels-last" : null;
   }
 }

@@ -398,7 +398,8 @@ public final class Main {
    * Gpu(i, p.name(), p.totalMemory(), p.major(), p.minor());}. Until then the line names the device only.
    */
   static Gpu gpu(int i) {
-    return new Gpu(i, null, -1, -1, -1);
+    dev.cm4j.tensor.Cuda.DeviceProperties p = dev.cm4j.tensor.Cuda.properties(i);
+    return new Gpu(i, p.name(), p.totalMemory(), p.major(), p.minor());
   }
 
   static int info(PrintStream out) {

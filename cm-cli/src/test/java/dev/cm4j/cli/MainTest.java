@@ -133,6 +133,23 @@ class MainTest {
     assertNull(new CudaSwitches(false, false, true).noteFor(dev.cm4j.tensor.Device.CPU));
     assertNull(all.noteFor(dev.cm4j.tensor.Device.cuda(0)));
     assertNull(CudaSwitches.NONE.pending());
+    assertEquals("--channels-last", all.pending());
+  }
+
+  /** --tf32 and --bench set libtorch's global flags (they exist in a CPU build too); no flag restores the defaults. */
+  @Test
+  void cudaSwitchesSetLibtorchFlags() {
+    var sink = new java.io.PrintStream(java.io.OutputStream.nullOutputStream());
+    try {
+      new CudaSwitches(true, true, false).apply(sink);
+      assertTrue(dev.cm4j.tensor.Cuda.allowTf32Matmul());
+      assertTrue(dev.cm4j.tensor.Cuda.allowTf32Cudnn());
+      assertTrue(dev.cm4j.tensor.Cuda.cudnnBenchmark());
+    } finally {
+      CudaSwitches.NONE.apply(sink);
+    }
+    assertFalse(dev.cm4j.tensor.Cuda.allowTf32Matmul());
+    assertFalse(dev.cm4j.tensor.Cuda.cudnnBenchmark());
   }
 
   /** --device maps to the training option 'device' (the same as --set device=...). */
