@@ -159,8 +159,11 @@ final class CtmObjective extends RunObjective {
         m[i] = g.m()[shardRank + i * shardWorld];
       }
       d = new CTM.Draw(g.k(), n, m, g.z().slice(0, shardRank, gs[0], shardWorld).contiguous());
-      // DSM draws happen inside the loss on the local batch: one stream per rank
-      if (rankGen == null) rankGen = newGenerator(dev.cm4j.data.SplitMix64.derive(opts.seed() ^ 0xd5, shardRank));
+      // DSM draws happen inside the loss on the local batch: one stream per rank, re-seeded from (seed, rank,
+      // iteration) at every step, so it needs no saved state and a multi-process resume draws what the run would have
+      if (rankGen == null) rankGen = newGenerator(0);
+      rankGen.setSeed(dev.cm4j.data.SplitMix64.derive(dev.cm4j.data.SplitMix64.derive(opts.seed() ^ 0xd5, shardRank),
+          iteration));
     }
     CTM.Result r = ctm.loss(student, target(), teacher, x, labels, d, lastWeight(student), shardWorld == 1 ? gen : rankGen);
     stats.put("ctm", r.ctm().mean());

@@ -126,4 +126,37 @@ class TrainerObjectivesTest {
       assertTrue(log.contains("init_from " + teacher), log);
     }
   }
+
+  /**
+   * A data-parallel rank's DSM stream depends only on (seed, rank, iteration): the loss of iteration 5 is the same
+   * whether or not the rank drew for another iteration before (so a resumed multi-process run, whose ranks' streams are
+   * not in the rank-0 state, draws what the run would have).
+   */
+  @Test
+  void ctmRankDsmStreamNeedsNoSavedState() {
+    TrainingOptions o = opts(("{\"kind\": \"ctm\", \"teacher\": \"%s\", \"num_levels\": 6, \"max_heun_steps\": 2, "
+        + "\"dsm\": true}").formatted(teacher.toString()), CASES.get("ctm")[1], 0.064);
+    try (TensorScope s = TensorScope.open()) {
+      RunObjective obj = RunObjective.create(o, (cfg, se) -> Builders.network(cfg, 0, 2, se), 0, Device.CPU);
+      obj.shardRank = 1;
+      obj.shardWorld = 2;
+      Tensor x = Tensor.randn(8, 2);
+      Map<String, Tensor> start = obj.randomState();
+      double first = dsmAt(obj, x, 5);
+      obj.restoreRandomState(start);
+      double other = dsmAt(obj, x, 3);
+      obj.restoreRandomState(start);
+      assertEquals(first, dsmAt(obj, x, 5), 0.0);
+      assertNotEquals(first, other, "iterations 3 and 5 drew the same DSM noise");
+    }
+  }
+
+  private static double dsmAt(RunObjective obj, Tensor x, long iteration) {
+    try (StepStats st = new StepStats()) {
+      obj.loss(x, null, iteration, 0, st);
+      Double dsm = st.toHost().get("dsm");
+      assertNotNull(dsm, "no dsm statistic: DSM is off");
+      return dsm;
+    }
+  }
 }
