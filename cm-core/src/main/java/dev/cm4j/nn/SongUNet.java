@@ -1,6 +1,7 @@
 package dev.cm4j.nn;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.cm4j.tensor.Autocast;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
@@ -292,13 +293,15 @@ public final class SongUNet extends Module implements CTMNetwork {
     return labelTerm == null ? emb : emb.add(labelTerm);
   }
 
-  @Override
-  public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
-      Tensor augmentLabels) {
-    // One scope per pass: the embeddings, skip connections and concatenations are released when the pass returns
-    // (autograd keeps what backward needs), not when the caller's scope closes.
-    try (TensorScope scope = TensorScope.open()) {
-      // Mapping.
+  /**
+   * The mapping network: {emb, embS} (embS null without s labels). It runs in fp32 even under autocast: the
+   * noise/time embedding and the mapping layers are where reduced precision makes sCM-style (continuous-time, JVP)
+   * training spike, and they cost little. x gives the batch size, device and autocast device type.
+   */
+  Tensor[] mapping(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels, Tensor augmentLabels) {
+    Tensor emb;
+    Tensor embS = null;
+    try (Autocast fp32 = Autocast.disable(x.device().type())) {
       Tensor labelTerm = null;
       if (mapLabel != null) {
         if (classLabels == null) throw new IllegalArgumentException("this network is class-conditional: give labels");
@@ -310,15 +313,27 @@ public final class SongUNet extends Module implements CTMNetwork {
         }
         labelTerm = mapLabel.forward(tmp.mul(Math.sqrt(mapLabel.inFeatures())));
       }
-      Tensor emb = embed(noiseLabels, labelTerm);
+      emb = embed(noiseLabels, labelTerm);
       if (mapAugment != null && augmentLabels != null) emb = emb.add(mapAugment.forward(augmentLabels));
       emb = mapLayer0.forward(emb).silu();
       emb = mapLayer1.forward(emb).silu();
-      Tensor embS = null;
       if (sNoiseLabels != null) {
         if (mapLayer0S == null) throw new IllegalArgumentException("this network has no s-embedding (CTM) path");
         embS = mapLayer1S.forward(mapLayer0S.forward(embed(sNoiseLabels, labelTerm)).silu()).silu();
       }
+    }
+    return new Tensor[] {emb, embS};
+  }
+
+  @Override
+  public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
+      Tensor augmentLabels) {
+    // One scope per pass: the embeddings, skip connections and concatenations are released when the pass returns
+    // (autograd keeps what backward needs), not when the caller's scope closes.
+    try (TensorScope scope = TensorScope.open()) {
+      Tensor[] mapped = mapping(x, noiseLabels, sNoiseLabels, classLabels, augmentLabels);
+      Tensor emb = mapped[0];
+      Tensor embS = mapped[1];
 
       // Encoder.
       List<Tensor> skips = new ArrayList<>();

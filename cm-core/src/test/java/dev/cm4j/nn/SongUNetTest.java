@@ -73,6 +73,34 @@ class SongUNetTest {
    * sum(w·F(x)) along a random direction of all parameters and the input equals float64 central differences.
    */
   @Test
+  void mappingNetworkStaysFp32UnderBf16Autocast() {
+    SongUNet.Config c = SongUNet.Config.fromKwargs("{\"img_resolution\":8,\"img_channels\":2,\"model_channels\":8,"
+        + "\"channel_mult\":[1,2],\"num_blocks\":1,\"attn_resolutions\":[],\"dropout\":0,\"label_dim\":3,"
+        + "\"augment_dim\":2}");
+    try (SongUNet net = new SongUNet(c); TensorScope s = TensorScope.open()) {
+      Generator g = Generator.cpu(3);
+      Tensor x = Tensor.randn(new long[] {2, 2, 8, 8}, DType.FLOAT32, Device.CPU, g);
+      Tensor noise = Tensor.of(new double[] {-0.3, 0.8}).to(DType.FLOAT32);
+      Tensor labels = Tensor.randn(new long[] {2, 3}, DType.FLOAT32, Device.CPU, g);
+      Tensor aug = Tensor.randn(new long[] {2, 2}, DType.FLOAT32, Device.CPU, g);
+      Tensor plain = net.mapping(x, noise, null, labels, aug)[0];
+      Tensor mixed;
+      Tensor linearOut;
+      Tensor out;
+      try (dev.cm4j.tensor.Autocast ac = dev.cm4j.tensor.Autocast.enable(Device.Type.CPU, DType.BFLOAT16)) {
+        mixed = net.mapping(x, noise, null, labels, aug)[0];
+        // autocast is on: a Linear outside the mapping network computes in bf16, and so do the convolutions
+        linearOut = new Linear(3, 4, true, Init.XAVIER).forward(labels);
+        out = net.forward(x, noise, labels, aug);
+      }
+      assertEquals(DType.BFLOAT16, linearOut.dtype(), "autocast must be active for this test to mean anything");
+      assertEquals(DType.BFLOAT16, out.dtype());
+      assertEquals(DType.FLOAT32, mixed.dtype());
+      assertEquals(0.0, mixed.sub(plain).abs().amax(false).item(), "the embedding under autocast equals the fp32 one");
+    }
+  }
+
+  @Test
   void passReleasesItsIntermediatesAndGradientsMatchFiniteDifferences() {
     String cfg = "{\"img_resolution\":8,\"img_channels\":2,\"model_channels\":8,\"channel_mult\":[1,2],"
         + "\"num_blocks\":1,\"attn_resolutions\":[4],\"dropout\":0,\"label_dim\":0}";
