@@ -72,6 +72,7 @@ final class TrainingLoop {
     this.tick = tick;
     this.initReport = initReport;
     this.device = run.device();
+    reporter.watchDevice(device); // CUDA memory in each tick's record (nothing on other devices)
   }
 
   long images() {
