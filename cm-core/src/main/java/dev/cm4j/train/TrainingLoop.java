@@ -73,6 +73,18 @@ final class TrainingLoop {
     this.initReport = initReport;
     this.device = run.device();
     reporter.watchDevice(device); // CUDA memory in each tick's record (nothing on other devices)
+    if (opts.channelsLast()) channelsLast(run.model(), run.emaModels());
+  }
+
+  /** channels_last: the trained network's and its EMA copies' 4-D weights in NHWC layout (before the first step). */
+  static void channelsLast(Module model, List<Module> emaModels) {
+    model.toMemoryFormat(dev.cm4j.tensor.MemoryFormat.CHANNELS_LAST);
+    for (Module m : emaModels) m.toMemoryFormat(dev.cm4j.tensor.MemoryFormat.CHANNELS_LAST);
+  }
+
+  /** A batch's images in the run's layout: NHWC with channels_last, else as loaded. */
+  static Tensor layout(Tensor x, boolean channelsLast) {
+    return channelsLast && x.dim() == 4 ? x.contiguous(dev.cm4j.tensor.MemoryFormat.CHANNELS_LAST) : x;
   }
 
   long images() {
@@ -252,7 +264,8 @@ final class TrainingLoop {
       try (TensorScope s = TensorScope.open(); Batch b = run.loader().next(device)) {
         Tensor loss;
         try (Autocast ac = autocast()) {
-          loss = run.objective().loss(b.x(), b.labels(), iteration, images, stats).mean();
+          Tensor x = layout(b.x(), opts.channelsLast());
+          loss = run.objective().loss(x, b.labels(), iteration, images, stats).mean();
         }
         Tensor l = loss.to(DType.FLOAT32).div((double) rounds); // averages over accumulation rounds
         stepLoss.add_(l.detach());
