@@ -65,7 +65,8 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
   private boolean failed;
   private final HostStaging staging = new HostStaging(); // consumer-side native staging buffer, freed by close()
   private Ahead ahead; // device batches: the next batch, its upload already queued
-  private Stream sideStream; // the stream device uploads are queued on
+  private Stream sideStream; // the stream device uploads are queued on (null: the device has none)
+  private Device streamDevice; // the device sideStream was chosen for
   private Boolean pinnedAvailable;
 
   private static final Object END = new Object();
@@ -262,21 +263,20 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
    * buffer is never overwritten while its copy may still read it.
    */
   private Ahead upload(HostBatch hb, Device device) {
-    if (sideStream == null || !sideStream.device().equals(device)) {
-      Stream s;
+    if (!device.equals(streamDevice)) {
+      streamDevice = device;
       try {
-        s = Stream.fromPool(device);
+        sideStream = Stream.fromPool(device);
       } catch (RuntimeException e) {
-        s = Stream.current(device);
+        sideStream = null; // a backend without streams: the upload is queued ahead on the current stream
       }
-      sideStream = s;
     }
     int b = hb.indices().length;
     long[] shape = batchShape();
     shape[0] = b;
     Tensor x = null;
     Tensor y = null;
-    try (TensorScope scope = TensorScope.open(); Stream.Scope use = sideStream.use()) {
+    try (TensorScope scope = TensorScope.open(); Stream.Scope use = sideStream == null ? null : sideStream.use()) {
       x = TensorScope.release(staging.floats(hb.x(), shape, Device.CPU).pinMemory().to(device, true));
       if (hb.labels() != null) {
         y = TensorScope.release(staging.floats(hb.labels(), new long[] {b, labelDim}, Device.CPU).pinMemory()
@@ -289,7 +289,7 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
     return new Ahead(hb, device, sideStream, x, y);
   }
 
-  /** A batch whose upload was queued on stream, not yet handed out. */
+  /** A batch whose upload was queued on stream (null: the current one), not yet handed out. */
   private record Ahead(HostBatch hb, Device device, Stream stream, Tensor x, Tensor y) implements AutoCloseable {
     /**
      * The batch for the calling thread's current stream, which first waits for the upload; the device memory is
@@ -297,12 +297,17 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
      * step may still read it. The returned tensors belong to the caller's scope.
      */
     Batch deliver() {
+      if (stream == null) return take(); // no streams: the work is ordered on the current stream already
       Stream current = Stream.current(device);
       if (!current.equals(stream)) {
         current.waitStream(stream);
         x.recordStream(current);
         if (y != null) y.recordStream(current);
       }
+      return take();
+    }
+
+    private Batch take() {
       Tensor dx = x.detach();
       Tensor dy = y == null ? null : y.detach();
       close();

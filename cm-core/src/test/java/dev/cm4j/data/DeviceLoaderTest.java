@@ -68,7 +68,8 @@ class DeviceLoaderTest {
 
   @Test
   void uploadsArePinnedNonBlockingOnASideStreamAndIssuedOneBatchAhead() {
-    assertTrue(Torch.pinnedMemoryAvailable(), "the test device provides pinned host memory");
+    assertTrue(Torch.pinnedMemoryAvailable(), "the test device provides pinned host memory (needs libcm_torch built"
+        + " with pinned memory and streams for a registered PrivateUse1 backend: rebuild native/)");
     InMemoryImageDataset ds = LoaderTest.images(40, 1, 4, 2, 6);
     LoaderConfig cfg = LoaderConfig.of(4, 3).withPrefetch(0); // with labels: two uploads per batch
     try (Loader l = Loader.open(ds, cfg); TensorScope s = TensorScope.open()) {

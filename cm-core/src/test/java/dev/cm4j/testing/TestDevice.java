@@ -100,9 +100,14 @@ public final class TestDevice {
         linker.downcallHandle(sym.apply("cm_testdevice_reset_counters"), FunctionDescriptor.ofVoid()),
         linker.downcallHandle(sym.apply("cm_testdevice_last_sync"), FunctionDescriptor.of(JAVA_LONG, ADDRESS,
             JAVA_LONG)),
-        linker.downcallHandle(sym.apply("cm_testdevice_pinned_async_uploads"), counter),
-        linker.downcallHandle(sym.apply("cm_testdevice_last_upload_stream"), counter),
-        linker.downcallHandle(sym.apply("cm_testdevice_stream_waits"), counter));
+        optional(syms, linker, "cm_testdevice_pinned_async_uploads"),
+        optional(syms, linker, "cm_testdevice_last_upload_stream"),
+        optional(syms, linker, "cm_testdevice_stream_waits"));
+  }
+
+  /** A counter of a newer library, or null in an older build (its accessor then fails, naming the rebuild). */
+  private static MethodHandle optional(SymbolLookup syms, Linker linker, String name) {
+    return syms.find(name).map(a -> linker.downcallHandle(a, FunctionDescriptor.of(JAVA_LONG))).orElse(null);
   }
 
   /** The test device (privateuseone:0), loading its library on first use. */
@@ -118,6 +123,10 @@ public final class TestDevice {
   }
 
   private static long call(MethodHandle h) {
+    if (h == null) {
+      throw new AssertionError("this libcm_testdevice.so predates the upload and stream counters: rebuild it "
+          + "(native/build.sh)");
+    }
     try {
       return (long) h.invokeExact();
     } catch (Throwable t) {
