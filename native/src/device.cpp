@@ -6,6 +6,8 @@
 // properties need CUDA's own types: that part is compiled where CM_WITH_CUDA is defined (a CUDA libtorch).
 #include "common.h"
 #include <ATen/Context.h>
+#include <ATen/DeviceAccelerator.h>
+#include <ATen/detail/PrivateUse1HooksInterface.h>
 #include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/Event.h>
 #include <c10/core/Stream.h>
@@ -48,6 +50,24 @@ c10::Device cuda_device(int code, const char* what) {
   return d;
 }
 
+// Whether a registered PrivateUse1 backend (the tests' device) serves streams for device d.
+bool privateuse1_streams(const c10::Device& d) {
+  return d.type() == c10::kPrivateUse1 && at::isPrivateUse1HooksRegistered() &&
+         c10::impl::hasDeviceGuardImpl(c10::kPrivateUse1);
+}
+
+// The device of a stream operation: a CUDA device, or a device of a registered PrivateUse1 backend.
+c10::Device stream_device(int code, const char* what) {
+  c10::Device d = cm::device(code);
+  if (privateuse1_streams(d)) {
+    int n = static_cast<int>(c10::impl::getDeviceGuardImpl(c10::kPrivateUse1)->deviceCount());
+    if (d.index() >= n)
+      throw ArgError(std::string(what) + ": device " + d.str() + " does not exist (" + std::to_string(n) + ")");
+    return d;
+  }
+  return cuda_device(code, what);
+}
+
 // The stream ids this library handed out, per device code. A (device, id) pair from outside this set is refused,
 // so no made-up id is ever turned into a backend stream (CUDA would index its pools with it).
 std::mutex streams_mu;
@@ -71,7 +91,7 @@ c10::Stream stream_of(int code, int64_t id, const char* what) {
     if (id != 0) throw ArgError(std::string(what) + ": the CPU has one stream, id 0; got id " + std::to_string(id));
     return cpu_stream();
   }
-  c10::Device d = cuda_device(code, what);
+  c10::Device d = stream_device(code, what);
   {
     std::lock_guard<std::mutex> lock(streams_mu);
     if (!known_streams().count({code, id}))
@@ -81,7 +101,8 @@ c10::Stream stream_of(int code, int64_t id, const char* what) {
   return c10::Stream(c10::Stream::UNSAFE, d, id);
 }
 
-const c10::impl::DeviceGuardImplInterface* cuda_impl() { return c10::impl::getDeviceGuardImpl(c10::kCUDA); }
+// The backend of a stream's or stream device's type (CUDA, or the PrivateUse1 test backend).
+const c10::impl::DeviceGuardImplInterface* impl_of(c10::DeviceType t) { return c10::impl::getDeviceGuardImpl(t); }
 
 c10::MemoryFormat format_of(int code) {
   switch (code) {
@@ -94,7 +115,13 @@ c10::MemoryFormat format_of(int code) {
   }
 }
 
-bool pinned_available() { return at::globalContext().hasCUDA(); }
+// Pinned host memory exists where an accelerator backend provides it: CUDA, or a registered PrivateUse1 backend (the
+// tests' device), whose hooks supply the pinned allocator that Tensor::pin_memory() uses.
+bool pinned_available() {
+  if (at::globalContext().hasCUDA()) return true;
+  auto acc = at::getAccelerator(false);
+  return acc.has_value() && *acc == c10::kPrivateUse1 && at::isPrivateUse1HooksRegistered();
+}
 
 c10::DeviceAllocator* cuda_allocator(const char* what) {
   require_cuda(what);
@@ -118,8 +145,8 @@ int cm_stream_current(int device, int64_t* out) {
   CM_TRY
   if (!out) throw ArgError("output pointer is NULL");
   if (device == CM_DEVICE_CPU) { *out = 0; return CM_OK; }
-  c10::Device d = cuda_device(device, "cm_stream_current");
-  *out = hand_out(device, cuda_impl()->getStream(d));
+  c10::Device d = stream_device(device, "cm_stream_current");
+  *out = hand_out(device, impl_of(d.type())->getStream(d));
   CM_CATCH
 }
 
@@ -127,8 +154,8 @@ int cm_stream_default(int device, int64_t* out) {
   CM_TRY
   if (!out) throw ArgError("output pointer is NULL");
   if (device == CM_DEVICE_CPU) { *out = 0; return CM_OK; }
-  c10::Device d = cuda_device(device, "cm_stream_default");
-  *out = hand_out(device, cuda_impl()->getDefaultStream(d));
+  c10::Device d = stream_device(device, "cm_stream_default");
+  *out = hand_out(device, impl_of(d.type())->getDefaultStream(d));
   CM_CATCH
 }
 
@@ -136,8 +163,8 @@ int cm_stream_from_pool(int device, int64_t* out) {
   CM_TRY
   if (!out) throw ArgError("output pointer is NULL");
   if (device == CM_DEVICE_CPU) { *out = 0; return CM_OK; }
-  c10::Device d = cuda_device(device, "cm_stream_from_pool");
-  *out = hand_out(device, cuda_impl()->getStreamFromGlobalPool(d, /*isHighPriority=*/false));
+  c10::Device d = stream_device(device, "cm_stream_from_pool");
+  *out = hand_out(device, impl_of(d.type())->getStreamFromGlobalPool(d, /*isHighPriority=*/false));
   CM_CATCH
 }
 
@@ -146,7 +173,7 @@ int cm_stream_exchange(int device, int64_t id, int64_t* prev) {
   if (!prev) throw ArgError("output pointer is NULL");
   c10::Stream s = stream_of(device, id, "cm_stream_exchange");
   if (device == CM_DEVICE_CPU) { *prev = 0; return CM_OK; }
-  *prev = hand_out(device, cuda_impl()->exchangeStream(s));
+  *prev = hand_out(device, impl_of(s.device_type())->exchangeStream(s));
   CM_CATCH
 }
 
@@ -159,7 +186,7 @@ int cm_stream_wait_stream(int device, int64_t id, int other_device, int64_t othe
                    " stream cannot wait for a " + c10::DeviceTypeName(waited.device_type(), true) +
                    " stream (both must be of one device type)");
   if (waiter.device_type() == c10::kCPU) return CM_OK;  // CPU work is already ordered
-  c10::Event ev(c10::kCUDA);
+  c10::Event ev(waiter.device_type());
   ev.record(waited);
   ev.block(waiter);
   CM_CATCH
@@ -168,7 +195,7 @@ int cm_stream_wait_stream(int device, int64_t id, int other_device, int64_t othe
 int cm_stream_synchronize(int device, int64_t id) {
   CM_TRY
   c10::Stream s = stream_of(device, id, "cm_stream_synchronize");
-  if (device != CM_DEVICE_CPU) cuda_impl()->synchronizeStream(s);
+  if (device != CM_DEVICE_CPU) impl_of(s.device_type())->synchronizeStream(s);
   CM_CATCH
 }
 
@@ -176,7 +203,7 @@ int cm_stream_query(int device, int64_t id, int* out) {
   CM_TRY
   if (!out) throw ArgError("output pointer is NULL");
   c10::Stream s = stream_of(device, id, "cm_stream_query");
-  *out = device == CM_DEVICE_CPU ? 1 : (cuda_impl()->queryStream(s) ? 1 : 0);
+  *out = device == CM_DEVICE_CPU ? 1 : (impl_of(s.device_type())->queryStream(s) ? 1 : 0);
   CM_CATCH
 }
 
@@ -184,10 +211,10 @@ int cm_tensor_record_stream(cm_tensor t, int device, int64_t id) {
   CM_TRY
   const at::Tensor& x = T(t);
   c10::Stream s = stream_of(device, id, "cm_tensor_record_stream");
-  if (x.device().type() != s.device_type() || (x.is_cuda() && x.device().index() != s.device_index()))
+  if (x.device().type() != s.device_type() || (!x.is_cpu() && x.device().index() != s.device_index()))
     throw ArgError("cm_tensor_record_stream: the tensor is on " + x.device().str() + " but the stream is on " +
                    s.device().str());
-  if (x.is_cuda()) x.record_stream(s);
+  if (!x.is_cpu()) x.record_stream(s);
   CM_CATCH
 }
 
@@ -201,8 +228,8 @@ int cm_tensor_pin_memory(cm_tensor t, cm_tensor* out) {
   if (!x.device().is_cpu())
     throw ArgError("cm_tensor_pin_memory: only CPU tensors can be pinned, this one is on " + x.device().str());
   if (!pinned_available())
-    throw std::runtime_error(std::string("cm_tensor_pin_memory: pinned host memory needs CUDA; CUDA is not "
-                                         "available (") + kNoCudaWhy + ")");
+    throw std::runtime_error(std::string("cm_tensor_pin_memory: pinned host memory needs an accelerator (CUDA); "
+                                         "CUDA is not available (") + kNoCudaWhy + ")");
   cm::put(out, x.pin_memory());
   CM_CATCH
 }

@@ -49,6 +49,9 @@ constexpr c10::DeviceType kType = c10::DeviceType::PrivateUse1;
 
 std::atomic<int64_t> g_d2h{0};     // device-to-host copies requested by the caller
 std::atomic<int64_t> g_h2d{0};     // host-to-device copies requested by the caller
+std::atomic<int64_t> g_h2d_async{0}; // of those: non-blocking copies from pinned host memory
+std::atomic<int64_t> g_h2d_stream{-1}; // the stream id the last host-to-device copy was issued on
+std::atomic<int64_t> g_blocks{0};    // stream waits on an event (Stream.waitStream, wait_stream)
 std::atomic<int64_t> g_scalars{0}; // _local_scalar_dense (item()) reads
 std::atomic<int64_t> g_waits{0};   // operations whose result needs the host to wait (nonzero, equal, ...)
 std::mutex g_last_mu;
@@ -131,7 +134,7 @@ struct GuardImpl final : c10::impl::DeviceGuardImplInterface {
   void record(void** event, const c10::Stream&, const c10::DeviceIndex, const c10::EventFlag) const override {
     if (*event == nullptr) *event = new int(0);
   }
-  void block(void*, const c10::Stream&) const override {}
+  void block(void*, const c10::Stream&) const override { g_blocks++; }
   bool queryEvent(void*) const override { return true; }
   c10::DeviceIndex deviceCount() const noexcept override { return kDevices; }
   bool queryStream(const c10::Stream&) const override { return true; }
@@ -310,7 +313,16 @@ at::Tensor copy_from(const at::Tensor& self, const at::Tensor& dst, bool non_blo
   TORCH_CHECK((src_dev || self.is_cpu()) && (dst_dev || dst.is_cpu()), "cmtest: copy from ", self.device(), " to ",
               dst.device());
   if (src_dev && !dst_dev) count(g_d2h, "copy to the host (" + self.device().str() + " -> cpu)");
-  if (!src_dev && dst_dev) count(g_h2d, "copy to the device");
+  if (!src_dev && dst_dev) {
+    count(g_h2d, "copy to the device");
+    bool pinned = false;
+    if (self.has_storage() && self.storage().data() != nullptr) {
+      std::lock_guard<std::mutex> lock(g_pinned_mu);
+      pinned = g_pinned.count(self.storage().data()) > 0;
+    }
+    if (pinned && non_blocking) g_h2d_async++;
+    g_h2d_stream = t_stream[dst.device().index() < 0 ? t_device : dst.device().index()];
+  }
   Internal in;
   at::Tensor s = src_dev ? as_cpu(self) : self;
   at::Tensor d = dst_dev ? as_cpu(dst) : dst;
@@ -522,6 +534,14 @@ CMT_EXPORT int64_t cm_testdevice_host_syncs(void) {
 CMT_EXPORT int64_t cm_testdevice_device_to_host_copies(void) { return cmtest::g_d2h.load(); }
 /** Host-to-device copies counted so far. */
 CMT_EXPORT int64_t cm_testdevice_host_to_device_copies(void) { return cmtest::g_h2d.load(); }
+/** Host-to-device copies counted so far that were non-blocking and read pinned host memory (what a CUDA copy needs
+ * to overlap with compute). */
+CMT_EXPORT int64_t cm_testdevice_pinned_async_uploads(void) { return cmtest::g_h2d_async.load(); }
+/** The id of the stream (on the destination device) that was current when the last host-to-device copy was
+ * issued; -1 before the first. */
+CMT_EXPORT int64_t cm_testdevice_last_upload_stream(void) { return cmtest::g_h2d_stream.load(); }
+/** Event waits queued on streams so far (what a stream's wait for another stream does). */
+CMT_EXPORT int64_t cm_testdevice_stream_waits(void) { return cmtest::g_blocks.load(); }
 /** item() (_local_scalar_dense) reads counted so far. */
 CMT_EXPORT int64_t cm_testdevice_scalar_reads(void) { return cmtest::g_scalars.load(); }
 /** Operations counted so far whose result the host waits for (nonzero, masked_select, equal, ...). */
@@ -530,6 +550,8 @@ CMT_EXPORT int64_t cm_testdevice_waiting_ops(void) { return cmtest::g_waits.load
 CMT_EXPORT void cm_testdevice_reset_counters(void) {
   cmtest::g_d2h = 0;
   cmtest::g_h2d = 0;
+  cmtest::g_h2d_async = 0;
+  cmtest::g_blocks = 0;
   cmtest::g_scalars = 0;
   cmtest::g_waits = 0;
   std::lock_guard<std::mutex> lock(cmtest::g_last_mu);

@@ -44,18 +44,16 @@ record CudaSwitches(boolean tf32, boolean bench, boolean channelsLast) {
   /**
    * Applies the process-wide switches before the run starts: TF32 in matmuls and cuDNN convolutions and cuDNN
    * autotuning are libtorch's global flags (set whether or not CUDA is present; they only act on CUDA). Channels-last
-   * belongs to the model and is not applied by the trainer yet: {@link #pending()} names it, and the run says so.
+   * belongs to the run: it becomes the training option {@code channels_last} ({@link #overrides}).
    */
   void apply(PrintStream out) {
     dev.cm4j.tensor.Cuda.setAllowTf32Matmul(tf32);
     dev.cm4j.tensor.Cuda.setAllowTf32Cudnn(tf32);
     dev.cm4j.tensor.Cuda.setCudnnBenchmark(bench);
-    String p = pending();
-    if (p != null) out.println("note: " + p + " not applied by the trainer in this build yet (parsed only)");
   }
 
-  /** The given switches this build cannot apply yet, as flags, or null if none (only --channels-last). */
-  String pending() {
-    return channelsLast ? "--channels-last" : null;
+  /** The training options these switches set: {@code channels_last} true with --channels-last, else nothing. */
+  java.util.Map<String, String> overrides() {
+    return channelsLast ? java.util.Map.of("channels_last", "true") : java.util.Map.of();
   }
 }

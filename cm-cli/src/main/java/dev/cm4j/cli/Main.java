@@ -208,6 +208,10 @@ public final class Main {
     }
     if (cl.hasOption("resume")) {
       if (cl.hasOption("data")) throw new ParseException("--data cannot change a resumed run's data (its training_options.json decides)");
+      if (switches.channelsLast()) {
+        out.println("note: --channels-last does not change a resumed run (its training_options.json's channels_last "
+            + "decides)");
+      }
       try (Trainer t = Trainer.resume(Path.of(cl.getOptionValue("resume")), out)) {
         t.installSignalHandler();
         t.run();
@@ -239,6 +243,7 @@ public final class Main {
     map(cl, ov, "transfer", "init_from", true);
     map(cl, ov, "precision", "precision", true);
     if (cl.hasOption("device")) ov.put("device", "\"" + device + "\"");
+    ov.putAll(switches.overrides()); // --channels-last: the training option channels_last
     ov.putAll(sets);
     opts = opts.with(ov);
     if (cl.hasOption("dry-run")) {

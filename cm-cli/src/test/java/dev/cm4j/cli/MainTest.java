@@ -132,8 +132,19 @@ class MainTest {
         new CudaSwitches(false, true, false).noteFor(dev.cm4j.tensor.Device.CPU));
     assertNull(new CudaSwitches(false, false, true).noteFor(dev.cm4j.tensor.Device.CPU));
     assertNull(all.noteFor(dev.cm4j.tensor.Device.cuda(0)));
-    assertNull(CudaSwitches.NONE.pending());
-    assertEquals("--channels-last", all.pending());
+    assertEquals(java.util.Map.of(), CudaSwitches.NONE.overrides());
+    assertEquals(java.util.Map.of("channels_last", "true"), all.overrides());
+  }
+
+  /** --channels-last sets the training option channels_last (it is false without the flag). */
+  @Test
+  void channelsLastBecomesTheTrainingOption() throws Exception {
+    Out with = run("train", "--preset", "toy2d-ect", "--channels-last", "--dry-run");
+    assertEquals(0, with.code(), with.err());
+    assertTrue(with.out().contains("\"channels_last\" : true"), with.out());
+    Out without = run("train", "--preset", "toy2d-ect", "--dry-run");
+    assertEquals(0, without.code(), without.err());
+    assertTrue(without.out().contains("\"channels_last\" : false"), without.out());
   }
 
   /** --tf32 and --bench set libtorch's global flags (they exist in a CPU build too); no flag restores the defaults. */

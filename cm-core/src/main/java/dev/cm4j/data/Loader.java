@@ -3,7 +3,9 @@ package dev.cm4j.data;
 import dev.cm4j.image.Resample;
 import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.HostStaging;
+import dev.cm4j.tensor.Stream;
 import dev.cm4j.tensor.Tensor;
+import dev.cm4j.tensor.TensorScope;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
@@ -33,10 +35,16 @@ import java.util.concurrent.BlockingQueue;
  * host batches exist at once; it never touches libtorch. Tensors are created by {@link #next()} on the calling
  * thread, so they belong to that thread's open {@link dev.cm4j.tensor.TensorScope} (or to the caller), copied in
  * through one reused native staging buffer. A loader is used from one thread; {@link #close()} stops the prefetch
- * thread and frees the staging buffer.
+ * thread, frees the staging buffer and drops a batch uploaded ahead.
+ *
+ * <p><b>Devices.</b> {@link #next(Device)} for a device other than the CPU (where libtorch has pinned host memory,
+ * i.e. an accelerator backend is loaded) stages each batch in pinned host memory and uploads it with a non-blocking
+ * copy on a side stream, one batch ahead: the call that returns batch k has already queued batch k + 1's upload, so
+ * on CUDA that copy runs while step k computes. The consumer's stream waits for an upload on the device, never on
+ * the host. The batch values are those of the CPU path, bit for bit.
  *
  * <p><b>Checkpoints.</b> {@link #state()} is the state after the last batch returned by {@link #next()} (not of the
- * prefetch thread, which runs ahead). A loader opened with that state returns exactly the batches the original
+ * prefetch thread nor of the batch uploaded ahead, which run ahead). A loader opened with that state returns exactly the batches the original
  * would have returned next, bit for bit.
  *
  * <p>Errors reading the dataset (a missing or corrupt file) are rethrown by {@link #next()} as the
@@ -56,6 +64,10 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
   private LoaderState state;
   private boolean failed;
   private final HostStaging staging = new HostStaging(); // consumer-side native staging buffer, freed by close()
+  private Ahead ahead; // device batches: the next batch, its upload already queued
+  private Stream sideStream; // the stream device uploads are queued on (null: the device has none)
+  private Device streamDevice; // the device sideStream was chosen for
+  private Boolean pinnedAvailable;
 
   private static final Object END = new Object();
 
@@ -170,6 +182,7 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
   /** False only in finite mode once the epoch is exhausted. */
   @Override
   public boolean hasNext() {
+    if (ahead != null) return true;
     return peek() != END;
   }
 
@@ -180,10 +193,50 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
   }
 
   /**
-   * The next batch on {@code device}: collated on the host (the producer thread), then copied to the device in
-   * {@link #toDevice}. A training step calls this at its start; the copy is the step's only host-to-device traffic.
+   * The next batch on {@code device}. On the CPU it is collated on the host (the producer thread) and copied in
+   * through one reused staging buffer. On another device (where pinned host memory exists) the batch is collated
+   * into pinned host memory and uploaded with a non-blocking copy queued on a side stream, and before this method
+   * returns it already queues the upload of the batch after it, so that copy overlaps the step that uses this one;
+   * the calling thread's current stream waits (on the device, not the host) for the upload of the batch it gets.
+   * {@link #state()} counts only the batches returned, never the one uploaded ahead.
    */
   public Batch next(Device device) {
+    Objects.requireNonNull(device, "device");
+    Ahead a = ahead;
+    ahead = null;
+    HostBatch hb;
+    if (a != null) {
+      hb = a.hb();
+      if (!a.device().equals(device)) { // asked for another device than the one uploaded ahead: upload again
+        a.close();
+        a = null;
+      }
+    } else {
+      hb = take();
+    }
+    Batch batch;
+    if (uploadsAhead(device)) {
+      try {
+        if (a == null) a = upload(hb, device);
+        Object n = peek(); // the next host batch (a failure or the end stays pending for the following call)
+        if (n instanceof HostBatch next) {
+          pending = null;
+          ahead = upload(next, device);
+        }
+        batch = a.deliver();
+      } catch (RuntimeException | Error e) {
+        if (a != null) a.close();
+        throw e;
+      }
+    } else {
+      batch = toDevice(hb, device);
+    }
+    state = hb.stateAfter();
+    return batch;
+  }
+
+  /** The next host batch, or the failure that ended the producer. */
+  private HostBatch take() {
     Object o = peek();
     if (o == END) throw new NoSuchElementException("the epoch is exhausted (finite loader)");
     pending = null;
@@ -193,21 +246,82 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
       if (f.error() instanceof Error er) throw er;
       throw new IllegalStateException("loader failed: " + f.error(), f.error());
     }
-    HostBatch hb = (HostBatch) o;
-    Batch batch = toDevice(hb, device);
-    state = hb.stateAfter();
-    return batch;
+    return (HostBatch) o;
+  }
+
+  /** Whether batches for device go through pinned memory and are uploaded one batch ahead. */
+  private boolean uploadsAhead(Device device) {
+    if (device.type() == Device.Type.CPU) return false;
+    if (pinnedAvailable == null) pinnedAvailable = dev.cm4j.tensor.Torch.pinnedMemoryAvailable();
+    return pinnedAvailable;
   }
 
   /**
-   * The host-to-device hook: turns a collated host batch into tensors on device, today through one reusable staging
-   * buffer (a synchronous copy). This is where pinned staging memory and a non-blocking copy on a side stream, issued
-   * for the next batch while the current step runs, belong once the tensor layer has pinned memory and streams (the
-   * branch adding them names {@code Tensor.pinMemory()}, {@code Tensor.to(Device, boolean nonBlocking)} and
-   * {@code Stream}): collate into a pinned CPU tensor, copy it with {@code nonBlocking} on a pool stream, and have the
-   * consumer's stream wait for that copy before the step uses the batch. Nothing else in the loader or its callers
-   * needs to change for that.
+   * Queues the upload of a host batch: collated floats into pinned host memory, then a non-blocking copy on a side
+   * stream of the device (the device's current stream when it has no pool). The pinned blocks come from libtorch's
+   * pinned-memory cache, which hands a block out again only after the copies queued from it have completed, so a
+   * buffer is never overwritten while its copy may still read it.
    */
+  private Ahead upload(HostBatch hb, Device device) {
+    if (!device.equals(streamDevice)) {
+      streamDevice = device;
+      try {
+        sideStream = Stream.fromPool(device);
+      } catch (RuntimeException e) {
+        sideStream = null; // a backend without streams: the upload is queued ahead on the current stream
+      }
+    }
+    int b = hb.indices().length;
+    long[] shape = batchShape();
+    shape[0] = b;
+    Tensor x = null;
+    Tensor y = null;
+    try (TensorScope scope = TensorScope.open(); Stream.Scope use = sideStream == null ? null : sideStream.use()) {
+      x = TensorScope.release(staging.floats(hb.x(), shape, Device.CPU).pinMemory().to(device, true));
+      if (hb.labels() != null) {
+        y = TensorScope.release(staging.floats(hb.labels(), new long[] {b, labelDim}, Device.CPU).pinMemory()
+            .to(device, true));
+      }
+    } catch (RuntimeException | Error e) {
+      if (x != null) x.close();
+      throw e;
+    }
+    return new Ahead(hb, device, sideStream, x, y);
+  }
+
+  /** A batch whose upload was queued on stream (null: the current one), not yet handed out. */
+  private record Ahead(HostBatch hb, Device device, Stream stream, Tensor x, Tensor y) implements AutoCloseable {
+    /**
+     * The batch for the calling thread's current stream, which first waits for the upload; the device memory is
+     * marked as used on that stream, so the allocator does not reuse it for the side stream's next upload while the
+     * step may still read it. The returned tensors belong to the caller's scope.
+     */
+    Batch deliver() {
+      if (stream == null) return take(); // no streams: the work is ordered on the current stream already
+      Stream current = Stream.current(device);
+      if (!current.equals(stream)) {
+        current.waitStream(stream);
+        x.recordStream(current);
+        if (y != null) y.recordStream(current);
+      }
+      return take();
+    }
+
+    private Batch take() {
+      Tensor dx = x.detach();
+      Tensor dy = y == null ? null : y.detach();
+      close();
+      return new Batch(dx, dy, hb.indices(), hb.flipped());
+    }
+
+    @Override
+    public void close() {
+      x.close();
+      if (y != null) y.close();
+    }
+  }
+
+  /** The CPU path: one reusable staging buffer, a synchronous copy. */
   private Batch toDevice(HostBatch hb, Device device) {
     int b = hb.indices().length;
     long[] shape = batchShape();
@@ -268,6 +382,10 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
       queue.clear();
     }
     pending = null;
+    if (ahead != null) {
+      ahead.close();
+      ahead = null;
+    }
     staging.close();
   }
 

@@ -162,6 +162,26 @@ public abstract class Module implements AutoCloseable {
   }
 
   /**
+   * Lays out every 4-D floating-point parameter and buffer in memory format {@code format} (e.g.
+   * {@link dev.cm4j.tensor.MemoryFormat#CHANNELS_LAST}, NHWC: convolution weights), keeping values, device, dtype and
+   * the {@link Param} slots (optimizers and EMAs built before follow). Tensors of other ranks are left alone. Returns
+   * this.
+   */
+  public Module toMemoryFormat(dev.cm4j.tensor.MemoryFormat format) {
+    try (GradMode g = GradMode.noGrad()) {
+      for (Param p : namedState().values()) {
+        Tensor t = p.get();
+        if (t.dim() != 4 || !t.dtype().isFloatingPoint() || t.isContiguous(format)) continue;
+        boolean rg = !p.isBuffer() && t.requiresGrad();
+        Tensor laid = t.contiguous(format).detach();
+        if (rg) laid.requiresGrad_(true);
+        p.set(laid);
+      }
+    }
+    return this;
+  }
+
+  /**
    * Loads a state dict by name (values are copied, converting dtype/device). Strict: any missing, unexpected or
    * shape-mismatched key throws IllegalArgumentException listing them, and nothing is loaded. Non-strict: matching
    * keys are loaded and the report says what was skipped.

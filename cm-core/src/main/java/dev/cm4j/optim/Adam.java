@@ -168,6 +168,50 @@ public class Adam extends Optimizer {
     p.addcdiv_(m, denom, -stepSize);
   }
 
+  /**
+   * torch.optim.adam._single_tensor_adam with capturable=True: the bias corrections from the device step count
+   * (in float64), one parameter at a time.
+   */
+  @Override
+  public boolean hasDeviceStep() {
+    return true;
+  }
+
+  @Override
+  void updateOnDevice(Group g, List<Item> items) {
+    double lr = g.lr();
+    double wd = g.weightDecay();
+    double beta1 = config.beta1();
+    double beta2 = config.beta2();
+    for (Item it : items) {
+      Tensor p = it.param();
+      Tensor grad = it.grad();
+      State s = it.state();
+      if (wd != 0) {
+        if (config.decoupledWeightDecay()) p.mul_(1 - lr * wd);
+        else grad = grad.add(p, wd);
+      }
+      Tensor m = s.get("exp_avg");
+      Tensor v = s.get("exp_avg_sq");
+      m.lerp_(grad, 1 - beta1);
+      v.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+      Tensor bc1 = powStep(beta1, s).rsub(1.0);
+      Tensor bc2 = powStep(beta2, s).rsub(1.0);
+      Tensor stepSizeNeg = bc1.reciprocal().mul(-lr); // −lr / (1 − β₁ᵗ)
+      Tensor bc2Sqrt = bc2.sqrt();
+      Tensor vUsed = v;
+      if (config.amsgrad()) {
+        ensureAmsgradState(it);
+        Tensor vMax = s.get("max_exp_avg_sq");
+        vMax.copy_(vMax.maximum(v));
+        vUsed = vMax;
+      }
+      // denom = √v / (√bc2 · (−step_size)) + ε / (−step_size); θ += m / denom
+      Tensor denom = vUsed.sqrt().div(bc2Sqrt.mul(stepSizeNeg)).add_(stepSizeNeg.reciprocal().mul(config.eps()));
+      p.addcdiv_(m, denom, 1.0);
+    }
+  }
+
   /** torch.optim.adam._multi_tensor_adam (capturable=False), for items sharing device, dtype and step. */
   private void foreach(Group g, List<Item> part) {
     List<Tensor> ps = params(part);

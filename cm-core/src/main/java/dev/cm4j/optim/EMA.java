@@ -312,6 +312,36 @@ public final class EMA implements AutoCloseable {
     steps++;
   }
 
+  /**
+   * {@link #update(long)} decided on the device: where {@code skip} (a 0-dim boolean tensor on the averages' device)
+   * is true, every average and copied buffer keeps its exact value, with no host read. The image and step counts
+   * (which set the next β) advance either way, as the run's image count does over a skipped optimizer step. Null
+   * {@code skip} is {@link #update(long)}.
+   */
+  public void update(long batchSize, Tensor skip) {
+    if (skip == null) {
+      update(batchSize);
+      return;
+    }
+    checkOpen();
+    try (GradMode ng = GradMode.noGrad(); TensorScope s = TensorScope.open()) {
+      List<Tensor> all = new ArrayList<>();
+      for (Track tr : tracks) {
+        all.addAll(current(tr.params));
+        all.addAll(current(tr.buffers));
+      }
+      List<Tensor> before = new ArrayList<>(all.size());
+      for (Tensor t : all) before.add(t.clone());
+      update(batchSize);
+      List<Tensor> after = new ArrayList<>(all.size());
+      for (Track tr : tracks) { // the slots hold the same tensors: update writes in place
+        after.addAll(current(tr.params));
+        after.addAll(current(tr.buffers));
+      }
+      for (int i = 0; i < after.size(); i++) after.get(i).copy_(Tensor.where(skip, before.get(i), after.get(i)));
+    }
+  }
+
   /** ema[i] ← lerp(net[i], ema[i], β), in chunks bounding the temporaries. */
   private static void lerpIntoChunked(List<Tensor> net, List<Tensor> ema, double beta) {
     int start = 0;

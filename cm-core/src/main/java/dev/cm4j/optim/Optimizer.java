@@ -88,6 +88,8 @@ public abstract class Optimizer implements AutoCloseable {
   /** Per-parameter state: the step count and named state tensors (owned by the optimizer). */
   static final class State {
     long step;
+    /** The step count as a float32 0-dim tensor on the parameter's device once a masked step ran (then it rules). */
+    Tensor stepT;
     Device device;
     DType dtype;
     final LinkedHashMap<String, Tensor> tensors = new LinkedHashMap<>();
@@ -103,9 +105,16 @@ public abstract class Optimizer implements AutoCloseable {
       return t;
     }
 
+    /** The step count; a host read when it lives on the device. */
+    long count() {
+      return stepT == null ? step : (long) stepT.item();
+    }
+
     void close() {
       for (Tensor t : tensors.values()) t.close();
       tensors.clear();
+      if (stepT != null) stepT.close();
+      stepT = null;
     }
   }
 
@@ -165,7 +174,7 @@ public abstract class Optimizer implements AutoCloseable {
   /** The number of updates applied to the named parameter (0 before its first). */
   public final long stepCount(String name) {
     State s = state.get(name);
-    return s == null ? 0 : s.step;
+    return s == null ? 0 : s.count();
   }
 
   /** Sets every parameter's gradient to None (torch's {@code zero_grad(set_to_none=True)}). */
@@ -190,12 +199,91 @@ public abstract class Optimizer implements AutoCloseable {
         }
         if (items.isEmpty()) continue;
         for (Item it : items) {
-          if (it.state().tensors.isEmpty()) initState(it.param(), it.state());
-          it.state().step++;
+          State s = it.state();
+          if (s.tensors.isEmpty()) initState(it.param(), s);
+          if (s.stepT != null) { // after masked steps: the count comes back to the host (one read)
+            s.step = s.count();
+            s.stepT.close();
+            s.stepT = null;
+          }
+          s.step++;
         }
         update(g, items);
       }
     }
+  }
+
+  /**
+   * One update decided on the device: where {@code skip} (a 0-dim boolean tensor on the parameters' device) is true,
+   * parameters, state tensors and step counts are left exactly as they were, otherwise this equals {@link #step()} up
+   * to rounding. Nothing is read on the host, so a step can be skipped (a non-finite loss or gradient, found by
+   * tensor operations) without waiting for the device. As torch.optim's {@code capturable} implementations do, the
+   * step counts then live on the device as float32 tensors and the bias corrections are computed there; the update
+   * is computed, then each tensor takes {@code where(skip, old, new)}. Null {@code skip} is {@link #step()}.
+   *
+   * @throws UnsupportedOperationException for an algorithm without a device-side step (SGD)
+   */
+  public final void step(Tensor skip) {
+    if (skip == null) {
+      step();
+      return;
+    }
+    checkOpen();
+    if (!hasDeviceStep()) {
+      throw new UnsupportedOperationException(getClass().getSimpleName() + " has no device-side (masked) step");
+    }
+    try (GradMode ng = GradMode.noGrad(); TensorScope scope = TensorScope.open()) {
+      Tensor skipF = skip.to(DType.FLOAT32);
+      for (Group g : groups) {
+        List<Item> items = new ArrayList<>(g.params().size());
+        for (ParamRef r : g.params()) {
+          Tensor p = r.get();
+          Tensor grad = p.grad();
+          if (grad == null) continue;
+          State s = state.computeIfAbsent(r.name(), k -> new State());
+          follow(s, p);
+          items.add(new Item(r, p, grad, s));
+        }
+        if (items.isEmpty()) continue;
+        List<Tensor> before = new ArrayList<>();
+        for (Item it : items) {
+          State s = it.state();
+          if (s.tensors.isEmpty()) initState(it.param(), s);
+          if (s.stepT == null) {
+            s.stepT = TensorScope.release(Tensor.full(new long[0], s.step, DType.FLOAT32, s.device));
+          }
+          before.add(it.param().clone());
+          for (Tensor t : s.tensors.values()) before.add(t.clone());
+          s.stepT.add_(1.0);
+        }
+        updateOnDevice(g, items);
+        int k = 0;
+        for (Item it : items) {
+          Tensor p = it.param();
+          p.copy_(Tensor.where(skip, before.get(k++), p));
+          for (Tensor t : it.state().tensors.values()) t.copy_(Tensor.where(skip, before.get(k++), t));
+          it.state().stepT.sub_(skipF);
+        }
+      }
+    }
+  }
+
+  /**
+   * The update of {@link #step(Tensor)} for one group, the step counts being device tensors ({@code State.stepT},
+   * already incremented); state tensors a first update creates must already exist ({@link #initState}).
+   */
+  void updateOnDevice(Group g, List<Item> items) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " has no device-side (masked) step");
+  }
+
+  /** Whether {@link #step(Tensor)} is implemented (Adam, AdamW, RAdam). */
+  public boolean hasDeviceStep() {
+    return false;
+  }
+
+  /** β^t for the device step count t, as a float64 0-dim tensor (the bias corrections' precision on the host). */
+  static Tensor powStep(double beta, State s) {
+    return Tensor.full(new long[0], beta, DType.FLOAT64, s.device).pow(s.stepT.to(DType.FLOAT64));
   }
 
   /** Moves a parameter's state to its tensor's current device and dtype (after Module.to). */
@@ -209,6 +297,11 @@ public abstract class Optimizer implements AutoCloseable {
     }
     if (d.equals(s.device) && t == s.dtype) return;
     for (var e : List.copyOf(s.tensors.entrySet())) s.put(e.getKey(), e.getValue().to(d, t));
+    if (s.stepT != null && !d.equals(s.device)) {
+      Tensor old = s.stepT;
+      s.stepT = TensorScope.release(old.to(d, DType.FLOAT32));
+      old.close();
+    }
     s.device = d;
     s.dtype = t;
   }
@@ -263,7 +356,7 @@ public abstract class Optimizer implements AutoCloseable {
     LinkedHashMap<String, Tensor> sd = new LinkedHashMap<>();
     for (var e : state.entrySet()) {
       String k = "state." + e.getKey() + ".";
-      sd.put(k + "step", Tensor.of(new long[] {e.getValue().step}, new long[0]));
+      sd.put(k + "step", Tensor.of(new long[] {e.getValue().count()}, new long[0]));
       for (var b : e.getValue().tensors.entrySet()) sd.put(k + b.getKey(), b.getValue().share());
     }
     for (int i = 0; i < groups.size(); i++) {

@@ -1,6 +1,7 @@
 package dev.cm4j.optim;
 
 import dev.cm4j.nn.Module;
+import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Tensor;
 import java.util.List;
 import java.util.Set;
@@ -151,6 +152,49 @@ public final class RAdam extends Optimizer {
       p.add_(mHat.mul(lr).mul(adaptiveLr).mul(rect), -1.0);
     } else {
       p.add_(mHat.mul(lr), -1.0);
+    }
+  }
+
+  /**
+   * torch.optim.radam._single_tensor_radam with capturable=True: ρ_t, the rectification and the bias corrections
+   * from the device step count (in float64), the rectified or plain update chosen per step with where.
+   */
+  @Override
+  public boolean hasDeviceStep() {
+    return true;
+  }
+
+  @Override
+  void updateOnDevice(Group g, List<Item> items) {
+    double lr = g.lr();
+    double wd = g.weightDecay();
+    double beta1 = config.beta1();
+    double beta2 = config.beta2();
+    double rhoInf = 2 / (1 - beta2) - 1;
+    for (Item it : items) {
+      Tensor p = it.param();
+      Tensor grad = it.grad();
+      State s = it.state();
+      if (wd != 0) {
+        if (config.decoupledWeightDecay()) p.mul_(1 - lr * wd);
+        else grad = grad.add(p, wd);
+      }
+      Tensor m = s.get("exp_avg");
+      Tensor v = s.get("exp_avg_sq");
+      m.lerp_(grad, 1 - beta1);
+      v.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+      Tensor step = s.stepT;
+      Tensor beta2t = powStep(beta2, s);
+      Tensor bc1 = powStep(beta1, s).rsub(1.0);
+      Tensor bc2 = beta2t.rsub(1.0);
+      Tensor mHat = m.div(bc1);
+      Tensor rhoT = step.to(DType.FLOAT64).mul(beta2t).mul(2.0).div(bc2).rsub(rhoInf); // ρ_∞ − 2tβ₂ᵗ/(1−β₂ᵗ)
+      Tensor rect = rhoT.sub(4.0).mul(rhoT.sub(2.0)).mul(rhoInf)
+          .div(rhoT.mul((rhoInf - 4) * (rhoInf - 2))).sqrt();
+      Tensor adaptiveLr = bc2.sqrt().div(v.sqrt().add_(config.eps()));
+      Tensor one = Tensor.full(new long[0], 1.0, DType.FLOAT32, s.device);
+      Tensor update = Tensor.where(rhoT.gt(5.0), rect.mul(adaptiveLr), one);
+      p.add_(mHat.mul(lr).mul(update), -1.0);
     }
   }
 

@@ -72,6 +72,16 @@ public final class Torch {
   }
 
   /**
+   * Returns CUDA's cached, unused device memory to the driver ({@code torch.cuda.empty_cache()}; the same as
+   * {@link Cuda#emptyCache()}). Live tensors are not affected.
+   *
+   * @throws TorchException where CUDA is not available, saying so
+   */
+  public static void cudaEmptyCache() {
+    Cuda.emptyCache();
+  }
+
+  /**
    * Whether pinned (page-locked) host memory can be allocated, i.e. whether {@link Tensor#pinMemory()} works: it
    * needs CUDA. Callers fall back to pageable memory where it is false.
    */

@@ -27,6 +27,31 @@ final class TickReporter {
   private long tickStart;
   private long tickStartImages;
   private double lastTickLoss = Double.NaN; // the progress line's loss: the last tick's (steps do not read theirs)
+  private DeviceMemory deviceMemory; // null unless the run's device is CUDA
+
+  /** Where a tick's accelerator memory figures come from: the CUDA caching allocator, or a test's stand-in. */
+  interface DeviceMemory {
+    /** The allocator's current statistics (bytes; the peaks since the last {@link #resetPeak}). */
+    dev.cm4j.tensor.Cuda.MemoryStats stats();
+
+    /** Starts the peak figures again from the current ones. */
+    void resetPeak();
+
+    /** CUDA device index's caching allocator. */
+    static DeviceMemory cuda(int index) {
+      return new DeviceMemory() {
+        @Override
+        public dev.cm4j.tensor.Cuda.MemoryStats stats() {
+          return dev.cm4j.tensor.Cuda.memoryStats(index);
+        }
+
+        @Override
+        public void resetPeak() {
+          dev.cm4j.tensor.Cuda.resetPeakMemoryStats(index);
+        }
+      };
+    }
+  }
 
   /** Reports into dir (null: nowhere, a rank other than 0); history holds the ticks so far (a resumed run's). */
   TickReporter(RunDirectory dir, PrintStream console, Progress progress, List<Map<String, Object>> history) {
@@ -34,6 +59,20 @@ final class TickReporter {
     this.console = console;
     this.progress = progress;
     this.history = history;
+  }
+
+  /**
+   * Reports the run device's memory when it is a CUDA device: each tick's record and status line then carry the
+   * caching allocator's allocated, reserved and peak-allocated megabytes (the peak per tick); on any other device
+   * nothing is added.
+   */
+  void watchDevice(dev.cm4j.tensor.Device device) {
+    deviceMemory = device.type() == dev.cm4j.tensor.Device.Type.CUDA ? DeviceMemory.cuda(device.index()) : null;
+  }
+
+  /** Reports memory from this source (null: none). */
+  void watchDevice(DeviceMemory source) {
+    deviceMemory = source;
   }
 
   /** The tick records so far (the live list: a training state stores it). */
@@ -53,6 +92,7 @@ final class TickReporter {
   void startTick(long images) {
     tickStart = System.nanoTime();
     tickStartImages = images;
+    if (deviceMemory != null) deviceMemory.resetPeak(); // the tick's peak, not the run's
   }
 
   /**
@@ -103,13 +143,23 @@ final class TickReporter {
       var alloc = dev.cm4j.tensor.CpuAllocator.stats();
       rec.put("cpu_alloc_mb", alloc.allocatedBytes() / 1048576.0);
       rec.put("cpu_cached_mb", alloc.cachedBytes() / 1048576.0);
+      String memory = "";
+      if (deviceMemory != null) {
+        // CUDA's caching allocator: bytes in live tensors, bytes held from the driver, and this tick's peak in tensors
+        var m = deviceMemory.stats();
+        rec.put("cuda_allocated_mb", m.allocatedBytes() / 1048576.0);
+        rec.put("cuda_reserved_mb", m.reservedBytes() / 1048576.0);
+        rec.put("cuda_peak_mb", m.peakAllocatedBytes() / 1048576.0);
+        memory = String.format(Locale.ROOT, "  gpu %.0f/%.0f MB (peak %.0f)", m.allocatedBytes() / 1048576.0,
+            m.reservedBytes() / 1048576.0, m.peakAllocatedBytes() / 1048576.0);
+      }
       rec.put("time", System.currentTimeMillis() / 1000.0);
       history.add(rec);
       Atomic.append(dir.stats(), json(rec) + "\n");
       log(String.format(Locale.ROOT,
           "tick %-5d kimg %-8.1f loss %-9.4f %-10s sec/tick %-6.1f img/s %-7.0f ETA %s  rss %.0f MB", tick,
           images / 1000.0, loss, position, sec, imagesPerSec,
-          Progress.eta((total - images) / Math.max(imagesPerSec, 1e-9)), rss));
+          Progress.eta((total - images) / Math.max(imagesPerSec, 1e-9)), rss) + memory);
       LossPlot.write(history, dir.lossPlot());
     }
   }

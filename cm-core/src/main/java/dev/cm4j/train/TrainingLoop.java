@@ -72,6 +72,19 @@ final class TrainingLoop {
     this.tick = tick;
     this.initReport = initReport;
     this.device = run.device();
+    reporter.watchDevice(device); // CUDA memory in each tick's record (nothing on other devices)
+    if (opts.channelsLast()) channelsLast(run.model(), run.emaModels());
+  }
+
+  /** channels_last: the trained network's and its EMA copies' 4-D weights in NHWC layout (before the first step). */
+  static void channelsLast(Module model, List<Module> emaModels) {
+    model.toMemoryFormat(dev.cm4j.tensor.MemoryFormat.CHANNELS_LAST);
+    for (Module m : emaModels) m.toMemoryFormat(dev.cm4j.tensor.MemoryFormat.CHANNELS_LAST);
+  }
+
+  /** A batch's images in the run's layout: NHWC with channels_last, else as loaded. */
+  static Tensor layout(Tensor x, boolean channelsLast) {
+    return channelsLast && x.dim() == 4 ? x.contiguous(dev.cm4j.tensor.MemoryFormat.CHANNELS_LAST) : x;
   }
 
   long images() {
@@ -88,8 +101,11 @@ final class TrainingLoop {
    * <p>A step never waits for the device: the loss, the objective's statistics and the tick's loss sum stay device
    * tensors, and the host reads them at the tick's end ({@link #endTick}), where the non-finite-loss guard "stop"
    * also acts (the run stops at the end of the tick in which the loss became non-finite, with the state dumped then).
-   * Two options decide per step and so read one flag per step: nan_guard "skip" (whether this step's loss is finite)
-   * and fp16 (whether the unscaled gradients are finite). A data-parallel run agrees on stop requests at tick ends.
+   * nan_guard "skip" (a non-finite loss) and fp16 (non-finite unscaled gradients, GradScaler's found-inf, averaged
+   * over ranks as a tensor) decide on the device too: the flag masks the optimizer, target and EMA updates
+   * ({@link Optimizer#step(Tensor)}), the loss scale is updated there, and the tick's end reports how many steps were
+   * skipped; only an optimizer without a device-side step (SGD) reads the flag on the host. A data-parallel run agrees
+   * on stop requests at tick ends.
    */
   Trainer.Result run() {
     Module model = run.model();
@@ -139,29 +155,39 @@ final class TrainingLoop {
               return 0;
             });
           }
-          if (opts.nanGuard().equals("skip") && !Double.isFinite(stepLoss.item())) {
-            reporter.log(String.format(Locale.ROOT, "non-finite loss at iteration %d: step skipped", iteration));
-            skipStep(listener, stepLoss);
-            continue;
-          }
+          // the skip decision (nan_guard "skip": a non-finite loss; fp16: non-finite unscaled gradients) stays a device
+          // tensor: the optimizer, the target and EMA updates leave everything unchanged where it is set
+          Tensor skip = opts.nanGuard().equals("skip") ? stepLoss.isfinite().logicalNot() : null;
           if (run.scaler() != null) {
             Tensor found = run.scaler().unscaleFoundInf(model.parameters());
-            boolean localInf = found != null && found.item() > 0;
-            boolean inf = dp == null ? localInf : collective(() -> dp.any(localInf) ? 1 : 0) > 0; // all ranks skip
-            run.scaler().update(inf);
-            if (inf) {
-              skipStep(listener, stepLoss); // GradScaler semantics: the step is skipped and the scale backs off
+            if (found != null) {
+              if (dp != null) collective(() -> { // any rank's non-finite gradient skips the step on every rank
+                dp.meanInPlace(found);
+                return 0;
+              });
+              run.scaler().update(found); // GradScaler semantics: backoff on a skipped step, growth after good ones
+              Tensor inf = found.gt(0.0);
+              skip = skip == null ? inf : skip.logicalOr(inf);
+            }
+          }
+          if (skip != null && !run.optimizer().hasDeviceStep()) {
+            // an optimizer without a device-side step (SGD): the host decides, reading one flag per step
+            if (skip.itemBoolean()) {
+              reporter.log(String.format(Locale.ROOT, "non-finite loss or gradients at iteration %d: step skipped",
+                  iteration));
+              skipStep(listener, stepLoss);
               continue;
             }
+            skip = null;
           }
           if (sanitize != null) sanitize.apply(model);
           if (opts.clipGradNorm() > 0) dev.cm4j.optim.ClipGradNorm.of(opts.clipGradNorm()).apply(model);
-          run.optimizer().step();
-          run.objective().afterStep(iteration);
-          if (run.ema() != null) run.ema().update(opts.batch());
+          run.optimizer().step(skip);
+          afterStep(skip);
+          if (run.ema() != null) run.ema().update(opts.batch(), skip);
           images += opts.batch();
           iteration++;
-          tickLoss.add(stepLoss, iteration - 1);
+          tickLoss.add(stepLoss, iteration - 1, skip);
           reporter.step(images, total);
           listener.afterStep(iteration - 1, images, stepLoss);
         }
@@ -189,20 +215,27 @@ final class TrainingLoop {
   private static final class TickLoss implements AutoCloseable {
     private final Tensor sum;
     private final Tensor firstNonFinite; // int64: the first iteration whose loss was not finite, -1 while none was
+    private final Tensor skipped; // float64: steps of the tick skipped on the device (their loss is not in sum)
     private Tensor last;
     private long steps;
 
     TickLoss(Device device) {
       sum = TensorScope.release(Tensor.zeros(new long[0], DType.FLOAT64, device));
+      skipped = TensorScope.release(Tensor.zeros(new long[0], DType.FLOAT64, device));
       firstNonFinite = TensorScope.release(Tensor.zeros(new long[0], DType.INT64, device).sub(1L));
     }
 
-    void add(Tensor stepLoss, long iteration) {
+    void add(Tensor stepLoss, long iteration, Tensor skip) {
       try (TensorScope s = TensorScope.open()) {
         Tensor firstBad = stepLoss.isfinite().logicalNot().logicalAnd(firstNonFinite.lt(0.0));
         firstNonFinite.copy_(Tensor.where(firstBad, firstNonFinite.mul(0L).add(iteration), firstNonFinite));
+        if (skip != null) {
+          skipped.add_(skip.to(DType.FLOAT64));
+          sum.add_(Tensor.where(skip, stepLoss.zerosLike(), stepLoss));
+        } else {
+          sum.add_(stepLoss);
+        }
       }
-      sum.add_(stepLoss);
       steps++;
       Tensor old = last;
       last = TensorScope.release(stepLoss.detach());
@@ -222,6 +255,13 @@ final class TrainingLoop {
       return n;
     }
 
+    /** The tick's steps skipped on the device (a host read); the count starts again at 0. */
+    long takeSkipped() {
+      long n = (long) skipped.item();
+      skipped.zero_();
+      return n;
+    }
+
     /** The first iteration whose loss was not finite, or -1 (a host read). */
     long firstNonFinite() {
       return firstNonFinite.itemLong();
@@ -235,6 +275,7 @@ final class TrainingLoop {
     @Override
     public void close() {
       sum.close();
+      skipped.close();
       firstNonFinite.close();
       if (last != null) last.close();
     }
@@ -251,15 +292,43 @@ final class TrainingLoop {
       try (TensorScope s = TensorScope.open(); Batch b = run.loader().next(device)) {
         Tensor loss;
         try (Autocast ac = autocast()) {
-          loss = run.objective().loss(b.x(), b.labels(), iteration, images, stats).mean();
+          Tensor x = layout(b.x(), opts.channelsLast());
+          loss = run.objective().loss(x, b.labels(), iteration, images, stats).mean();
         }
         Tensor l = loss.to(DType.FLOAT32).div((double) rounds); // averages over accumulation rounds
         stepLoss.add_(l.detach());
-        if (run.scaler() != null) l = l.mul(run.scaler().scale());
+        if (run.scaler() != null) l = l.mul(run.scaler().scale(device));
         l.backward();
       }
     }
     return stepLoss;
+  }
+
+  /**
+   * The objective's update after the optimizer step (target networks); with a skip flag the objective's extra state
+   * keeps its values where the flag is set (a copy is taken first and selected back on the device).
+   */
+  private void afterStep(Tensor skip) {
+    if (skip == null) {
+      run.objective().afterStep(iteration);
+      return;
+    }
+    List<Tensor> state = new java.util.ArrayList<>();
+    for (Module m : run.objective().extraState().values()) {
+      for (var p : m.namedState().values()) state.add(p.get());
+    }
+    List<Tensor> before = new java.util.ArrayList<>(state.size());
+    try (GradMode g = GradMode.noGrad()) {
+      for (Tensor t : state) before.add(t.clone());
+      run.objective().afterStep(iteration);
+      int i = 0;
+      for (Module m : run.objective().extraState().values()) {
+        for (var p : m.namedState().values()) {
+          Tensor t = p.get();
+          t.copy_(Tensor.where(skip, before.get(i++), t));
+        }
+      }
+    }
   }
 
   /** A step that is not applied still counts its images and iteration. */
@@ -276,8 +345,13 @@ final class TrainingLoop {
    */
   private void endTick(StepStats stats, TickLoss tickLoss, long total, boolean done) {
     DataParallel dp = run.dp();
-    long steps = tickLoss.takeSteps();
+    long skipped = tickLoss.takeSkipped();
+    long steps = tickLoss.takeSteps() - skipped;
     double loss = tickLoss.takeSum() / Math.max(steps, 1);
+    if (skipped > 0) {
+      reporter.log(String.format(Locale.ROOT, "%d step%s of the tick ending at iteration %d skipped (non-finite loss or "
+          + "gradients)", skipped, skipped == 1 ? "" : "s", iteration));
+    }
     Map<String, Double> parts = stats.toHost();
     if (dp != null) {
       double local = loss;

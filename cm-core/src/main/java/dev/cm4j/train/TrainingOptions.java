@@ -46,6 +46,8 @@ import java.util.Map;
  * @param initFrom safetensors file whose matching weights initialise the network (ECT's --transfer), or null
  * @param device where the run computes: "auto" (cuda:LOCAL_RANK when CUDA is available, else the CPU), "cpu",
  *     "cuda" or "cuda:N" ({@link Devices#resolve})
+ * @param channelsLast lay out the network's 4-D weights and the image batches channels-last (NHWC), as EDM's and
+ *     ECT's {@code --channels-last}; results equal the default layout's up to rounding (default false)
  */
 public record TrainingOptions(
     @JsonProperty("desc") String desc,
@@ -69,7 +71,8 @@ public record TrainingOptions(
     @JsonProperty("precision") String precision,
     @JsonProperty("sample_steps") double[] sampleSteps,
     @JsonProperty("init_from") String initFrom,
-    @JsonProperty("device") String device) {
+    @JsonProperty("device") String device,
+    @JsonProperty("channels_last") boolean channelsLast) {
 
   /** The mapper of options files: indented, enums written in lower case (as they are read). */
   static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT)
@@ -84,7 +87,8 @@ public record TrainingOptions(
   static final String DEFAULTS = """
       {"desc": null, "precond": {}, "lr_rampup_kimg": 0, "ema": [], "batch_gpu": 0, "tick_kimg": 50,
        "snap_ticks": 50, "state_ticks": 500, "seed": 0, "threads": 0, "clip_grad_norm": 0, "nan_guard": "stop",
-       "precision": "fp32", "sample_steps": [], "init_from": null, "device": "auto"}""";
+       "precision": "fp32", "sample_steps": [], "init_from": null, "device": "auto",
+       "channels_last": false}""";
 
   public TrainingOptions {
     for (var e : new Object[][] {{"network", network}, {"precond", precond}, {"objective", objective},

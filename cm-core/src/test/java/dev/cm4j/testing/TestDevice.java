@@ -41,7 +41,8 @@ public final class TestDevice {
   private TestDevice() {}
 
   private record Lib(MethodHandle hostSyncs, MethodHandle d2h, MethodHandle h2d, MethodHandle scalarReads,
-      MethodHandle reset, MethodHandle lastSync) {}
+      MethodHandle reset, MethodHandle lastSync, MethodHandle pinnedAsync, MethodHandle uploadStream,
+      MethodHandle streamWaits) {}
 
   private static Lib lib;
   private static AssertionError failure;
@@ -98,7 +99,15 @@ public final class TestDevice {
         linker.downcallHandle(sym.apply("cm_testdevice_scalar_reads"), counter),
         linker.downcallHandle(sym.apply("cm_testdevice_reset_counters"), FunctionDescriptor.ofVoid()),
         linker.downcallHandle(sym.apply("cm_testdevice_last_sync"), FunctionDescriptor.of(JAVA_LONG, ADDRESS,
-            JAVA_LONG)));
+            JAVA_LONG)),
+        optional(syms, linker, "cm_testdevice_pinned_async_uploads"),
+        optional(syms, linker, "cm_testdevice_last_upload_stream"),
+        optional(syms, linker, "cm_testdevice_stream_waits"));
+  }
+
+  /** A counter of a newer library, or null in an older build (its accessor then fails, naming the rebuild). */
+  private static MethodHandle optional(SymbolLookup syms, Linker linker, String name) {
+    return syms.find(name).map(a -> linker.downcallHandle(a, FunctionDescriptor.of(JAVA_LONG))).orElse(null);
   }
 
   /** The test device (privateuseone:0), loading its library on first use. */
@@ -114,6 +123,10 @@ public final class TestDevice {
   }
 
   private static long call(MethodHandle h) {
+    if (h == null) {
+      throw new AssertionError("this libcm_testdevice.so predates the upload and stream counters: rebuild it "
+          + "(native/build.sh)");
+    }
     try {
       return (long) h.invokeExact();
     } catch (Throwable t) {
@@ -134,6 +147,24 @@ public final class TestDevice {
   /** Host-to-device copies counted since the last reset. */
   public static long hostToDeviceCopies() {
     return call(lib().h2d());
+  }
+
+  /**
+   * Host-to-device copies counted since the last reset that were non-blocking and read pinned host memory (the kind
+   * of upload that overlaps compute on CUDA).
+   */
+  public static long pinnedAsyncUploads() {
+    return call(lib().pinnedAsync());
+  }
+
+  /** The id of the stream that was current on the destination device when the last host-to-device copy was issued. */
+  public static long lastUploadStream() {
+    return call(lib().uploadStream());
+  }
+
+  /** Stream waits (one stream waiting for an event of another) counted since the last reset. */
+  public static long streamWaits() {
+    return call(lib().streamWaits());
   }
 
   /** item() reads of device tensors counted since the last reset. */

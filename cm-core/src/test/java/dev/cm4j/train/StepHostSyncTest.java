@@ -119,6 +119,10 @@ class StepHostSyncTest {
     runs.put("ict", TrainerTest.toy(0.192, "ect").with(Map.of("objective", "{\"kind\": \"ict\"}")));
     for (String k : List.of("scd", "cd", "ct", "ctm")) runs.put(k, TrainerObjectivesTest.forKind(k, 0.192));
     runs.put("ctm", runs.get("ctm").with(Map.of("objective.dsm", "true")));
+    // the per-step decisions made on the device: fp16's loss scaling (found-inf, scale update) and nan_guard skip
+    runs.put("sct-fp16", TrainerTest.toy(0.192, "sct").with(Map.of("precision", "fp16")));
+    runs.put("ect-skip", TrainerTest.toy(0.192, "ect").with(Map.of("nan_guard", "skip")));
+    runs.put("sct-fp16-skip", TrainerTest.toy(0.192, "sct").with(Map.of("precision", "fp16", "nan_guard", "skip")));
     StringBuilder bad = new StringBuilder();
     for (var e : runs.entrySet()) {
       List<String> inside = readsInsideSteps(e.getValue(), dir.resolve(e.getKey()));

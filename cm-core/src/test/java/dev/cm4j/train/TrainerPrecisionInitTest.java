@@ -108,25 +108,45 @@ class TrainerPrecisionInitTest {
     }
     String out = PythonRef.run(String.format(py.toString(), list.append(']')));
     String[] lines = out.trim().split("\n");
-    LossScaler sc = new LossScaler(65536.0, 2.0, 0.5, 3);
-    try (TensorScope s = TensorScope.open()) {
-      Tensor p = Tensor.zeros(3).requiresGrad_(true);
-      for (int k = 0; k < g.length; k++) {
-        float[] gk = new float[3];
-        for (int i = 0; i < 3; i++) gk[i] = (float) g[k][i];
-        p.setGrad(null);
-        p.mul(Tensor.of(gk)).sum().mul(sc.scale()).backward();
-        boolean inf = sc.unscale(List.of(p));
-        if (!inf) {
-          try (var ng = dev.cm4j.tensor.GradMode.noGrad()) {
-            p.sub_(p.grad().mul(0.1));
+    // the host API (a flag read per step) and the device API (scale, found-inf and its update as tensors on the test
+    // device, as the training loop uses them) must both follow GradScaler
+    for (boolean onDevice : new boolean[] {false, true}) {
+      dev.cm4j.tensor.Device d = onDevice ? dev.cm4j.testing.TestDevice.device() : dev.cm4j.tensor.Device.CPU;
+      LossScaler sc = new LossScaler(65536.0, 2.0, 0.5, 3);
+      try (TensorScope s = TensorScope.open()) {
+        Tensor p = Tensor.zeros(3).to(d).requiresGrad_(true);
+        for (int k = 0; k < g.length; k++) {
+          float[] gk = new float[3];
+          for (int i = 0; i < 3; i++) gk[i] = (float) g[k][i];
+          p.setGrad(null);
+          boolean inf;
+          if (onDevice) {
+            dev.cm4j.testing.TestDevice.resetCounters();
+            p.mul(Tensor.of(gk).to(d)).sum().mul(sc.scale(d)).backward();
+            Tensor found = sc.unscaleFoundInf(List.of(p));
+            sc.update(found);
+            assertEquals(0, dev.cm4j.testing.TestDevice.hostSyncs(), "device scaler step " + k + ": "
+                + dev.cm4j.testing.TestDevice.lastSync());
+            inf = found.item() > 0;
+          } else {
+            p.mul(Tensor.of(gk)).sum().mul(sc.scale()).backward();
+            inf = sc.unscale(List.of(p));
+            sc.update(inf);
+          }
+          if (!inf) {
+            try (var ng = dev.cm4j.tensor.GradMode.noGrad()) {
+              p.sub_(p.grad().mul(0.1));
+            }
+          }
+          String[] f = lines[k].trim().split(" ");
+          String what = (onDevice ? "device" : "host") + ": ";
+          assertEquals(Double.parseDouble(f[0]), sc.scale(), 0.0, what + "scale after step " + k);
+          float[] pv = p.toFloatArray();
+          for (int i = 0; i < 3; i++) {
+            assertEquals(Float.parseFloat(f[1 + i]), pv[i], 1e-6f * Math.max(1, Math.abs(pv[i])),
+                what + "p after step " + k);
           }
         }
-        sc.update(inf);
-        String[] f = lines[k].trim().split(" ");
-        assertEquals(Double.parseDouble(f[0]), sc.scale(), 0.0, "scale after step " + k);
-        float[] pv = p.toFloatArray();
-        for (int i = 0; i < 3; i++) assertEquals(Float.parseFloat(f[1 + i]), pv[i], 1e-6f * Math.max(1, Math.abs(pv[i])), "p after step " + k);
       }
     }
   }
