@@ -99,7 +99,8 @@ public final class Trainer implements AutoCloseable {
           + " (batch " + opts.batch() + " over " + world + " processes)");
     }
     LoaderConfig lc = new LoaderConfig(batchGpu, opts.seed(), true, true, opts.data().xflip(),
-        resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, false, rank, world, 2);
+        resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, false, rank, world,
+        opts.data().workers() == 0 ? 0 : 2, opts.data().workers());
     RunObjective.NetFactory nets = (cfg, sEmb) -> Builders.network(cfg, resolution, channels, sEmb);
     RunObjective objective = RunObjective.create(opts, nets, opts.seed(), device);
     objective.shardRank = rank;
