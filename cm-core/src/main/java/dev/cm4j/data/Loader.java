@@ -30,9 +30,9 @@ import java.util.concurrent.BlockingQueue;
  * <p><b>Threads and memory.</b> With {@code prefetch > 0} a daemon platform thread reads and collates batches into
  * plain Java arrays and hands them over through a queue of {@code prefetch} slots, so at most {@code prefetch + 1}
  * host batches exist at once; it never touches libtorch. With {@link LoaderConfig#workers()} ≥ 2 the images of a
- * batch are decoded on that many threads ({@link ImageCollator}), with results bit-identical to one thread. Tensors are created by {@link #next()} on the calling
- * thread, so they belong to that thread's open {@link dev.cm4j.tensor.TensorScope} (or to the caller), copied in
- * through one reused native staging buffer. A loader is used from one thread; {@link #close()} stops the prefetch
+ * batch are decoded on that many threads ({@code ImageCollator}), with results bit-identical to one thread.
+ * Tensors are created by {@link #next()} on the calling thread, so they belong to that thread's open
+ * {@link dev.cm4j.tensor.TensorScope} (or to the caller), copied in through one reused native staging buffer. A loader is used from one thread; {@link #close()} stops the prefetch
  * thread and frees the staging buffer.
  *
  * <p><b>Checkpoints.</b> {@link #state()} is the state after the last batch returned by {@link #next()} (not of the
