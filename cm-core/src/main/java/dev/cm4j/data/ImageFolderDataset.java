@@ -2,7 +2,6 @@ package dev.cm4j.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.cm4j.image.Png;
 import dev.cm4j.image.UInt8Image;
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,7 +34,7 @@ import java.util.zip.ZipFile;
  * the dataset's shape and must be square; integer labels become class labels with {@code label_dim = max + 1},
  * list labels become float vectors. Differences: only formats ImageIO decodes are read (PNG, JPEG, BMP, GIF), and
  * files with other image extensions PIL knows (TIFF, WebP, …) make {@link #open} fail rather than being read;
- * palette images are expanded to colour (see {@link Png}).
+ * palette images are expanded to colour (see {@link dev.cm4j.image.Png}). PNGs are decoded by {@link PngDecoder}.
  *
  * <p>Images are decoded on every read; wrap with {@link InMemoryImageDataset#copyOf} to decode once. Reads are
  * thread-safe. {@link #close()} closes the zip file.
@@ -114,6 +113,10 @@ public final class ImageFolderDataset implements ImageDataset, AutoCloseable {
       for (String f : all) {
         String e = ext(f);
         if (READABLE.contains(e)) names.add(f);
+        else if (e.equals(".npy")) {
+          throw new DataException(path + "!" + f, "EDM2 latent datasets (.npy items from dataset_tool.py encode) "
+              + "are not supported; train on the image dataset");
+        }
         else if (UNREADABLE.contains(e)) {
           throw new DataException(path + "!" + f, "image format " + e + " is not supported (EDM would include "
               + "it; convert the dataset to PNG)");
@@ -189,12 +192,7 @@ public final class ImageFolderDataset implements ImageDataset, AutoCloseable {
   }
 
   private static UInt8Image decode(String root, Path dir, ZipFile zip, String name, ZipEntry entry) {
-    byte[] b = read(root, dir, zip, name, entry);
-    try {
-      return Png.decode(b, where(root, name));
-    } catch (UncheckedIOException e) {
-      throw new DataException(where(root, name), e.getMessage(), e);
-    }
+    return PngDecoder.forThread().decode(read(root, dir, zip, name, entry), where(root, name));
   }
 
   private static Labels parseLabels(String file, byte[] json, List<String> names) {

@@ -1,6 +1,5 @@
 package dev.cm4j.data;
 
-import dev.cm4j.image.Resample;
 import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.HostStaging;
 import dev.cm4j.tensor.Stream;
@@ -32,7 +31,9 @@ import java.util.concurrent.BlockingQueue;
  *
  * <p><b>Threads and memory.</b> With {@code prefetch > 0} a daemon platform thread reads and collates batches into
  * plain Java arrays and hands them over through a queue of {@code prefetch} slots, so at most {@code prefetch + 1}
- * host batches exist at once; it never touches libtorch. Tensors are created by {@link #next()} on the calling
+ * host batches exist at once; it never touches libtorch. With {@link LoaderConfig#workers()} ≥ 2 the images of a
+ * batch are decoded on that many threads ({@code ImageCollator}), with results bit-identical to one thread.
+ * Tensors are created by {@link #next()} on the calling
  * thread, so they belong to that thread's open {@link dev.cm4j.tensor.TensorScope} (or to the caller), copied in
  * through one reused native staging buffer. A loader is used from one thread; {@link #close()} stops the prefetch
  * thread, frees the staging buffer and drops a batch uploaded ahead.
@@ -68,6 +69,7 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
   private Stream sideStream; // the stream device uploads are queued on (null: the device has none)
   private Device streamDevice; // the device sideStream was chosen for
   private Boolean pinnedAvailable;
+  private final ImageCollator collator; // images: decodes and converts a batch (on cfg.workers() threads)
 
   private static final Object END = new Object();
 
@@ -99,6 +101,7 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
     checkCompatible(s, cfg, dataset.size());
     this.state = s;
     this.cursor = new Cursor(s, cfg.infinite());
+    collator = dataset instanceof ImageDataset im ? new ImageCollator(im, outRes, cfg.resize(), cfg.workers()) : null;
     if (cfg.prefetch() > 0) {
       queue = new ArrayBlockingQueue<>(cfg.prefetch());
       thread = Thread.ofPlatform().name("cm4j-loader").daemon(true).unstarted(this::produceLoop);
@@ -387,6 +390,7 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
       ahead = null;
     }
     staging.close();
+    if (collator != null) collator.close();
   }
 
   // ------------------------------------------------------------------------------------------ producer side
@@ -421,8 +425,9 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
     if (b < bs) idx = Arrays.copyOf(idx, b);
     float[] x = new float[b * perItem];
     boolean[] flipped = new boolean[b];
-    if (dataset instanceof ImageDataset im) {
-      collateImages(im, idx, x, flipped);
+    if (collator != null) {
+      if (cfg.xflip()) for (int k = 0; k < b; k++) flipped[k] = cursor.flip(); // one draw per image, in order
+      collator.collate(idx, flipped, x);
     } else {
       PointDataset pd = (PointDataset) dataset;
       for (int k = 0; k < b; k++) pd.readPoint(idx[k], x, k * perItem);
@@ -434,50 +439,6 @@ public final class Loader implements Iterator<Batch>, AutoCloseable {
       for (int k = 0; k < b; k++) l.write(idx[k], labels, k * labelDim);
     }
     return new HostBatch(x, labels, idx, flipped, cursor.snapshot());
-  }
-
-  private byte[] pixels;
-  private float[] plane;
-
-  private void collateImages(ImageDataset im, int[] idx, float[] out, boolean[] flipped) {
-    int c = im.channels();
-    int r = im.resolution();
-    int in = c * r * r;
-    if (pixels == null) {
-      pixels = new byte[in];
-      plane = new float[in];
-    }
-    for (int k = 0; k < idx.length; k++) {
-      im.readImage(idx[k], pixels, 0);
-      int o = k * perItem;
-      if (outRes == r) {
-        for (int j = 0; j < in; j++) out[o + j] = (pixels[j] & 0xff) / 127.5f - 1f;
-      } else if (cfg.resize() == LoaderConfig.Resize.PAD) {
-        int lo = (outRes - r) / 2;
-        Arrays.fill(out, o, o + perItem, -1f);
-        for (int ch = 0; ch < c; ch++) {
-          for (int y = 0; y < r; y++) {
-            int s = (ch * r + y) * r;
-            int d = o + (ch * outRes + y + lo) * outRes + lo;
-            for (int xx = 0; xx < r; xx++) out[d + xx] = (pixels[s + xx] & 0xff) / 127.5f - 1f;
-          }
-        }
-      } else {
-        for (int j = 0; j < in; j++) plane[j] = (pixels[j] & 0xff) / 127.5f - 1f;
-        Resample.bilinear(plane, 0, c, r, r, out, o, outRes, outRes);
-      }
-      if (cfg.xflip() && cursor.flip()) {
-        flipped[k] = true;
-        for (int row = 0; row < c * outRes; row++) {
-          int a = o + row * outRes;
-          for (int i = 0, j = outRes - 1; i < j; i++, j--) {
-            float t = out[a + i];
-            out[a + i] = out[a + j];
-            out[a + j] = t;
-          }
-        }
-      }
-    }
   }
 
   /** The producer's position in the item stream. */

@@ -15,6 +15,9 @@ package dev.cm4j.data;
  * @param rank this process's rank, 0 ≤ rank &lt; worldSize
  * @param worldSize number of processes sharing the dataset; each epoch is split into disjoint, covering shards
  * @param prefetch number of ready batches a background thread keeps queued; 0 loads on the caller's thread
+ * @param workers threads that decode the images of a batch: the producing thread (the prefetch thread, or the
+ *     caller's with {@code prefetch} 0) plus {@code workers − 1} pool threads; 0 and 1 both mean the producing
+ *     thread alone. Batches are bit-identical for every value.
  */
 public record LoaderConfig(
     int batchSize,
@@ -27,7 +30,8 @@ public record LoaderConfig(
     boolean useLabels,
     int rank,
     int worldSize,
-    int prefetch) {
+    int prefetch,
+    int workers) {
 
   /** How images are brought to the output resolution. */
   public enum Resize {
@@ -48,61 +52,74 @@ public record LoaderConfig(
       throw new IllegalArgumentException("need 0 <= rank < worldSize, got rank " + rank + " of " + worldSize);
     }
     if (prefetch < 0) throw new IllegalArgumentException("prefetch must be >= 0: " + prefetch);
+    if (workers < 0) throw new IllegalArgumentException("workers must be >= 0: " + workers);
+  }
+
+  /** As the canonical constructor, decoding on the producing thread alone (workers 1). */
+  public LoaderConfig(int batchSize, long seed, boolean shuffle, boolean infinite, boolean xflip, int resolution,
+      Resize resize, boolean useLabels, int rank, int worldSize, int prefetch) {
+    this(batchSize, seed, shuffle, infinite, xflip, resolution, resize, useLabels, rank, worldSize, prefetch, 1);
   }
 
   /**
    * Defaults for training: shuffled, infinite, no flip, native resolution, labels on, a single rank, 2 batches
-   * prefetched.
+   * prefetched, decoded on the prefetch thread.
    */
   public static LoaderConfig of(int batchSize, long seed) {
-    return new LoaderConfig(batchSize, seed, true, true, false, 0, Resize.PAD, true, 0, 1, 2);
+    return new LoaderConfig(batchSize, seed, true, true, false, 0, Resize.PAD, true, 0, 1, 2, 1);
   }
 
   /** With shuffling on or off. */
   public LoaderConfig withShuffle(boolean shuffle) {
     return new LoaderConfig(batchSize, seed, shuffle, infinite, xflip, resolution, resize, useLabels, rank,
-        worldSize, prefetch);
+        worldSize, prefetch, workers);
   }
 
   /** Infinite (true) or a single epoch (false). */
   public LoaderConfig withInfinite(boolean infinite) {
     return new LoaderConfig(batchSize, seed, shuffle, infinite, xflip, resolution, resize, useLabels, rank,
-        worldSize, prefetch);
+        worldSize, prefetch, workers);
   }
 
   /** With random x-flips on or off. */
   public LoaderConfig withXflip(boolean xflip) {
     return new LoaderConfig(batchSize, seed, shuffle, infinite, xflip, resolution, resize, useLabels, rank,
-        worldSize, prefetch);
+        worldSize, prefetch, workers);
   }
 
   /** Output images at {@code resolution} (0: the dataset's) using {@code resize}. */
   public LoaderConfig withResize(int resolution, Resize resize) {
     return new LoaderConfig(batchSize, seed, shuffle, infinite, xflip, resolution, resize, useLabels, rank,
-        worldSize, prefetch);
+        worldSize, prefetch, workers);
   }
 
   /** With labels on or off. */
   public LoaderConfig withLabels(boolean useLabels) {
     return new LoaderConfig(batchSize, seed, shuffle, infinite, xflip, resolution, resize, useLabels, rank,
-        worldSize, prefetch);
+        worldSize, prefetch, workers);
   }
 
   /** As shard {@code rank} of {@code worldSize}. */
   public LoaderConfig withShard(int rank, int worldSize) {
     return new LoaderConfig(batchSize, seed, shuffle, infinite, xflip, resolution, resize, useLabels, rank,
-        worldSize, prefetch);
+        worldSize, prefetch, workers);
   }
 
   /** With {@code prefetch} batches queued by a background thread (0: synchronous). */
   public LoaderConfig withPrefetch(int prefetch) {
     return new LoaderConfig(batchSize, seed, shuffle, infinite, xflip, resolution, resize, useLabels, rank,
-        worldSize, prefetch);
+        worldSize, prefetch, workers);
   }
 
   /** With a different batch size. */
   public LoaderConfig withBatchSize(int batchSize) {
     return new LoaderConfig(batchSize, seed, shuffle, infinite, xflip, resolution, resize, useLabels, rank,
-        worldSize, prefetch);
+        worldSize, prefetch, workers);
+  }
+
+  /** With {@code workers} threads decoding each batch's images (0 or 1: the producing thread alone). */
+  public LoaderConfig withWorkers(int workers) {
+    return new LoaderConfig(batchSize, seed, shuffle, infinite, xflip, resolution, resize, useLabels, rank,
+        worldSize, prefetch, workers);
   }
 }

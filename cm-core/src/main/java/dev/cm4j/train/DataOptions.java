@@ -46,6 +46,15 @@ public sealed interface DataOptions {
     return 64;
   }
 
+  /**
+   * Threads decoding each batch's images (EDM's {@code --workers}, default 1): 0 loads every batch on the training
+   * thread itself, 1 on one background (prefetch) thread, n on that thread plus n − 1 helpers. Batches do not
+   * depend on it.
+   */
+  default int workers() {
+    return 1;
+  }
+
   private static Path existing(String path, String kind) {
     if (path == null) throw new OptionException("data.path", "required for data.kind " + kind);
     if (!Files.exists(Path.of(path))) throw new IllegalArgumentException("data.path does not exist: " + path);
@@ -58,6 +67,7 @@ public sealed interface DataOptions {
    *
    * @param resolution loader resolution (images are padded to it; 0: the dataset's own)
    * @param grid images in the sample grids
+   * @param workers threads decoding each batch ({@link DataOptions#workers()})
    */
   record Images(
       @JsonProperty("kind") String kind,
@@ -65,16 +75,18 @@ public sealed interface DataOptions {
       @JsonProperty("resolution") int resolution,
       @JsonProperty("xflip") boolean xflip,
       @JsonProperty("grid") int grid,
-      @JsonProperty("use_labels") boolean useLabels) implements DataOptions {
+      @JsonProperty("use_labels") boolean useLabels,
+      @JsonProperty("workers") int workers) implements DataOptions {
     public Images {
       OptionException.oneOf("kind", kind, List.of("fashion-mnist", "cifar10", "folder"));
       OptionException.atLeast("resolution", resolution, 0);
       OptionException.atLeast("grid", grid, 1);
+      OptionException.atLeast("workers", workers, 0);
       if (useLabels && !kind.equals("folder")) throw new OptionException("use_labels", "only for kind folder");
     }
 
     static Images defaults(String kind) {
-      return new Images(kind, null, 0, false, 64, false);
+      return new Images(kind, null, 0, false, 64, false, 1);
     }
 
     @Override

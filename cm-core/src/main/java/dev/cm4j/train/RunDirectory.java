@@ -66,6 +66,11 @@ final class RunDirectory {
     return dir.resolve("stats.jsonl");
   }
 
+  /** data.png: a grid of training images written when a run starts (as ECT's training loop does). */
+  Path dataGrid() {
+    return dir.resolve("data.png");
+  }
+
   Path lossPlot() {
     return dir.resolve("loss.png");
   }

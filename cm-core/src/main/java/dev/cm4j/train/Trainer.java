@@ -89,6 +89,9 @@ public final class Trainer implements AutoCloseable {
     } else {
       throw new IllegalArgumentException("unsupported dataset type " + dataset.getClass().getSimpleName());
     }
+    if (dir != null && state == null && dataset instanceof ImageDataset img) {
+      writeDataGrid(img, opts.data().grid(), opts.seed(), dir.dataGrid());
+    }
     if (opts.batch() % world != 0) {
       throw new IllegalArgumentException("batch " + opts.batch() + " is not divisible by the " + world + " processes");
     }
@@ -99,7 +102,8 @@ public final class Trainer implements AutoCloseable {
           + " (batch " + opts.batch() + " over " + world + " processes)");
     }
     LoaderConfig lc = new LoaderConfig(batchGpu, opts.seed(), true, true, opts.data().xflip(),
-        resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, false, rank, world, 2);
+        resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, false, rank, world,
+        opts.data().workers() == 0 ? 0 : 2, opts.data().workers());
     RunObjective.NetFactory nets = (cfg, sEmb) -> Builders.network(cfg, resolution, channels, sEmb);
     RunObjective objective = RunObjective.create(opts, nets, opts.seed(), device);
     objective.shardRank = rank;
@@ -155,6 +159,17 @@ public final class Trainer implements AutoCloseable {
         }
       }
     }
+  }
+
+  /**
+   * Writes {@code n} training images, drawn in a seeded random order (cycling when the dataset is smaller), as a
+   * PNG grid of ⌈√n⌉ columns at the dataset's own resolution — the run's data.png, like the sample grids' layout.
+   */
+  static void writeDataGrid(ImageDataset data, int n, long seed, Path png) {
+    int[] order = Loader.permutation(data.size(), seed, 0, true);
+    List<dev.cm4j.image.UInt8Image> images = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) images.add(data.image(order[i % order.length]));
+    dev.cm4j.image.Png.write(dev.cm4j.image.ImageGrid.grid(images, (int) Math.ceil(Math.sqrt(n))), png);
   }
 
   /** Starts a new run in a fresh NNNNN-desc directory under outdir. */
