@@ -118,33 +118,59 @@ public final class AugmentPipe {
     }
   }
 
-  /** The random numbers the pipe consumes, in EDM's order. */
+  /**
+   * The random numbers the pipe consumes, in EDM's order. Each request names the axis of its shape that runs over the
+   * images of the batch, so that a data-parallel rank can draw for the global batch and keep its own rows
+   * ({@link #sharded}).
+   */
   public interface Draws {
     /** U[0, 1) float32 of the shape. */
-    Tensor rand(long... shape);
+    Tensor rand(int batchAxis, long... shape);
 
     /** N(0, 1) float32 of the shape. */
-    Tensor randn(long... shape);
+    Tensor randn(int batchAxis, long... shape);
 
     /** Integers on [0, high) as int64 of the shape. */
-    Tensor randint(long high, long... shape);
+    Tensor randint(long high, int batchAxis, long... shape);
 
     /** Draws from gen (null: the device's default generator) on device. */
     static Draws of(Generator gen, Device device) {
+      return sharded(gen, device, 0, 1);
+    }
+
+    /**
+     * Draws for a global batch of world times the local size from gen on device, of which rank keeps the rows rank,
+     * rank + world, … (the loader's strided sharding): the augmentations of an image do not depend on the number of
+     * processes.
+     */
+    static Draws sharded(Generator gen, Device device, int rank, int world) {
+      if (world < 1 || rank < 0 || rank >= world) {
+        throw new IllegalArgumentException("bad shard: rank " + rank + " of " + world);
+      }
+      interface Source {
+        Tensor draw(long[] shape);
+      }
       return new Draws() {
-        @Override
-        public Tensor rand(long... shape) {
-          return Tensor.rand(shape, DType.FLOAT32, device, gen);
+        Tensor shard(int axis, long[] shape, Source s) {
+          if (world == 1) return s.draw(shape);
+          long[] g = shape.clone();
+          g[axis] *= world;
+          return s.draw(g).slice(axis, rank, g[axis], world).contiguous();
         }
 
         @Override
-        public Tensor randn(long... shape) {
-          return Tensor.randn(shape, DType.FLOAT32, device, gen);
+        public Tensor rand(int batchAxis, long... shape) {
+          return shard(batchAxis, shape, sh -> Tensor.rand(sh, DType.FLOAT32, device, gen));
         }
 
         @Override
-        public Tensor randint(long high, long... shape) {
-          return Tensor.randint(0, high, shape, DType.INT64, device, gen);
+        public Tensor randn(int batchAxis, long... shape) {
+          return shard(batchAxis, shape, sh -> Tensor.randn(sh, DType.FLOAT32, device, gen));
+        }
+
+        @Override
+        public Tensor randint(long high, int batchAxis, long... shape) {
+          return shard(batchAxis, shape, sh -> Tensor.randint(0, high, sh, DType.INT64, device, gen));
         }
       };
     }
@@ -205,17 +231,17 @@ public final class AugmentPipe {
 
     // Pixel blitting.
     if (cfg.xflip() > 0) {
-      Tensor f = gate(draws.randint(2, n, 1, 1, 1), draws.rand(n, 1, 1, 1), cfg.xflip() * p);
+      Tensor f = gate(draws.randint(2, 0, n, 1, 1, 1), draws.rand(0, n, 1, 1, 1), cfg.xflip() * p);
       x = Tensor.where(f.eq(1.0), x.flip(3), x);
       labels.add(f);
     }
     if (cfg.yflip() > 0) {
-      Tensor f = gate(draws.randint(2, n, 1, 1, 1), draws.rand(n, 1, 1, 1), cfg.yflip() * p);
+      Tensor f = gate(draws.randint(2, 0, n, 1, 1, 1), draws.rand(0, n, 1, 1, 1), cfg.yflip() * p);
       x = Tensor.where(f.eq(1.0), x.flip(2), x);
       labels.add(f);
     }
     if (cfg.rotateInt() > 0) {
-      Tensor r = gate(draws.randint(4, n, 1, 1, 1), draws.rand(n, 1, 1, 1), cfg.rotateInt() * p);
+      Tensor r = gate(draws.randint(4, 0, n, 1, 1, 1), draws.rand(0, n, 1, 1, 1), cfg.rotateInt() * p);
       Tensor r1 = r.eq(1.0);
       Tensor r2 = r.eq(2.0);
       Tensor r3 = r.eq(3.0);
@@ -226,7 +252,8 @@ public final class AugmentPipe {
       labels.add(r2.logicalOr(r3));
     }
     if (cfg.translateInt() > 0) {
-      Tensor t = gate(draws.rand(2, n, 1, 1, 1).mul(2.0).sub(1.0), draws.rand(1, n, 1, 1, 1), cfg.translateInt() * p);
+      Tensor t = gate(draws.rand(1, 2, n, 1, 1, 1).mul(2.0).sub(1.0), draws.rand(1, 1, n, 1, 1, 1),
+          cfg.translateInt() * p);
       Tensor tx = t.select(0, 0).mul(w * cfg.translateIntMax()).round().to(DType.INT64);
       Tensor ty = t.select(0, 1).mul(h * cfg.translateIntMax()).round().to(DType.INT64);
       Tensor b = Tensor.arange(0, n, 1, DType.INT64, dev).reshape(n, 1, 1, 1);
@@ -245,23 +272,23 @@ public final class AugmentPipe {
     // Parameters of the general geometric transforms: G_inv maps output to input coordinates.
     Tensor gInv = null;
     if (cfg.scale() > 0) {
-      Tensor s = gate(draws.randn(n), draws.rand(n), cfg.scale() * p);
+      Tensor s = gate(draws.randn(0, n), draws.rand(0, n), cfg.scale() * p);
       Tensor sc = exp2(s.mul(cfg.scaleStd()));
       gInv = mm(gInv, scale2d(sc.reciprocal(), sc.reciprocal(), dev));
       labels.add(s);
     }
     if (cfg.rotateFrac() > 0) {
-      Tensor a = gate(draws.rand(n).mul(2.0).sub(1.0).mul(Math.PI * cfg.rotateFracMax()), draws.rand(n),
+      Tensor a = gate(draws.rand(0, n).mul(2.0).sub(1.0).mul(Math.PI * cfg.rotateFracMax()), draws.rand(0, n),
           cfg.rotateFrac() * p);
       gInv = mm(gInv, rotate2d(a, dev)); // rotate2d_inv(−a)
       labels.add(a.cos().sub(1.0));
       labels.add(a.sin());
     }
     if (cfg.aniso() > 0) {
-      Tensor s = draws.randn(n);
-      Tensor r = draws.rand(n).mul(2.0).sub(1.0).mul(Math.PI);
-      s = gate(s, draws.rand(n), cfg.aniso() * p);
-      r = gate(r, draws.rand(n), cfg.anisoRotateProb());
+      Tensor s = draws.randn(0, n);
+      Tensor r = draws.rand(0, n).mul(2.0).sub(1.0).mul(Math.PI);
+      s = gate(s, draws.rand(0, n), cfg.aniso() * p);
+      r = gate(r, draws.rand(0, n), cfg.anisoRotateProb());
       Tensor sc = exp2(s.mul(cfg.anisoStd()));
       gInv = mm(gInv, rotate2d(r.neg(), dev));
       gInv = mm(gInv, scale2d(sc.reciprocal(), sc, dev));
@@ -270,7 +297,7 @@ public final class AugmentPipe {
       labels.add(s.mul(r.sin()));
     }
     if (cfg.translateFrac() > 0) {
-      Tensor t = gate(draws.randn(2, n), draws.rand(1, n), cfg.translateFrac() * p);
+      Tensor t = gate(draws.randn(1, 2, n), draws.rand(1, 1, n), cfg.translateFrac() * p);
       Tensor t0 = t.select(0, 0);
       Tensor t1 = t.select(0, 1);
       gInv = mm(gInv, translate2d(t0.mul(-w * cfg.translateFracStd()), t1.mul(-h * cfg.translateFracStd()), dev));
@@ -286,30 +313,31 @@ public final class AugmentPipe {
       Tensor lumaOuter = luma.reshape(4, 1).mul(luma.reshape(1, 4));
       Tensor m = null;
       if (cfg.brightness() > 0) {
-        Tensor v = gate(draws.randn(n), draws.rand(n), cfg.brightness() * p);
+        Tensor v = gate(draws.randn(0, n), draws.rand(0, n), cfg.brightness() * p);
         Tensor o = v.mul(cfg.brightnessStd());
         m = mmLeft(translate3d(o, o, o, dev), m);
         labels.add(v);
       }
       if (cfg.contrast() > 0) {
-        Tensor v = gate(draws.randn(n), draws.rand(n), cfg.contrast() * p);
+        Tensor v = gate(draws.randn(0, n), draws.rand(0, n), cfg.contrast() * p);
         Tensor s = exp2(v.mul(cfg.contrastStd()));
         m = mmLeft(scale3d(s, s, s, dev), m);
         labels.add(v);
       }
       if (cfg.lumaflip() > 0) {
-        Tensor v = gate(draws.randint(2, n, 1, 1), draws.rand(n, 1, 1), cfg.lumaflip() * p);
+        Tensor v = gate(draws.randint(2, 0, n, 1, 1), draws.rand(0, n, 1, 1), cfg.lumaflip() * p);
         m = mmLeft(eye.sub(lumaOuter.mul(2.0).mul(v)), m);
         labels.add(v);
       }
       if (cfg.hue() > 0) {
-        Tensor a = gate(draws.rand(n).mul(2.0).sub(1.0).mul(Math.PI * cfg.hueMax()), draws.rand(n), cfg.hue() * p);
+        Tensor a = gate(draws.rand(0, n).mul(2.0).sub(1.0).mul(Math.PI * cfg.hueMax()), draws.rand(0, n),
+            cfg.hue() * p);
         m = mmLeft(rotateAboutLuma(a, dev), m);
         labels.add(a.cos().sub(1.0));
         labels.add(a.sin());
       }
       if (cfg.saturation() > 0) {
-        Tensor v = gate(draws.randn(n, 1, 1), draws.rand(n, 1, 1), cfg.saturation() * p);
+        Tensor v = gate(draws.randn(0, n, 1, 1), draws.rand(0, n, 1, 1), cfg.saturation() * p);
         m = mmLeft(lumaOuter.add(eye.sub(lumaOuter).mul(exp2(v.mul(cfg.saturationStd())))), m);
         labels.add(v);
       }

@@ -25,17 +25,17 @@ class AugmentPipeTest {
   /** Draws that return fixed values: every rand is u, every randn is g, every randint is k. */
   record Fixed(double u, double g, long k) implements AugmentPipe.Draws {
     @Override
-    public Tensor rand(long... shape) {
+    public Tensor rand(int batchAxis, long... shape) {
       return Tensor.full(shape, u, DType.FLOAT32, Device.CPU);
     }
 
     @Override
-    public Tensor randn(long... shape) {
+    public Tensor randn(int batchAxis, long... shape) {
       return Tensor.full(shape, g, DType.FLOAT32, Device.CPU);
     }
 
     @Override
-    public Tensor randint(long high, long... shape) {
+    public Tensor randint(long high, int batchAxis, long... shape) {
       return Tensor.full(shape, k, DType.INT64, Device.CPU);
     }
   }
@@ -183,17 +183,17 @@ class AugmentPipeTest {
     }
 
     @Override
-    public Tensor rand(long... shape) {
+    public Tensor rand(int batchAxis, long... shape) {
       return next("rand", shape);
     }
 
     @Override
-    public Tensor randn(long... shape) {
+    public Tensor randn(int batchAxis, long... shape) {
       return next("randn", shape);
     }
 
     @Override
-    public Tensor randint(long high, long... shape) {
+    public Tensor randint(long high, int batchAxis, long... shape) {
       return next("randint:" + high, shape);
     }
   }
@@ -229,6 +229,28 @@ class AugmentPipeTest {
           assertTrue(maxAbs(rg.labels(), refLabels) < 1e-5, name + " seeded labels");
           assertTrue(maxAbs(rg.images(), refImages) < 1e-4, name + " seeded images");
         }
+      }
+    }
+  }
+
+  /** Two ranks with sharded draws augment their rows of a batch as one process augments the whole batch. */
+  @Test
+  void shardedDrawsReproduceTheSingleProcessAugmentation() {
+    try (TensorScope s = TensorScope.open()) {
+      Tensor x = images(8, 4, 3, 12, 12);
+      AugmentPipe pipe = new AugmentPipe(AugmentPipe.Config.everything(0.9));
+      AugmentPipe.Result whole;
+      try (Generator g = Generator.cpu(21)) {
+        whole = pipe.apply(x, g);
+      }
+      for (int rank = 0; rank < 2; rank++) {
+        Tensor mine = x.slice(0, rank, 4, 2);
+        AugmentPipe.Result r;
+        try (Generator g = Generator.cpu(21)) {
+          r = pipe.apply(mine, AugmentPipe.Draws.sharded(g, Device.CPU, rank, 2));
+        }
+        assertEquals(0, maxAbs(r.labels(), whole.labels().slice(0, rank, 4, 2)), "rank " + rank);
+        assertTrue(maxAbs(r.images(), whole.images().slice(0, rank, 4, 2)) < 1e-5, "rank " + rank);
       }
     }
   }
