@@ -46,6 +46,8 @@ import java.util.Map;
  * @param initFrom safetensors file whose matching weights initialise the network (ECT's --transfer), or null
  * @param device where the run computes: "auto" (cuda:LOCAL_RANK when CUDA is available, else the CPU), "cpu",
  *     "cuda" or "cuda:N" ({@link Devices#resolve})
+ * @param augment EDM's augmentation pipeline ({@link AugmentOptions}; p = 0: off); with p > 0 the network's
+ *     augment_dim is fitted to it
  */
 public record TrainingOptions(
     @JsonProperty("desc") String desc,
@@ -69,7 +71,8 @@ public record TrainingOptions(
     @JsonProperty("precision") String precision,
     @JsonProperty("sample_steps") double[] sampleSteps,
     @JsonProperty("init_from") String initFrom,
-    @JsonProperty("device") String device) {
+    @JsonProperty("device") String device,
+    @JsonProperty("augment") AugmentOptions augment) {
 
   /** The mapper of options files: indented, enums written in lower case (as they are read). */
   static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT)
@@ -84,15 +87,16 @@ public record TrainingOptions(
   static final String DEFAULTS = """
       {"desc": null, "precond": {}, "lr_rampup_kimg": 0, "ema": [], "batch_gpu": 0, "tick_kimg": 50,
        "snap_ticks": 50, "state_ticks": 500, "seed": 0, "threads": 0, "clip_grad_norm": 0, "nan_guard": "stop",
-       "precision": "fp32", "sample_steps": [], "init_from": null, "device": "auto"}""";
+       "precision": "fp32", "sample_steps": [], "init_from": null, "device": "auto", "augment": {}}""";
 
   public TrainingOptions {
     for (var e : new Object[][] {{"network", network}, {"precond", precond}, {"objective", objective},
         {"optimizer", optimizer}, {"data", data}, {"ema", ema}, {"nan_guard", nanGuard}, {"precision", precision},
-        {"sample_steps", sampleSteps}, {"device", device}}) {
+        {"sample_steps", sampleSteps}, {"device", device}, {"augment", augment}}) {
       if (e[1] == null) throw new OptionException((String) e[0], "required");
     }
     ema = List.copyOf(ema);
+    network = augment.fit(network, objective);
     OptionException.atLeast("lr_rampup_kimg", lrRampupKimg, 0);
     OptionException.atLeast("batch", batch, 1);
     if (batchGpu < 0 || (batchGpu > 0 && batch % batchGpu != 0)) {
