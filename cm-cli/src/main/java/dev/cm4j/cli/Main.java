@@ -22,7 +22,7 @@ import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
 import org.apache.commons.cli.ParseException;
 
-/** The {@code cm} command: train, sample, eval, export, info. */
+/** The {@code cm} command: train, sample, eval, export, phema, info. */
 public final class Main {
   private Main() {}
 
@@ -47,6 +47,8 @@ public final class Main {
           return EvalCommand.run(rest, out);
         case "export":
           return ExportCommand.run(rest, out, err);
+        case "phema":
+          return PhemaCommand.run(rest, out);
         case "--help":
         case "-h":
         case "help":
@@ -60,6 +62,7 @@ public final class Main {
                 eval    FID, KID and FD-fmnist of a snapshot's samples or of images; reference statistics;
                         sliced Wasserstein (swd) of point samples
                 export  PyTorch checkpoints (EDM/ECT/CTM .pkl/.pt) <-> cm4j safetensors
+                phema   post-hoc EMA (EDM2): reconstruct any power-function EMA width from a run's stored snapshots
                 info    cm4j and libtorch versions, devices, threads, build configuration
 
               Run 'cm <command> --help' for a command's options; --verbose shows stack traces."""

@@ -131,6 +131,87 @@ public final class EMA implements AutoCloseable {
     return Math.sqrt((gamma + 1) / ((gamma + 2) * (gamma + 2)) / (gamma + 3));
   }
 
+  /**
+   * The inner product of two power-function EMA profiles, one snapshot at time aOfs of profile aStd and one at bOfs
+   * of bStd (EDM2 Eq. 151 and Algorithm 3, {@code power_function_correlation}): with γ_a, γ_b their exponents,
+   * (γ_a + 1)(γ_b + 1)·(a/b)^e / ((γ_a + γ_b + 1)·max(a, b)), e = γ_b if a &lt; b else −γ_a.
+   */
+  public static double powerCorrelation(double aOfs, double aStd, double bOfs, double bStd) {
+    double ga = sigmaRelToGamma(aStd);
+    double gb = sigmaRelToGamma(bStd);
+    double e = aOfs < bOfs ? gb : -ga;
+    return (ga + 1) * (gb + 1) * Math.pow(aOfs / bOfs, e) / ((ga + gb + 1) * Math.max(aOfs, bOfs));
+  }
+
+  /**
+   * Post-hoc EMA (EDM2 Algorithm 3, {@code solve_posthoc_coefficients}): the weights x[i][j] with which stored
+   * power-function snapshots i (taken at inNimg[i] images with profile inStd[i]) combine into the profile outStd[j]
+   * at outNimg images. It solves the least-squares normal equations A·X = B with A the snapshots' pairwise profile
+   * inner products and B their inner products with the targets, then scales each column to sum to 1.
+   *
+   * @return x[in][out]
+   */
+  public static double[][] solvePosthoc(double[] inNimg, double[] inStd, double outNimg, double[] outStd) {
+    int n = inNimg.length;
+    if (n == 0 || inStd.length != n) {
+      throw new IllegalArgumentException("post-hoc EMA needs one std per stored snapshot and at least one snapshot");
+    }
+    for (int i = 0; i < n; i++) {
+      if (!(inNimg[i] > 0)) throw new IllegalArgumentException("snapshot time must be positive: " + inNimg[i]);
+    }
+    if (!(outNimg > 0)) throw new IllegalArgumentException("reconstruction time must be positive: " + outNimg);
+    int m = outStd.length;
+    double[][] a = new double[n][n];
+    double[][] b = new double[n][m];
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < n; j++) a[i][j] = powerCorrelation(inNimg[i], inStd[i], inNimg[j], inStd[j]);
+      for (int j = 0; j < m; j++) b[i][j] = powerCorrelation(inNimg[i], inStd[i], outNimg, outStd[j]);
+    }
+    double[][] x = solve(a, b);
+    for (int j = 0; j < m; j++) {
+      double sum = 0;
+      for (int i = 0; i < n; i++) sum += x[i][j];
+      for (int i = 0; i < n; i++) x[i][j] /= sum;
+    }
+    return x;
+  }
+
+  /** A·X = B by LU decomposition with partial pivoting (LAPACK's gesv, as numpy.linalg.solve); A is overwritten. */
+  static double[][] solve(double[][] a, double[][] b) {
+    int n = a.length;
+    int m = b[0].length;
+    double[][] x = new double[n][];
+    for (int i = 0; i < n; i++) x[i] = b[i].clone();
+    for (int k = 0; k < n; k++) {
+      int piv = k;
+      for (int i = k + 1; i < n; i++) if (Math.abs(a[i][k]) > Math.abs(a[piv][k])) piv = i;
+      if (a[piv][k] == 0 || !Double.isFinite(a[piv][k])) {
+        throw new IllegalArgumentException("post-hoc EMA: the stored profiles are linearly dependent (a snapshot "
+            + "time and std appear twice?)");
+      }
+      double[] t = a[k];
+      a[k] = a[piv];
+      a[piv] = t;
+      t = x[k];
+      x[k] = x[piv];
+      x[piv] = t;
+      for (int i = k + 1; i < n; i++) {
+        double f = a[i][k] / a[k][k];
+        if (f == 0) continue;
+        for (int j = k; j < n; j++) a[i][j] -= f * a[k][j];
+        for (int j = 0; j < m; j++) x[i][j] -= f * x[k][j];
+      }
+    }
+    for (int k = n - 1; k >= 0; k--) {
+      for (int j = 0; j < m; j++) {
+        double v = x[k][j];
+        for (int i = k + 1; i < n; i++) v -= a[k][i] * x[i][j];
+        x[k][j] = v / a[k][k];
+      }
+    }
+    return x;
+  }
+
   /** One averaged copy: its rule and its tensors, keyed like the network's. */
   private static final class Track {
     final Beta rule;

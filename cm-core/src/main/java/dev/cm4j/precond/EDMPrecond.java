@@ -80,6 +80,11 @@ public final class EDMPrecond extends Module implements Denoiser {
     return new EDMPrecond(net, 0.5, 0.002, 80, Boundary.CM);
   }
 
+  /** This model as a {@link Denoiser} that passes augmentLabels (null: none) to every call. */
+  public Denoiser withAugmentLabels(Tensor augmentLabels) {
+    return augmentLabels == null ? this : (x, sigma, classLabels) -> denoise(x, sigma, classLabels, augmentLabels);
+  }
+
   /** The raw network. */
   public EDMNetwork network() {
     return net;
@@ -102,6 +107,14 @@ public final class EDMPrecond extends Module implements Denoiser {
 
   @Override
   public Tensor denoise(Tensor x, Tensor sigma, Tensor classLabels) {
+    return denoise(x, sigma, classLabels, null);
+  }
+
+  /**
+   * D(x, σ) of an augmented batch: augmentLabels [N, augment_dim] (EDM's AugmentPipe labels; null: none) go to the raw
+   * network's augmentation input.
+   */
+  public Tensor denoise(Tensor x, Tensor sigma, Tensor classLabels, Tensor augmentLabels) {
     x = x.to(DType.FLOAT32);
     long n = x.dim();
     long[] bshape = new long[(int) n];
@@ -119,7 +132,7 @@ public final class EDMPrecond extends Module implements Denoiser {
       labels = classLabels != null ? classLabels.to(DType.FLOAT32).reshape(-1, net.labelDim())
           : Tensor.zeros(new long[] {1, net.labelDim()}, DType.FLOAT32, x.device());
     }
-    Tensor fx = net.forward(cIn.mul(x), cNoise.flatten(), labels, null);
+    Tensor fx = net.forward(cIn.mul(x), cNoise.flatten(), labels, augmentLabels);
     return cSkip.mul(x).add(cOut.mul(fx.to(DType.FLOAT32)));             // D = c_skip·x + c_out·F
   }
 }

@@ -126,9 +126,12 @@ final class CmObjective extends RunObjective {
     long[] global = cm.drawPairs(grid, (int) x.size(0) * shardWorld, rnd);
     long[] pairs = new long[(int) x.size(0)];
     for (int i = 0; i < pairs.length; i++) pairs[i] = global[shardRank + i * shardWorld];
+    var y = augmented(x, gen);
     Tensor z = draw(x.shape(), x.dtype(), x.device(), gen);
     stats.put("levels", (double) cm.numLevels(iteration));
-    return cm.loss(net, target(), distill ? teacher : null, x, labels, grid, pairs, z, null);
+    Tensor a = y.labels();
+    return cm.loss(net.withAugmentLabels(a), target().withAugmentLabels(a),
+        distill ? teacher.withAugmentLabels(a) : null, y.images(), labels, grid, pairs, z, null);
   }
 
   @Override

@@ -98,8 +98,9 @@ final class EctObjective extends RunObjective {
   Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats) {
     stats.put("stage", (double) stage(images));
     Tensor n = draw(new long[] {x.size(0)}, dev.cm4j.tensor.DType.FLOAT32, x.device(), gen);
+    var y = augmented(x, gen); // ECMLoss augments after drawing t, before the noise
     Tensor eps = draw(x.shape(), x.dtype(), x.device(), gen);
-    return ect.loss(net, x, labels, stage(images), n, eps, null);
+    return ect.loss(net.withAugmentLabels(y.labels()), y.images(), labels, stage(images), n, eps, null);
   }
 
   @Override

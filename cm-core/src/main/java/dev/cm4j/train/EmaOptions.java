@@ -55,11 +55,19 @@ public sealed interface EmaOptions {
     }
   }
 
-  /** EDM2's power-function profile of relative width σ_rel (EDM2: 0.05, 0.10). */
-  record Power(@JsonProperty("kind") String kind, @JsonProperty("sigma_rel") double sigmaRel) implements EmaOptions {
+  /**
+   * EDM2's power-function profile of relative width σ_rel (EDM2 trains with two, 0.05 and 0.10). With snapshot_kimg
+   * &gt; 0 the track is also stored every snapshot_kimg thousand images as
+   * {@code network-snapshot-IIIIIIIII-S.SSS.safetensors} (images, σ_rel; EDM2's naming), the input of post-hoc EMA
+   * ({@link PosthocEma}, {@code cm phema}); 0 stores nothing beyond the regular snapshots.
+   */
+  record Power(@JsonProperty("kind") String kind, @JsonProperty("sigma_rel") double sigmaRel,
+      @JsonProperty("snapshot_kimg") double snapshotKimg) implements EmaOptions {
     public Power {
       OptionException.oneOf("kind", kind, List.of("power"));
       OptionException.positive("sigma_rel", sigmaRel);
+      OptionException.finite("snapshot_kimg", snapshotKimg);
+      OptionException.atLeast("snapshot_kimg", snapshotKimg, 0);
       try {
         new EMA.PowerFunction(sigmaRel);
       } catch (IllegalArgumentException e) {
@@ -68,7 +76,7 @@ public sealed interface EmaOptions {
     }
 
     static Power defaults(String kind) {
-      return new Power("power", 0.05);
+      return new Power("power", 0.05, 0);
     }
 
     @Override

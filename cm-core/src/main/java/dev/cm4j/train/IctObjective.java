@@ -83,8 +83,9 @@ final class IctObjective extends RunObjective {
     long[] global = ict.drawPairs(grid, (int) x.size(0) * shardWorld, rnd);
     long[] pairs = new long[(int) x.size(0)];
     for (int i = 0; i < pairs.length; i++) pairs[i] = global[shardRank + i * shardWorld];
+    var y = augmented(x, gen);
     Tensor z = draw(x.shape(), x.dtype(), x.device(), gen);
-    return ict.loss(net, null, null, x, labels, grid, pairs, z, null);
+    return ict.loss(net.withAugmentLabels(y.labels()), null, null, y.images(), labels, grid, pairs, z, null);
   }
 
   @Override

@@ -59,9 +59,24 @@ abstract class RunObjective {
 
   /**
    * Per-sample loss of a batch at the given progress; parts go into {@code stats} for logging, as device tensors (no
-   * host read may happen here: the loop's step never waits for the device).
+   * host read may happen here: the loop's step never waits for the device, except for the geometric augmentation's
+   * margin when {@link #augment} is on). An objective that supports augmentation applies {@link #augment} to x itself
+   * (ECT's ECMLoss does so inside the loss, between its draws of t and of the noise) and passes the labels to every
+   * network call.
    */
   abstract Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats);
+
+  /** EDM's augmentation pipeline (options.augment with p > 0), or null. Set by {@link #create}. */
+  dev.cm4j.data.AugmentPipe augment;
+
+  /**
+   * x augmented with draws from gen (this shard's rows of draws for the global batch), or x with null labels when
+   * augmentation is off.
+   */
+  dev.cm4j.data.AugmentPipe.Result augmented(Tensor x, Generator gen) {
+    if (augment == null) return new dev.cm4j.data.AugmentPipe.Result(x, null);
+    return augment.apply(x, dev.cm4j.data.AugmentPipe.Draws.sharded(gen, x.device(), shardRank, shardWorld));
+  }
 
   /** A short description of the schedule position (e.g. "stage 2"), or "". */
   String position(long images) {
@@ -166,6 +181,7 @@ abstract class RunObjective {
       case CtmObjective.Options c -> new CtmObjective(o, nets, sd, seed, device);
     };
     r.onDevice(r.model());
+    if (o.augment().enabled()) r.augment = new dev.cm4j.data.AugmentPipe(o.augment().config());
     return r;
   }
 

@@ -187,6 +187,10 @@ final class TrainingLoop {
           if (run.ema() != null) run.ema().update(opts.batch(), skip);
           images += opts.batch();
           iteration++;
+          if (dir != null) {
+            PosthocEma.afterStep(dir.path(), opts, run.emaModels(), images - opts.batch(), images,
+                () -> dataDescription != null ? dataDescription : Snapshot.describe(opts, run.dataset()));
+          }
           tickLoss.add(stepLoss, iteration - 1, skip);
           reporter.step(images, total);
           listener.afterStep(iteration - 1, images, stepLoss);

@@ -48,6 +48,8 @@ import java.util.Map;
  *     "cuda" or "cuda:N" ({@link Devices#resolve})
  * @param channelsLast lay out the network's 4-D weights and the image batches channels-last (NHWC), as EDM's and
  *     ECT's {@code --channels-last}; results equal the default layout's up to rounding (default false)
+ * @param augment EDM's augmentation pipeline ({@link AugmentOptions}; p = 0: off); with p > 0 the network's
+ *     augment_dim is fitted to it
  */
 public record TrainingOptions(
     @JsonProperty("desc") String desc,
@@ -72,7 +74,8 @@ public record TrainingOptions(
     @JsonProperty("sample_steps") double[] sampleSteps,
     @JsonProperty("init_from") String initFrom,
     @JsonProperty("device") String device,
-    @JsonProperty("channels_last") boolean channelsLast) {
+    @JsonProperty("channels_last") boolean channelsLast,
+    @JsonProperty("augment") AugmentOptions augment) {
 
   /** The mapper of options files: indented, enums written in lower case (as they are read). */
   static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT)
@@ -88,15 +91,16 @@ public record TrainingOptions(
       {"desc": null, "precond": {}, "lr_rampup_kimg": 0, "ema": [], "batch_gpu": 0, "tick_kimg": 50,
        "snap_ticks": 50, "state_ticks": 500, "seed": 0, "threads": 0, "clip_grad_norm": 0, "nan_guard": "stop",
        "precision": "fp32", "sample_steps": [], "init_from": null, "device": "auto",
-       "channels_last": false}""";
+       "channels_last": false, "augment": {}}""";
 
   public TrainingOptions {
     for (var e : new Object[][] {{"network", network}, {"precond", precond}, {"objective", objective},
         {"optimizer", optimizer}, {"data", data}, {"ema", ema}, {"nan_guard", nanGuard}, {"precision", precision},
-        {"sample_steps", sampleSteps}, {"device", device}}) {
+        {"sample_steps", sampleSteps}, {"device", device}, {"augment", augment}}) {
       if (e[1] == null) throw new OptionException((String) e[0], "required");
     }
     ema = List.copyOf(ema);
+    network = augment.fit(network, objective);
     OptionException.atLeast("lr_rampup_kimg", lrRampupKimg, 0);
     OptionException.atLeast("batch", batch, 1);
     if (batchGpu < 0 || (batchGpu > 0 && batch % batchGpu != 0)) {
