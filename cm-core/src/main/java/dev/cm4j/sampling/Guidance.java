@@ -45,7 +45,10 @@ public final class Guidance {
     if (w == 1) return net;
     Denoiser g = guide != null ? guide : net;
     boolean cfg = guide == null;
-    return (x, sigma, labels) -> combine(net.denoise(x, sigma, labels), g.denoise(x, sigma, guideLabels(labels, cfg)), w);
+    return (x, sigma, labels) -> {
+      Tensor gl = guideLabels(labels, cfg);
+      return combine(net.denoise(x, sigma, labels), g.denoise(x, sigma, gl), w);
+    };
   }
 
   /** A guided TrigFlow consistency function (see {@link #denoiser}). */
@@ -54,7 +57,10 @@ public final class Guidance {
     if (w == 1) return net;
     Samplers.TrigFlowFunction g = guide != null ? guide : net;
     boolean cfg = guide == null;
-    return (x, t, labels) -> combine(net.f(x, t, labels), g.f(x, t, guideLabels(labels, cfg)), w);
+    return (x, t, labels) -> {
+      Tensor gl = guideLabels(labels, cfg);
+      return combine(net.f(x, t, labels), g.f(x, t, gl), w);
+    };
   }
 
   /** A guided CTM jump (see {@link #denoiser}). */
@@ -62,6 +68,9 @@ public final class Guidance {
     if (w == 1) return net;
     Samplers.Jump g = guide != null ? guide : net;
     boolean cfg = guide == null;
-    return (x, t, s, labels) -> combine(net.jump(x, t, s, labels), g.jump(x, t, s, guideLabels(labels, cfg)), w);
+    return (x, t, s, labels) -> {
+      Tensor gl = guideLabels(labels, cfg);
+      return combine(net.jump(x, t, s, labels), g.jump(x, t, s, gl), w);
+    };
   }
 }
