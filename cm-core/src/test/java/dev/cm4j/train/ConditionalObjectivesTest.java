@@ -167,6 +167,45 @@ class ConditionalObjectivesTest {
   }
 
   @Test
+  void aLabelledImageFolderTrainsAndSamplesConditionally(@TempDir Path dir) throws Exception {
+    Path data = java.nio.file.Files.createDirectories(dir.resolve("data"));
+    StringBuilder json = new StringBuilder("{\"labels\": [");
+    java.util.Random rnd = new java.util.Random(1);
+    for (int i = 0; i < 12; i++) {
+      byte[] px = new byte[3 * RES * RES];
+      rnd.nextBytes(px);
+      dev.cm4j.image.Png.write(new dev.cm4j.image.UInt8Image(3, RES, RES, px), data.resolve("img" + i + ".png"));
+      json.append(i == 0 ? "" : ", ").append("[\"img").append(i).append(".png\", ").append(i % C).append("]");
+    }
+    java.nio.file.Files.writeString(data.resolve("dataset.json"), json.append("]}").toString());
+    TrainingOptions o = opts("ect", null).with(Map.of("network.label_dim", "0", "network.label_dropout", "0.1",
+        "data", "{\"kind\": \"folder\", \"path\": \"" + data + "\", \"grid\": 6}", "duration_kimg", "0.008",
+        "tick_kimg", "0.004", "snap_ticks", "1", "state_ticks", "1"));
+    Path run;
+    try (Trainer t = Trainer.start(o, dir.resolve("runs"), TrainerTest.QUIET)) {
+      assertEquals(2, t.run().iterations());
+      run = t.runDir();
+    }
+    assertEquals(C, TrainingOptions.read(run.resolve("training_options.json")).tree().path("network").path("label_dim")
+        .asInt());
+    Path snap;
+    try (var f = java.nio.file.Files.list(run)) {
+      snap = f.filter(p -> p.getFileName().toString().startsWith("network-snapshot-")).sorted().reduce((a, b) -> b)
+          .orElseThrow();
+    }
+    try (Snapshot s = Snapshot.load(snap); TensorScope sc = TensorScope.open()) {
+      assertEquals(C, s.labelDim());
+      assertArrayEquals(new int[] {0, 1, 2, 0, 1}, s.classes(0, 5, 0), "balanced by default");
+      s.setSampling(ClassLabels.of(2), 1, null);
+      assertArrayEquals(new long[] {5, 3, RES, RES}, s.sample(5, new double[0], 1).shape());
+      s.setSampling(null, 1.5, null); // trained with label dropout: classifier-free guidance allowed
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> s.setSampling(ClassLabels.of(C), 1, null));
+      assertTrue(e.getMessage().contains("class " + C + " does not exist"), e.getMessage());
+    }
+  }
+
+  @Test
   void condResolvesLabelDimFromTheDataWithClearErrors() {
     Dataset labelled = new ClassGaussians(4, 2, 0.2).dataset(100, 1, 1);
     TrainingOptions toy = Presets.get("toy2d-ect").with(Map.of("cond", "true"));
