@@ -274,6 +274,15 @@ public final class Main {
             + "key 'samples'); points: file.npy or file.npz (float32 [N, D], key 'samples') or file.png (scatter plot)").get());
     spec.addOption(Option.builder().longOpt("batch").hasArg().argName("N")
         .desc("samples per sampling batch (images 250, points 8192)").get());
+    spec.addOption(Option.builder().longOpt("class").hasArg().argName("K|K1,K2,..|balanced|random")
+        .desc("class-conditional snapshots: one class, a list cycled over the images, 'balanced' (image i gets class "
+            + "i mod C; the default) or 'random' (uniform per image)").get());
+    spec.addOption(Option.builder().longOpt("guidance").hasArg().argName("w")
+        .desc("guidance weight (1: none): D_guide + w·(D(x, c) − D_guide); without --guide classifier-free, the guide "
+            + "being the model with the zero label (needs training with network.label_dropout > 0)").get());
+    spec.addOption(Option.builder().longOpt("guide").hasArg().argName("file")
+        .desc("autoguidance (Karras et al. 2024): a weaker snapshot of the same kind of run (earlier or smaller) as the "
+            + "guide; --guidance sets w (default 2 with --guide)").get());
     spec.addOption(deviceOption("load the network onto it and draw the latents and noise there"));
     spec.addOption(Option.builder("v").longOpt("verbose").desc("stack traces on errors").get());
     spec.addOption(Option.builder("h").longOpt("help").desc("this help").get());
@@ -292,8 +301,28 @@ public final class Main {
     long seed = Long.parseLong(cl.getOptionValue("seed", "0"));
     Path target = Path.of(cl.getOptionValue("out", "samples.png"));
     String name = target.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+    dev.cm4j.sampling.ClassLabels classes = null;
+    if (cl.hasOption("class")) {
+      try {
+        classes = dev.cm4j.sampling.ClassLabels.parse(cl.getOptionValue("class"));
+      } catch (IllegalArgumentException e) {
+        throw new ParseException(e.getMessage());
+      }
+    }
+    double w = cl.hasOption("guide") ? 2 : 1;
+    if (cl.hasOption("guidance")) {
+      try {
+        w = Double.parseDouble(cl.getOptionValue("guidance"));
+      } catch (NumberFormatException e) {
+        throw new ParseException("--guidance takes a number, got '" + cl.getOptionValue("guidance") + "'");
+      }
+      if (!Double.isFinite(w)) throw new ParseException("--guidance must be finite, got " + cl.getOptionValue("guidance"));
+    }
     try (dev.cm4j.train.Snapshot s = dev.cm4j.train.Snapshot.load(Path.of(cl.getOptionValue("snapshot")),
-        device.resolveHere())) {
+        device.resolveHere());
+        dev.cm4j.train.Snapshot guide = cl.hasOption("guide")
+            ? dev.cm4j.train.Snapshot.load(Path.of(cl.getOptionValue("guide")), device.resolveHere()) : null) {
+      s.setSampling(classes, w, guide);
       int batch = Integer.parseInt(cl.getOptionValue("batch", s.samplesPoints() ? "8192" : "250"));
       if (batch < 1) throw new ParseException("--batch must be >= 1");
       if (s.samplesPoints()) {

@@ -75,7 +75,7 @@ final class SampleWriter {
     float[] all = new float[Math.multiplyExact(n, d)];
     for (int i = 0, k = 0; i < n; i += batch, k++) {
       try (TensorScope sc = TensorScope.open()) {
-        float[] part = s.sample(Math.min(batch, n - i), mids, seed + 1000003L * k).contiguous().toFloatArray();
+        float[] part = s.sample(Math.min(batch, n - i), mids, seed + 1000003L * k, i).contiguous().toFloatArray();
         System.arraycopy(part, 0, all, i * d, part.length);
       }
     }

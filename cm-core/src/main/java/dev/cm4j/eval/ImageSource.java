@@ -34,7 +34,10 @@ public interface ImageSource {
     return x.mul(127.5).add(128.0).clamp(0, 255).to(DType.UINT8);
   }
 
-  /** n samples of a snapshot: 1 step plus one per intermediate time, latents from seed + batch offset. */
+  /**
+   * n samples of a snapshot: 1 step plus one per intermediate time, latents from seed + batch offset; a conditional
+   * snapshot's classes by image index.
+   */
   static ImageSource snapshot(Snapshot s, int n, double[] mids, long seed) {
     if (s.itemShape().length != 3) throw new IllegalArgumentException("the snapshot does not generate images");
     return new ImageSource() {
@@ -45,7 +48,7 @@ public interface ImageSource {
       public void forEach(int batch, Consumer<Tensor> sink) {
         for (int i = 0, k = 0; i < n; i += batch, k++) {
           try (TensorScope sc = TensorScope.open()) {
-            sink.accept(toUInt8(s.sample(Math.min(batch, n - i), mids, seed + 1000003L * k)));
+            sink.accept(toUInt8(s.sample(Math.min(batch, n - i), mids, seed + 1000003L * k, i)));
           }
         }
       }

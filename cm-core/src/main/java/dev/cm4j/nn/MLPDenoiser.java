@@ -8,7 +8,10 @@ import dev.cm4j.tensor.Tensor;
 /**
  * A small residual MLP denoiser for low-dimensional data (toy experiments, fast tests): a positional embedding of the
  * noise label through a two-layer mapping MLP conditions every residual block additively; optional CTM s path.
- * Same raw-network contract as SongUNet, so every preconditioner and objective works with it.
+ * Class labels enter as SongUNet's do: {@code map_label(c·√L)} is added to the noise embedding before the mapping
+ * MLP, and in training each sample's label vector is zeroed with probability {@code label_dropout} (the zero vector is
+ * the unconditional input of classifier-free guidance). Same raw-network contract as SongUNet, so every
+ * preconditioner and objective works with it.
  */
 public final class MLPDenoiser extends Module implements CTMNetwork {
   /**
@@ -18,14 +21,26 @@ public final class MLPDenoiser extends Module implements CTMNetwork {
    * @param embChannels width of the noise embedding
    * @param dropout dropout in blocks
    * @param sEmbedding CTM's second time input
+   * @param labelDim length of the class-label vector (0: unconditional)
+   * @param labelDropout probability of zeroing a sample's label vector in training
    */
   public record Config(@JsonProperty("dim") int dim, @JsonProperty("hidden") int hidden,
       @JsonProperty("blocks") int blocks, @JsonProperty("emb_channels") int embChannels,
-      @JsonProperty("dropout") double dropout, @JsonProperty("s_embedding") boolean sEmbedding) {
+      @JsonProperty("dropout") double dropout, @JsonProperty("s_embedding") boolean sEmbedding,
+      @JsonProperty("label_dim") int labelDim, @JsonProperty("label_dropout") double labelDropout) {
     public Config {
       if (dim <= 0 || hidden <= 0 || blocks < 0 || embChannels <= 1 || embChannels % 2 != 0) {
         throw new IllegalArgumentException("bad MLPDenoiser config");
       }
+      if (labelDim < 0 || !(labelDropout >= 0 && labelDropout <= 1)) {
+        throw new IllegalArgumentException("bad MLPDenoiser config: label_dim " + labelDim + ", label_dropout "
+            + labelDropout);
+      }
+    }
+
+    /** An unconditional network. */
+    public Config(int dim, int hidden, int blocks, int embChannels, double dropout, boolean sEmbedding) {
+      this(dim, hidden, blocks, embChannels, dropout, sEmbedding, 0, 0);
     }
   }
 
@@ -52,6 +67,7 @@ public final class MLPDenoiser extends Module implements CTMNetwork {
 
   private final Config cfg;
   private final PositionalEmbedding mapNoise;
+  private final Linear mapLabel;
   private final Linear mapLayer0;
   private final Linear mapLayer1;
   private final Linear inProj;
@@ -65,6 +81,8 @@ public final class MLPDenoiser extends Module implements CTMNetwork {
   public MLPDenoiser(Config c) {
     this.cfg = c;
     mapNoise = child("map_noise", new PositionalEmbedding(c.embChannels(), 10000, true));
+    mapLabel = c.labelDim() > 0 ? child("map_label", new Linear(c.labelDim(), c.embChannels(), true, Init.XAVIER))
+        : null;
     mapLayer0 = child("map_layer0", new Linear(c.embChannels(), c.hidden(), true, Init.XAVIER));
     mapLayer1 = child("map_layer1", new Linear(c.hidden(), c.hidden(), true, Init.XAVIER));
     inProj = child("in_proj", new Linear(c.dim(), c.hidden(), true, Init.XAVIER));
@@ -86,7 +104,7 @@ public final class MLPDenoiser extends Module implements CTMNetwork {
     return cfg;
   }
 
-  /** Dropout masks are drawn from g (null: the default generator). */
+  /** Dropout masks (and label dropout) are drawn from g (null: the default generator). */
   public void setDropoutGenerator(Generator g) {
     dropoutGenerator = g;
   }
@@ -103,7 +121,7 @@ public final class MLPDenoiser extends Module implements CTMNetwork {
 
   @Override
   public int labelDim() {
-    return 0;
+    return cfg.labelDim();
   }
 
   @Override
@@ -119,11 +137,30 @@ public final class MLPDenoiser extends Module implements CTMNetwork {
   @Override
   public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
       Tensor augmentLabels) {
-    Tensor emb = mapLayer1.forward(mapLayer0.forward(mapNoise.forward(noiseLabels)).silu()).silu();
+    Tensor labelTerm = null;
+    if (mapLabel != null) {
+      if (classLabels == null) throw new IllegalArgumentException("this network is class-conditional: give labels");
+      if (classLabels.dim() != 2 || classLabels.size(0) != x.size(0) || classLabels.size(1) != cfg.labelDim()) {
+        throw new IllegalArgumentException("class labels must be [" + x.size(0) + ", " + cfg.labelDim() + "], got "
+            + java.util.Arrays.toString(classLabels.shape()));
+      }
+      Tensor c = classLabels;
+      if (isTraining() && cfg.labelDropout() > 0) {
+        Tensor keep = Tensor.rand(new long[] {x.size(0), 1}, c.dtype(), x.device(), dropoutGenerator)
+            .ge(cfg.labelDropout()).to(c.dtype());
+        c = c.mul(keep);
+      }
+      labelTerm = mapLabel.forward(c.mul(Math.sqrt(cfg.labelDim())));
+    }
+    Tensor e0 = mapNoise.forward(noiseLabels);
+    if (labelTerm != null) e0 = e0.add(labelTerm);
+    Tensor emb = mapLayer1.forward(mapLayer0.forward(e0).silu()).silu();
     Tensor embS = null;
     if (sNoiseLabels != null) {
       if (mapLayer0S == null) throw new IllegalArgumentException("this network has no s-embedding (CTM) path");
-      embS = mapLayer1S.forward(mapLayer0S.forward(mapNoise.forward(sNoiseLabels)).silu()).silu();
+      Tensor s0 = mapNoise.forward(sNoiseLabels);
+      if (labelTerm != null) s0 = s0.add(labelTerm);
+      embS = mapLayer1S.forward(mapLayer0S.forward(s0).silu()).silu();
     }
     Tensor h = inProj.forward(x);
     for (Block b : blocks) h = b.forward(h, emb, embS, cfg.dropout(), isTraining(), dropoutGenerator);

@@ -58,13 +58,30 @@ public final class Samplers {
     return Math.atan(sigmaMax / sigmaData);
   }
 
+  /** A consistency function in TrigFlow time, f(x_t, t [N], class labels or null): {@link TrigFlowPrecond#f}. */
+  @FunctionalInterface
+  public interface TrigFlowFunction {
+    Tensor f(Tensor xt, Tensor t, Tensor labels);
+  }
+
+  /** CTM's jump G(x, t [N], s [N], class labels or null): {@link CTMPrecond#jump}. */
+  @FunctionalInterface
+  public interface Jump {
+    Tensor jump(Tensor x, Tensor t, Tensor s, Tensor labels);
+  }
+
   /**
    * Consistency sampling in TrigFlow time (sCM §5.1): x̂ = f(σ_d z, t_0), then x = cos τ·x̂ + sin τ·σ_d ε, x̂ = f(x, τ).
    *
    * @param times t_0 (t_max) followed by the intermediate times (sCM 2-step: t_max, 1.1)
    */
   public static Tensor trigflow(TrigFlowPrecond net, Tensor z, double[] times, Tensor labels, Generator gen) {
-    double sd = net.sigmaData();
+    return trigflow(net::f, net.sigmaData(), z, times, labels, gen);
+  }
+
+  /** {@link #trigflow(TrigFlowPrecond, Tensor, double[], Tensor, Generator)} for any f (e.g. a guided one) and σ_d. */
+  public static Tensor trigflow(TrigFlowFunction net, double sd, Tensor z, double[] times, Tensor labels,
+      Generator gen) {
     try (GradMode g = GradMode.noGrad()) {
       Tensor x = z.to(DType.FLOAT64).mul(sd);
       Tensor xHat = net.f(x.to(DType.FLOAT32), full(z, times[0]), labels).to(DType.FLOAT64);
@@ -86,6 +103,12 @@ public final class Samplers {
    * @param grid t_0 = σ_max … t_n = σ_min (e.g. {@code karras(n + 1, 0.002, 80, 7)})
    */
   public static Tensor ctmGamma(CTMPrecond net, Tensor z, double[] grid, double gamma, Tensor labels, boolean clip,
+      Generator gen) {
+    return ctmGamma((Jump) net::jump, z, grid, gamma, labels, clip, gen);
+  }
+
+  /** {@link #ctmGamma(CTMPrecond, Tensor, double[], double, Tensor, boolean, Generator)} for any jump G. */
+  public static Tensor ctmGamma(Jump net, Tensor z, double[] grid, double gamma, Tensor labels, boolean clip,
       Generator gen) {
     if (gamma < 0 || gamma > 1) throw new IllegalArgumentException("γ must be in [0, 1]: " + gamma);
     double sigmaMin = grid[grid.length - 1];

@@ -19,6 +19,11 @@ public final class Builders {
     return d.open();
   }
 
+  /** The training dataset, with its labels when {@code labels} (options.cond). */
+  public static Dataset dataset(DataOptions d, boolean labels) {
+    return d.open(labels);
+  }
+
   /** The raw network for data of the given resolution and channels (0 resolution: point data of that dimension). */
   public static Module network(NetworkOptions n, int resolution, int channels, boolean sEmbedding) {
     return n.build(resolution, channels, sEmbedding);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.cm4j.nn.Module;
 import dev.cm4j.objectives.ConsistencyTraining;
 import dev.cm4j.precond.EDMPrecond;
+import dev.cm4j.sampling.Guidance;
 import dev.cm4j.sampling.Samplers;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
@@ -151,10 +152,11 @@ final class CmObjective extends RunObjective {
   }
 
   @Override
-  Tensor sample(Module m, Tensor z, double[] mids, Generator g) {
+  Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator g) {
     double[] times = new double[mids.length + 1];
     times[0] = opts.precond().sigmaMax();
     System.arraycopy(mids, 0, times, 1, mids.length);
-    return Samplers.consistency((EDMPrecond) m, z, times, null, opts.precond().sigmaMin(), g);
+    return Samplers.consistency(Guidance.denoiser((EDMPrecond) m, (EDMPrecond) guide, w), z, times, labels,
+        opts.precond().sigmaMin(), g);
   }
 }

@@ -5,6 +5,7 @@ import dev.cm4j.nn.Module;
 import dev.cm4j.objectives.CTM;
 import dev.cm4j.precond.CTMPrecond;
 import dev.cm4j.precond.EDMPrecond;
+import dev.cm4j.sampling.Guidance;
 import dev.cm4j.sampling.Samplers;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
@@ -189,11 +190,12 @@ final class CtmObjective extends RunObjective {
   }
 
   @Override
-  Tensor sample(Module m, Tensor z, double[] mids, Generator g) {
+  Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator g) {
     double[] grid = new double[mids.length + 2];
     grid[0] = opts.precond().sigmaMax();
     System.arraycopy(mids, 0, grid, 1, mids.length);
     grid[grid.length - 1] = opts.precond().sigmaMin();
-    return Samplers.ctmGamma((CTMPrecond) m, z, grid, 0, null, false, g);
+    return Samplers.ctmGamma(Guidance.jump(((CTMPrecond) m)::jump, guide == null ? null : ((CTMPrecond) guide)::jump, w),
+        z, grid, 0, labels, false, g);
   }
 }

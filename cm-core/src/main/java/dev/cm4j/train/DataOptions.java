@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import dev.cm4j.data.Cifar10Dataset;
+import dev.cm4j.data.ClassGaussians;
 import dev.cm4j.data.Dataset;
 import dev.cm4j.data.IdxDataset;
 import dev.cm4j.data.ImageFolderDataset;
@@ -30,6 +31,14 @@ public sealed interface DataOptions {
 
   /** Opens the dataset. */
   Dataset open();
+
+  /**
+   * Opens the dataset with its labels when {@code labels} (options.cond): kind folder then reads dataset.json whatever
+   * use_labels says; the other kinds always carry the labels they have.
+   */
+  default Dataset open(boolean labels) {
+    return open();
+  }
 
   /** The loader's image resolution (images are padded to it), or {@code own} (the dataset's) when 0 or points. */
   default int resolutionOr(int own) {
@@ -63,7 +72,8 @@ public sealed interface DataOptions {
 
   /**
    * An image set: Fashion-MNIST (IDX files in path, or Debian's dataset-fashion-mnist when path is null), CIFAR-10
-   * (the python or binary archive/directory) or a folder/zip of images (class subfolders as labels with use_labels).
+   * (the python or binary archive/directory) or a folder/zip of images (EDM's dataset.json labels with use_labels, or
+   * whenever options.cond is true; use_labels alone only loads them).
    *
    * @param resolution loader resolution (images are padded to it; 0: the dataset's own)
    * @param grid images in the sample grids
@@ -96,13 +106,18 @@ public sealed interface DataOptions {
 
     @Override
     public Dataset open() {
+      return open(useLabels);
+    }
+
+    @Override
+    public Dataset open(boolean labels) {
       return switch (kind) {
         case "fashion-mnist" -> path != null ? IdxDataset.openStandard(Path.of(path), true)
             : IdxDataset.debianFashionMnist(true).orElseThrow(() -> new IllegalArgumentException(
                 "Fashion-MNIST not found in " + IdxDataset.DEBIAN_FASHION_MNIST
                     + ": install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or set data.path"));
         case "cifar10" -> Cifar10Dataset.open(existing(path, kind), true);
-        default -> ImageFolderDataset.open(existing(path, kind), useLabels);
+        default -> ImageFolderDataset.open(existing(path, kind), labels || useLabels);
       };
     }
   }
@@ -127,26 +142,32 @@ public sealed interface DataOptions {
   /**
    * A 2-D toy distribution, sampled once with its own seed and scaled.
    *
-   * @param name eight-gaussians | checkerboard | two-moons | swiss-roll
+   * @param name eight-gaussians | checkerboard | two-moons | swiss-roll (unlabelled) | class-gaussians (labelled: one
+   *     Gaussian mode per class, {@link ClassGaussians} with radius 2 and σ 0.2)
    * @param size points drawn
    * @param scale factor applied to the distribution's points
    * @param seed seed of the draw
+   * @param classes class-gaussians: the number of classes (modes)
    */
   record Toy2d(@JsonProperty("kind") String kind, @JsonProperty("name") String name, @JsonProperty("size") int size,
-      @JsonProperty("scale") double scale, @JsonProperty("seed") long seed) implements DataOptions {
+      @JsonProperty("scale") double scale, @JsonProperty("seed") long seed, @JsonProperty("classes") int classes)
+      implements DataOptions {
     public Toy2d {
       OptionException.oneOf("kind", kind, List.of("toy2d"));
-      OptionException.oneOf("name", name, List.of("eight-gaussians", "checkerboard", "two-moons", "swiss-roll"));
+      OptionException.oneOf("name", name, List.of("eight-gaussians", "checkerboard", "two-moons", "swiss-roll",
+          "class-gaussians"));
       OptionException.atLeast("size", size, 1);
       OptionException.positive("scale", scale);
+      OptionException.atLeast("classes", classes, 1);
     }
 
     static Toy2d defaults(String kind) {
-      return new Toy2d("toy2d", "eight-gaussians", 100_000, 0.25, 0);
+      return new Toy2d("toy2d", "eight-gaussians", 100_000, 0.25, 0, 4);
     }
 
     @Override
     public Dataset open() {
+      if (name.equals("class-gaussians")) return new ClassGaussians(classes, 2.0, 0.2).dataset(size, seed, scale);
       Toy2D toy = switch (name) {
         case "eight-gaussians" -> Toy2D.EightGaussians.DEFAULT;
         case "checkerboard" -> Toy2D.Checkerboard.DEFAULT;

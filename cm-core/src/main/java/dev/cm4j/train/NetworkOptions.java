@@ -94,7 +94,9 @@ public sealed interface NetworkOptions {
       @JsonProperty("hidden") int hidden,             // hidden width
       @JsonProperty("blocks") int blocks,             // residual blocks
       @JsonProperty("emb_channels") int embChannels,  // width of the noise embedding (even)
-      @JsonProperty("dropout") double dropout) implements NetworkOptions {
+      @JsonProperty("dropout") double dropout,
+      @JsonProperty("label_dim") int labelDim,        // class labels (0 = unconditional; options.cond fills it in)
+      @JsonProperty("label_dropout") double labelDropout) implements NetworkOptions { // for classifier-free guidance
     public Mlp {
       OptionException.oneOf("arch", arch, List.of("mlp"));
       OptionException.atLeast("hidden", hidden, 1);
@@ -102,15 +104,18 @@ public sealed interface NetworkOptions {
       OptionException.atLeast("emb_channels", embChannels, 2);
       if (embChannels % 2 != 0) throw new OptionException("emb_channels", "must be even, got " + embChannels);
       OptionException.within("dropout", dropout, 0, 1);
+      OptionException.atLeast("label_dim", labelDim, 0);
+      OptionException.within("label_dropout", labelDropout, 0, 1);
     }
 
     static Mlp defaults(String arch) {
-      return new Mlp("mlp", 256, 4, 64, 0);
+      return new Mlp("mlp", 256, 4, 64, 0, 0, 0);
     }
 
     @Override
     public Module build(int resolution, int channels, boolean sEmbedding) {
-      return new MLPDenoiser(new MLPDenoiser.Config(channels, hidden, blocks, embChannels, dropout, sEmbedding));
+      return new MLPDenoiser(new MLPDenoiser.Config(channels, hidden, blocks, embChannels, dropout, sEmbedding,
+          labelDim, labelDropout));
     }
   }
 }

@@ -84,7 +84,27 @@ abstract class RunObjective {
   }
 
   /** Samples with a model of {@link #model()}'s structure: 1 step, then re-noised at each time in mids. */
-  abstract Tensor sample(Module m, Tensor z, double[] mids, Generator gen);
+  final Tensor sample(Module m, Tensor z, double[] mids, Generator gen) {
+    return sample(m, z, mids, null, 1, null, gen);
+  }
+
+  /**
+   * Samples with a model of {@link #model()}'s structure: 1 step, then re-noised at each time in mids; with class
+   * labels [N, label_dim] (null for an unconditional model) and {@link dev.cm4j.sampling.Guidance} of weight w (1: none)
+   * by a guide of the same structure (autoguidance) or, with a null guide, by the model's own zero-label output
+   * (classifier-free).
+   */
+  abstract Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator gen);
+
+  /** The network's class-label dimension (network.label_dim; 0: unconditional). */
+  int labelDim;
+
+  /** One-hot labels of a sample grid with cols columns, one class per row (row r: class r mod C); null if unconditional. */
+  Tensor gridLabels(int n, int cols) {
+    if (labelDim == 0) return null;
+    return dev.cm4j.sampling.ClassLabels.oneHot(dev.cm4j.sampling.ClassLabels.gridRows(n, cols, labelDim), labelDim,
+        device);
+  }
 
   /** Builds raw networks from a network config (options.network, or a teacher's), with or without CTM's s input. */
   interface NetFactory {
@@ -182,7 +202,13 @@ abstract class RunObjective {
     };
     r.onDevice(r.model());
     if (o.augment().enabled()) r.augment = new dev.cm4j.data.AugmentPipe(o.augment().config());
+    r.labelDim = labelDim(o);
     return r;
+  }
+
+  /** network.label_dim of the options (0 for a network without one). */
+  static int labelDim(TrainingOptions o) {
+    return o.tree().path("network").path("label_dim").asInt(0);
   }
 
   /**

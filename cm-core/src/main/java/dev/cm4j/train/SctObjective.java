@@ -6,6 +6,7 @@ import dev.cm4j.nn.Module;
 import dev.cm4j.objectives.SCM;
 import dev.cm4j.precond.AdaptiveWeight;
 import dev.cm4j.precond.TrigFlowPrecond;
+import dev.cm4j.sampling.Guidance;
 import dev.cm4j.sampling.Samplers;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
@@ -130,11 +131,12 @@ final class SctObjective extends RunObjective {
   }
 
   @Override
-  Tensor sample(Module m, Tensor z, double[] mids, Generator g) {
+  Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator g) {
     SctModel sm = (SctModel) m;
     double[] times = new double[mids.length + 1];
     times[0] = Samplers.trigflowTMax(sigmaMax, sm.net.sigmaData());
     System.arraycopy(mids, 0, times, 1, mids.length);
-    return Samplers.trigflow(sm.net, z, times, null, g);
+    return Samplers.trigflow(Guidance.trigflow(sm.net::f, guide == null ? null : ((SctModel) guide).net::f, w),
+        sm.net.sigmaData(), z, times, labels, g);
   }
 }

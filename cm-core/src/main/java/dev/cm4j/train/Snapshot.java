@@ -7,6 +7,7 @@ import dev.cm4j.data.PointDataset;
 import dev.cm4j.io.SafeTensorFile;
 import dev.cm4j.io.SafeTensors;
 import dev.cm4j.nn.Module;
+import dev.cm4j.sampling.ClassLabels;
 import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.Generator;
@@ -32,12 +33,20 @@ public final class Snapshot implements AutoCloseable {
   private final long[] itemShape;
   private final Map<String, String> metadata;
 
-  private Snapshot(TrainingOptions options, RunObjective objective, long[] itemShape, Map<String, String> metadata) {
+  private final int labelDim;
+  private ClassLabels classes;
+  private double guidance = 1;
+  private Snapshot guide;
+
+  private Snapshot(TrainingOptions options, RunObjective objective, long[] itemShape, Map<String, String> metadata,
+      int labelDim) {
     this.options = options;
     this.objective = objective;
     this.model = objective.model();
     this.itemShape = itemShape;
     this.metadata = metadata;
+    this.labelDim = labelDim;
+    this.classes = labelDim > 0 ? ClassLabels.BALANCED : null;
   }
 
   /** Metadata key of the item shape, e.g. "2" (points) or "3,32,32" (C,H,W). */
@@ -46,6 +55,8 @@ public final class Snapshot implements AutoCloseable {
   public static final String DATA_KIND = "data_kind";
   /** Metadata key of σ_data of the preconditioning. */
   public static final String SIGMA_DATA = "sigma_data";
+  /** Metadata key of the network's class-label dimension (0: unconditional). */
+  public static final String LABEL_DIM = "label_dim";
   /** Metadata key of the training data's standard deviation (point data only). */
   public static final String DATA_STD = "data_std";
 
@@ -64,6 +75,7 @@ public final class Snapshot implements AutoCloseable {
     m.put("resolution", Long.toString(shape.length == 3 ? shape[1] : 0));
     m.put("channels", Long.toString(shape[0]));
     m.put(SIGMA_DATA, Double.toString(o.precond().sigmaData()));
+    m.put(LABEL_DIM, Integer.toString(RunObjective.labelDim(o)));
     if (d instanceof PointDataset pd) m.put(DATA_STD, Double.toString(DataStats.pointStd(pd, 100_000)));
     return m;
   }
@@ -135,7 +147,14 @@ public final class Snapshot implements AutoCloseable {
             + e.getMessage(), e);
       }
       obj.model().eval();
-      return new Snapshot(o, obj, shape, Map.copyOf(f.metadata()));
+      int labelDim = RunObjective.labelDim(o);
+      String ld = f.metadata().get(LABEL_DIM);
+      if (ld != null && !ld.equals(Integer.toString(labelDim))) {
+        obj.model().close();
+        throw new IllegalArgumentException(file + ": label_dim metadata '" + ld + "' differs from its options' "
+            + "network.label_dim " + labelDim);
+      }
+      return new Snapshot(o, obj, shape, Map.copyOf(f.metadata()), labelDim);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read snapshot " + file + ": " + e.getMessage(), e);
     }
@@ -166,11 +185,96 @@ public final class Snapshot implements AutoCloseable {
     return objective.device;
   }
 
+  /** The network's class-label dimension: the number of classes of a class-conditional snapshot, 0 otherwise. */
+  public int labelDim() {
+    return labelDim;
+  }
+
+  /** Whether the snapshot is class-conditional. */
+  public boolean conditional() {
+    return labelDim > 0;
+  }
+
+  /**
+   * Sets how {@link #sample} conditions and guides the model.
+   *
+   * @param classes the classes to sample (null: {@link ClassLabels#BALANCED} for a conditional snapshot); an
+   *     unconditional snapshot takes none
+   * @param w guidance weight (1: none); with a null guide classifier-free guidance, which needs a conditional model
+   *     trained with label dropout
+   * @param guide a weaker snapshot of the same run type, shape and classes (autoguidance), or null; it is sampled
+   *     on its own device, which must be this one's
+   * @throws IllegalArgumentException naming what does not fit
+   */
+  public void setSampling(ClassLabels classes, double w, Snapshot guide) {
+    if (classes != null && labelDim == 0) {
+      throw new IllegalArgumentException("this snapshot is unconditional (label_dim 0): it samples no classes; "
+          + "--class needs a class-conditional snapshot (trained with cond=true)");
+    }
+    if (classes != null && classes.list() != null) {
+      for (int k : classes.list()) {
+        if (k >= labelDim) {
+          throw new IllegalArgumentException("class " + k + " does not exist: this snapshot has " + labelDim
+              + " classes (0.." + (labelDim - 1) + ")");
+        }
+      }
+    }
+    if (!Double.isFinite(w)) throw new IllegalArgumentException("guidance weight must be finite, got " + w);
+    if (guide == null && w != 1) {
+      if (labelDim == 0) {
+        throw new IllegalArgumentException("classifier-free guidance (--guidance " + w + ") needs a class-conditional "
+            + "snapshot; this one is unconditional: give a weaker snapshot with --guide for autoguidance");
+      }
+      double drop = options.tree().path("network").path("label_dropout").asDouble(0);
+      if (drop <= 0) {
+        throw new IllegalArgumentException("classifier-free guidance (--guidance " + w + ") needs a model trained with "
+            + "label dropout, but this snapshot's network.label_dropout is 0 (it never saw the unconditional zero "
+            + "label): train with network.label_dropout > 0, or give a weaker snapshot with --guide (autoguidance)");
+      }
+    }
+    if (guide != null) {
+      if (guide.objective.getClass() != objective.getClass() || !Arrays.equals(guide.itemShape, itemShape)
+          || guide.labelDim != labelDim) {
+        throw new IllegalArgumentException("the guide snapshot does not fit: it is a " + guide.options.objective().kind()
+            + " model of items " + Arrays.toString(guide.itemShape) + " with " + guide.labelDim + " classes, this one a "
+            + options.objective().kind() + " model of items " + Arrays.toString(itemShape) + " with " + labelDim
+            + " classes");
+      }
+      if (!guide.device().equals(device())) {
+        throw new IllegalArgumentException("the guide snapshot is on " + guide.device() + ", this one on " + device());
+      }
+    }
+    this.classes = labelDim > 0 ? (classes != null ? classes : ClassLabels.BALANCED) : null;
+    this.guidance = w;
+    this.guide = guide;
+  }
+
+  /** The one-hot labels of images first .. first + n − 1 under the classes set (null when unconditional). */
+  public Tensor labels(long first, int n, long seed) {
+    if (labelDim == 0) return null;
+    return ClassLabels.oneHot(classes.classes(first, n, labelDim, seed), labelDim, objective.device);
+  }
+
+  /** The classes of images first .. first + n − 1 under the classes set (null when unconditional). */
+  public int[] classes(long first, int n, long seed) {
+    return labelDim == 0 ? null : classes.classes(first, n, labelDim, seed);
+  }
+
   /**
    * n samples on {@link #device()}: one step, then one more per intermediate time in mids; latents and re-noising from
-   * generators of the device seeded with seed and seed + 1.
+   * generators of the device seeded with seed and seed + 1; a conditional snapshot's classes are those of images
+   * 0 .. n − 1 ({@link #sample(int, double[], long, long)}).
    */
   public Tensor sample(int n, double[] mids, long seed) {
+    return sample(n, mids, seed, 0);
+  }
+
+  /**
+   * n samples as {@link #sample(int, double[], long)}, being images {@code first .. first + n − 1} of a larger request:
+   * a conditional snapshot gives image i its class from {@link #setSampling}'s {@link ClassLabels} (default: i mod C),
+   * so the classes do not depend on how a request is split into batches. Guidance as set.
+   */
+  public Tensor sample(int n, double[] mids, long seed, long first) {
     long[] shape = new long[itemShape.length + 1];
     shape[0] = n;
     System.arraycopy(itemShape, 0, shape, 1, itemShape.length);
@@ -178,7 +282,7 @@ public final class Snapshot implements AutoCloseable {
     try (GradMode g = GradMode.noGrad(); Generator zg = Generator.create(device, seed);
         Generator ng = Generator.create(device, seed + 1)) {
       Tensor z = Tensor.randn(shape, DType.FLOAT32, device, zg);
-      return objective.sample(model, z, mids, ng);
+      return objective.sample(model, z, mids, labels(first, n, seed), guidance, guide == null ? null : guide.model, ng);
     }
   }
 

@@ -77,7 +77,8 @@ public final class Trainer implements AutoCloseable {
         g.setSeed(opts.seed());
       }
     }
-    Dataset dataset = Builders.dataset(opts.data());
+    Dataset dataset = Builders.dataset(opts.data(), opts.cond());
+    opts = conditioned(opts, dataset);
     int resolution;
     int channels;
     if (dataset instanceof ImageDataset img) {
@@ -102,7 +103,7 @@ public final class Trainer implements AutoCloseable {
           + " (batch " + opts.batch() + " over " + world + " processes)");
     }
     LoaderConfig lc = new LoaderConfig(batchGpu, opts.seed(), true, true, opts.data().xflip(),
-        resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, false, rank, world,
+        resolution == 0 ? 0 : resolution, LoaderConfig.Resize.PAD, opts.cond(), rank, world,
         opts.data().workers() == 0 ? 0 : 2, opts.data().workers());
     RunObjective.NetFactory nets = (cfg, sEmb) -> Builders.network(cfg, resolution, channels, sEmb);
     RunObjective objective = RunObjective.create(opts, nets, opts.seed(), device);
@@ -172,6 +173,54 @@ public final class Trainer implements AutoCloseable {
     dev.cm4j.image.Png.write(dev.cm4j.image.ImageGrid.grid(images, (int) Math.ceil(Math.sqrt(n))), png);
   }
 
+  /**
+   * The options with class conditioning resolved against the data (EDM's {@code label_dim} from the dataset): with
+   * cond, network.label_dim is set to the data's label dimension (the number of classes) when it is 0, and must equal
+   * it otherwise; without cond, network.label_dim must be 0. Errors name the options and the data.
+   *
+   * @throws OptionException for cond on unlabelled data, a label_dim that differs from the data's, a network that
+   *     takes no labels, or label_dim set without cond
+   */
+  static TrainingOptions conditioned(TrainingOptions opts, Dataset dataset) {
+    var net = opts.tree().path("network");
+    boolean takesLabels = net.has("label_dim");
+    int netDim = net.path("label_dim").asInt(0);
+    if (!opts.cond()) {
+      if (netDim > 0) {
+        throw new OptionException("network.label_dim", netDim + " makes the network class-conditional, but cond is "
+            + "false: set cond=true to train on the data's labels, or leave label_dim at 0");
+      }
+      return opts;
+    }
+    String data = dataName(opts.data());
+    int dataDim = dataset.labelDim();
+    if (dataDim == 0) {
+      throw new OptionException("cond", "true needs labelled data, but " + data + " has no labels"
+          + (opts.data().kind().equals("folder") ? " (EDM's dataset.json with a \"labels\" list)" : "")
+          + (opts.data().kind().equals("toy2d") ? " (the labelled toy is data.name class-gaussians)" : ""));
+    }
+    if (!takesLabels) {
+      throw new OptionException("network.arch", opts.network().arch() + " takes no class labels (no label_dim), so "
+          + "cond=true cannot be trained with it");
+    }
+    if (netDim == 0) return opts.with(java.util.Map.of("network.label_dim", Integer.toString(dataDim)));
+    if (netDim != dataDim) {
+      throw new OptionException("network.label_dim", netDim + " does not match the " + dataDim + " classes (label "
+          + "dimension) of " + data + "; set it to " + dataDim + " or 0 (filled in from the data)");
+    }
+    return opts;
+  }
+
+  /** "data.kind cifar10 at PATH" and the like, for messages. */
+  private static String dataName(DataOptions d) {
+    return switch (d) {
+      case DataOptions.Images i -> "data.kind " + i.kind() + (i.path() != null ? " at " + i.path() : "");
+      case DataOptions.Npy n -> "data.kind npy at " + n.path();
+      case DataOptions.Toy2d t -> "data.kind toy2d " + t.name();
+      default -> "data.kind " + d.kind();
+    };
+  }
+
   /** Starts a new run in a fresh NNNNN-desc directory under outdir. */
   public static Trainer start(TrainingOptions opts, Path outdir, PrintStream console) {
     Device device = Devices.resolve(opts.device(), DataParallel.localRank(System.getenv()));
@@ -179,7 +228,7 @@ public final class Trainer implements AutoCloseable {
     try {
       RunDirectory dir = dp == null || dp.rank() == 0 ? RunDirectory.create(outdir, opts.desc()) : null;
       Trainer t = new Trainer(opts, device, dir, console, null, dp, List.of());
-      if (dir != null) Atomic.writeString(dir.options(), opts.toJson());
+      if (dir != null) Atomic.writeString(dir.options(), t.parts.opts().toJson()); // label_dim filled in
       return t;
     } catch (RuntimeException | Error e) {
       if (dp != null) dp.close();

@@ -439,19 +439,22 @@ final class TrainingLoop {
         int cols = (int) Math.ceil(Math.sqrt(n));
         long res = opts.data().resolutionOr(img.resolution());
         Tensor z = gridNoise(new long[] {n, img.channels(), res, res});
+        Tensor y = objective.gridLabels(n, cols); // conditional: one class per row
         sampleGen.setSeed(5678);
-        ImageGrid.save(objective.sample(m, z, new double[0], sampleGen).clamp(-1, 1), cols, dir.samples(1, images));
+        ImageGrid.save(objective.sample(m, z, new double[0], y, 1, null, sampleGen).clamp(-1, 1), cols,
+            dir.samples(1, images));
         if (opts.sampleSteps().length > 0) {
-          ImageGrid.save(objective.sample(m, z, opts.sampleSteps(), sampleGen).clamp(-1, 1), cols,
+          ImageGrid.save(objective.sample(m, z, opts.sampleSteps(), y, 1, null, sampleGen).clamp(-1, 1), cols,
               dir.samples(opts.sampleSteps().length + 1, images));
         }
       } else {
         Tensor z = gridNoise(new long[] {2000, ((PointDataset) run.dataset()).dim()});
+        Tensor y = objective.gridLabels(2000, 1); // conditional: classes in turn
         sampleGen.setSeed(5678);
         PointDataset data = (PointDataset) run.dataset();
-        ScatterPlot.write(objective.sample(m, z, new double[0], sampleGen), data, dir.samples(1, images));
+        ScatterPlot.write(objective.sample(m, z, new double[0], y, 1, null, sampleGen), data, dir.samples(1, images));
         if (opts.sampleSteps().length > 0) {
-          ScatterPlot.write(objective.sample(m, z, opts.sampleSteps(), sampleGen), data,
+          ScatterPlot.write(objective.sample(m, z, opts.sampleSteps(), y, 1, null, sampleGen), data,
               dir.samples(opts.sampleSteps().length + 1, images));
         }
       }

@@ -31,6 +31,9 @@ import java.util.Map;
  * @param lrRampupKimg linear learning-rate warm-up in kimg (0: none)
  * @param ema EMA tracks, each by kind
  * @param data the training data, by kind
+ * @param cond class-conditional training (ECT's {@code --cond}): the loader delivers the data's labels (one-hot), and
+ *     network.label_dim is set to the data's number of classes when it is 0 ({@link Trainer#conditioned}); unlabelled
+ *     data is then an error
  * @param batch global batch size
  * @param batchGpu per-process batch per accumulation round (0: batch / world size)
  * @param durationKimg training length in kimg
@@ -60,6 +63,7 @@ public record TrainingOptions(
     @JsonProperty("lr_rampup_kimg") double lrRampupKimg,
     @JsonProperty("ema") List<EmaOptions> ema,
     @JsonProperty("data") DataOptions data,
+    @JsonProperty("cond") boolean cond,
     @JsonProperty("batch") int batch,
     @JsonProperty("batch_gpu") int batchGpu,
     @JsonProperty("duration_kimg") double durationKimg,
@@ -91,7 +95,7 @@ public record TrainingOptions(
       {"desc": null, "precond": {}, "lr_rampup_kimg": 0, "ema": [], "batch_gpu": 0, "tick_kimg": 50,
        "snap_ticks": 50, "state_ticks": 500, "seed": 0, "threads": 0, "clip_grad_norm": 0, "nan_guard": "stop",
        "precision": "fp32", "sample_steps": [], "init_from": null, "device": "auto",
-       "channels_last": false, "augment": {}}""";
+       "channels_last": false, "augment": {}, "cond": false}""";
 
   public TrainingOptions {
     for (var e : new Object[][] {{"network", network}, {"precond", precond}, {"objective", objective},
