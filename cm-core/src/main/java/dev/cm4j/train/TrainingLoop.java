@@ -188,12 +188,14 @@ final class TrainingLoop {
    */
   private static final class TickLoss implements AutoCloseable {
     private final Tensor sum;
+    private final Tensor sumSquares; // float64: the steps' squared losses, for the tick's std (stats.jsonl)
     private final Tensor firstNonFinite; // int64: the first iteration whose loss was not finite, -1 while none was
     private Tensor last;
     private long steps;
 
     TickLoss(Device device) {
       sum = TensorScope.release(Tensor.zeros(new long[0], DType.FLOAT64, device));
+      sumSquares = TensorScope.release(Tensor.zeros(new long[0], DType.FLOAT64, device));
       firstNonFinite = TensorScope.release(Tensor.zeros(new long[0], DType.INT64, device).sub(1L));
     }
 
@@ -203,6 +205,10 @@ final class TrainingLoop {
         firstNonFinite.copy_(Tensor.where(firstBad, firstNonFinite.mul(0L).add(iteration), firstNonFinite));
       }
       sum.add_(stepLoss);
+      try (TensorScope s = TensorScope.open()) {
+        Tensor l = stepLoss.to(DType.FLOAT64);
+        sumSquares.add_(l.mul(l));
+      }
       steps++;
       Tensor old = last;
       last = TensorScope.release(stepLoss.detach());
@@ -213,6 +219,13 @@ final class TrainingLoop {
     double takeSum() {
       double v = sum.item();
       sum.zero_();
+      return v;
+    }
+
+    /** The tick's sum of squared step losses (a host read); it starts again at 0. */
+    double takeSumSquares() {
+      double v = sumSquares.item();
+      sumSquares.zero_();
       return v;
     }
 
@@ -235,6 +248,7 @@ final class TrainingLoop {
     @Override
     public void close() {
       sum.close();
+      sumSquares.close();
       firstNonFinite.close();
       if (last != null) last.close();
     }
@@ -278,10 +292,13 @@ final class TrainingLoop {
     DataParallel dp = run.dp();
     long steps = tickLoss.takeSteps();
     double loss = tickLoss.takeSum() / Math.max(steps, 1);
+    double lossSquare = tickLoss.takeSumSquares() / Math.max(steps, 1);
     Map<String, Double> parts = stats.toHost();
     if (dp != null) {
       double local = loss;
       loss = collective(() -> dp.mean(local));
+      double localSquare = lossSquare;
+      lossSquare = collective(() -> dp.mean(localSquare));
       for (var e : parts.entrySet()) {
         double v = e.getValue();
         e.setValue(collective(() -> dp.mean(v)));
@@ -300,8 +317,9 @@ final class TrainingLoop {
     }
     // the position of the tick's last step (trained at images - batch), as the objective's parts in stats.jsonl
     // record it: at a stage boundary, images itself already names the next stage
-    reporter.endTick(tick, images, iteration, total, loss, parts, run.optimizer().lr(),
-        run.objective().position(images - opts.batch()));
+    reporter.endTick(tick, images, iteration, total,
+        new TickReporter.LossSummary(steps * (dp == null ? 1.0 : dp.world()), loss, lossSquare), parts,
+        run.optimizer().lr(), run.objective().position(images - opts.batch()), device);
     tick++;
     if (dir != null) {
       if (tick % opts.snapTicks() == 0 || done) snapshot();
@@ -334,6 +352,7 @@ final class TrainingLoop {
     // the loader's position is stored world-size independent
     TrainingState.write(file, run.parts(), images, iteration, tick, run.loader().state().reshard(0, 1),
         reporter.history());
+    if (file.equals(dir.state(images))) dir.markLatest(file);
   }
 
   /** The module sampled for grids and snapshots: the first EMA, or the trained model without EMA. */
@@ -356,6 +375,7 @@ final class TrainingLoop {
       if (dataDescription == null) dataDescription = Snapshot.describe(opts, run.dataset());
       meta.putAll(dataDescription); // self-describing: sampling never re-reads the data
       SafeTensors.write(dir.snapshot(images), m.stateDict(), meta);
+      dir.markLatest(dir.snapshot(images));
       if (run.dataset() instanceof ImageDataset img) {
         int n = opts.data().grid();
         int cols = (int) Math.ceil(Math.sqrt(n));
