@@ -140,18 +140,24 @@ final class CtTrainArgs {
 
   /** The option name of an argument ("--lr=1" → "--lr"), or null for a non-option. */
   private static String name(String a) {
+    String n = rawName(a);
+    return n == null ? null : ALIASES.getOrDefault(n, n);
+  }
+
+  /** The option name as written (-n and --dry-run stay themselves: they are cm's dry-run flag too). */
+  private static String rawName(String a) {
     if (!a.startsWith("-") || a.equals("-") || a.length() < 2) return null;
     if (a.matches("-\\d.*")) return null; // a negative number
     int eq = a.indexOf('=');
     String n = eq > 0 ? a.substring(0, eq) : a;
     if (!n.startsWith("--") && n.length() > 2) n = n.substring(0, 2); // -q256
-    return ALIASES.getOrDefault(n, n);
+    return n;
   }
 
   /** Whether the argument list is a ct_train.py command line (see the class comment). */
   static boolean applies(String[] args) {
     for (String a : args) {
-      String n = name(a);
+      String n = rawName(a);
       if (n == null) continue;
       if (CT_ONLY.contains(n) || IMGNET_ONLY.contains(n)) return true;
       if ((n.equals("--tf32") || n.equals("--bench")) && a.contains("=")) return true;

@@ -251,6 +251,9 @@ class CtTrainArgsTest {
         "cm's own options (shared names, flag forms) stay cm's");
     assertTrue(CtTrainArgs.applies(new String[] {"--batch", "8", "--tf32=1"}), "a value for --tf32 is ct_train.py's form");
     assertTrue(CtTrainArgs.applies(new String[] {"-q", "3"}));
+    assertFalse(CtTrainArgs.applies(new String[] {"--preset", "toy2d-ect", "-n"}), "-n is cm's dry run too");
+    assertFalse(CtTrainArgs.applies(new String[] {"--dry-run", "-v"}));
+    assertTrue(CtTrainArgs.applies(new String[] {"--dry_run"}), "ct_train.py's spelling");
   }
 
   /** Through cm train: the dry run prints the translated options; run-time-only refusals name the option. */
