@@ -57,7 +57,7 @@ public final class Toy2dStudy {
     double trainSec = (System.nanoTime() - t0) / 1e9;
     List<Path> snaps;
     try (var s = Files.list(run)) {
-      snaps = s.filter(p -> p.getFileName().toString().startsWith("network-snapshot-")).sorted().toList();
+      snaps = s.filter(p -> p.getFileName().toString().matches("network-snapshot-\\d+\\.safetensors")).sorted().toList();
     }
     StringBuilder traj = new StringBuilder();
     for (Path p : snaps) {

@@ -164,23 +164,31 @@ public final class Main {
 
   static int train(String[] args, PrintStream out, PrintStream err) throws ParseException {
     Options spec = trainOptions();
-    CommandLine cl = new DefaultParser().parse(spec, args);
+    // a ct_train.py command line (ECT's option names) is translated first; cm train's process options remain
+    CtTrainArgs.Translation ct = CtTrainArgs.applies(args) ? CtTrainArgs.translate(args) : null;
+    if (ct != null && ct.seedDrawn()) {
+      // every worker of a launch must train with the one seed drawn here (ct_train.py broadcasts rank 0's)
+      args = Arrays.copyOf(args, args.length + 1);
+      args[args.length - 1] = "--seed=" + ct.overrides().get("seed");
+    }
+    CommandLine cl = new DefaultParser().parse(spec, ct == null ? args : ct.cmArgs().toArray(String[]::new));
+    boolean dryRun = cl.hasOption("dry-run") || (ct != null && ct.dryRun());
     DeviceSpec device = device(cl);
     CudaSwitches switches = CudaSwitches.of(cl);
     Integer nproc = intFlag(cl, "nproc-per-node");
     boolean inWorker = System.getenv("RANK") != null;
-    if (nproc != null && inWorker && !cl.hasOption("help") && !cl.hasOption("dry-run")) {
+    if (nproc != null && inWorker && !cl.hasOption("help") && !dryRun) {
       throw new ParseException("--nproc-per-node inside a launched worker (RANK is set): run cm train without it "
           + "under torchrun/SLURM");
     }
     // Without --nproc-per-node, --device auto on a CUDA machine trains on every visible GPU, one process each.
     int workers = 1;
-    if (!cl.hasOption("help") && !cl.hasOption("dry-run")) {
+    if (!cl.hasOption("help") && !dryRun) {
       boolean probe = nproc == null && !inWorker && device.isAuto(); // only then does the GPU count matter
       workers = Launcher.workersPerNode(nproc, device, probe ? DeviceSpec.cudaCount() : 0,
           System.getenv("CUDA_VISIBLE_DEVICES"), inWorker);
     }
-    if ((nproc != null || workers > 1) && !cl.hasOption("help") && !cl.hasOption("dry-run")) {
+    if ((nproc != null || workers > 1) && !cl.hasOption("help") && !dryRun) {
       Launcher.Spec ls = new Launcher.Spec(workers,
           Integer.parseInt(cl.getOptionValue("nnodes", "1")), Integer.parseInt(cl.getOptionValue("node-rank", "0")),
           cl.getOptionValue("master-addr", "127.0.0.1"), Integer.parseInt(cl.getOptionValue("master-port", "0")));
@@ -197,18 +205,24 @@ public final class Main {
       }
       return Launcher.launch(ls, workerArgs, out, err);
     }
-    if (cl.hasOption("help")) {
+    if (cl.hasOption("help") && ct == null) {
       PrintWriter pw = new PrintWriter(out);
       new HelpFormatter().printHelp(pw, 100, "cm train [--preset name | --options file] [options]",
           "Train a consistency model; writes NNNNN-desc/ under --outdir.", spec, 2, 2, "", false);
       pw.flush();
       return 0;
     }
-    if (!cl.hasOption("dry-run")) {
+    if (cl.hasOption("help")) {
+      out.println("cm train with ct_train.py's options (ECT): " + String.join(" ", CtTrainArgs.names())
+          + "; see docs/cli.md");
+      return 0;
+    }
+    if (!dryRun) {
       String note = switches.noteFor(device.resolveHere());
       if (note != null) out.println("note: " + note);
       switches.apply(out);
     }
+    if (ct != null) return trainCt(ct, cl, device, out, err);
     if (cl.hasOption("resume")) {
       if (cl.hasOption("data")) throw new ParseException("--data cannot change a resumed run's data (its training_options.json decides)");
       if (switches.channelsLast()) {
@@ -260,6 +274,71 @@ public final class Main {
       out.println("run directory: " + r.runDir());
     }
     return 0;
+  }
+
+  /** The options of a ct_train.py command line: ct_train.py's defaults and options, then --set, --device, --threads. */
+  static TrainingOptions ctOptions(CtTrainArgs.Translation ct, CommandLine cl, PrintStream err) throws ParseException {
+    TrainingOptions base = Presets.get("cifar10-ect"); // every key below replaces its value; only data is re-derived
+    Map<String, String> sets = sets(cl);
+    CtTrainArgs.checkSets(ct, sets);
+    Map<String, String> ov = new LinkedHashMap<>(DataOption.overrides(base, ct.data(), sets, err));
+    ov.putAll(ct.overrides());
+    map(cl, ov, "threads", "threads", false);
+    if (cl.hasOption("device")) ov.put("device", "\"" + device(cl) + "\"");
+    ov.putAll(sets);
+    return base.with(ov);
+  }
+
+  private static int trainCt(CtTrainArgs.Translation ct, CommandLine cl, DeviceSpec device, PrintStream out,
+      PrintStream err) throws ParseException {
+    TrainingOptions opts = ctOptions(ct, cl, err);
+    if (ct.dryRun()) {
+      out.println(opts.toJson());
+      return 0;
+    }
+    if (ct.nosubdir()) {
+      throw new ParseException("--nosubdir: cm4j always creates NNNNN-desc/ under --outdir (resume finds states by it)");
+    }
+    String tr = ct.transfer();
+    if (tr != null && (tr.contains("://") || tr.endsWith(".pkl") || tr.endsWith(".pt"))) {
+      throw new ParseException("--transfer " + tr + ": cm4j reads .safetensors weights and fetches nothing; download "
+          + "the checkpoint and convert it with tools/export_pytorch.py (or cm export), then pass the .safetensors");
+    }
+    if (ct.resume() != null) {
+      Path r = Path.of(ct.resume());
+      Path runDir = java.nio.file.Files.isDirectory(r) ? r : r.toAbsolutePath().getParent();
+      TrainingOptions stored = TrainingOptions.read(runDir.resolve("training_options.json"));
+      String diff = differences(stored, opts, ct.seedDrawn());
+      if (diff != null) {
+        throw new ParseException("--resume " + r + ": the command line's options differ from the run's "
+            + "training_options.json at " + diff);
+      }
+      try (Trainer t = Trainer.resume(r, out)) {
+        t.installSignalHandler();
+        t.run();
+      }
+      return 0;
+    }
+    try (Trainer t = Trainer.start(opts, Path.of(ct.outdir()), out)) {
+      t.installSignalHandler();
+      Trainer.Result r = t.run();
+      out.println("run directory: " + r.runDir());
+    }
+    return 0;
+  }
+
+  /** The options where two runs differ (desc, device and threads aside; seed too when drawn), or null. */
+  static String differences(TrainingOptions a, TrainingOptions b, boolean ignoreSeed) {
+    var ta = a.tree();
+    var tb = b.tree();
+    List<String> skip = new ArrayList<>(List.of("desc", "device", "threads"));
+    if (ignoreSeed) skip.add("seed");
+    List<String> keys = new ArrayList<>();
+    for (var it = ta.fieldNames(); it.hasNext();) {
+      String k = it.next();
+      if (!skip.contains(k) && !ta.get(k).equals(tb.get(k))) keys.add(k);
+    }
+    return keys.isEmpty() ? null : String.join(", ", keys);
   }
 
   static int sample(String[] args, PrintStream out) throws ParseException {

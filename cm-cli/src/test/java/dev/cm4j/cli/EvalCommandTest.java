@@ -37,7 +37,7 @@ class EvalCommandTest {
         "--set", "network.channel_mult=[1,1]", "--set", "network.attn_resolutions=[]", "--set", "threads=1");
     assertEquals(0, r.code(), r.err());
     try (var s = Files.walk(dir.resolve("runs"))) {
-      snapshot = s.filter(p -> p.getFileName().toString().startsWith("network-snapshot-")
+      snapshot = s.filter(p -> p.getFileName().toString().matches("network-snapshot-\\d+\\.safetensors")
           && p.toString().endsWith(".safetensors")).sorted().reduce((a, b) -> b).orElseThrow();
     }
     classifier = dir.resolve("clf.safetensors");

@@ -97,7 +97,7 @@ class PointWorkflowTest {
     assertFalse(t.err().contains("warning"), t.err());
     Path snap;
     try (var s = Files.walk(runs)) {
-      snap = s.filter(p -> p.getFileName().toString().startsWith("network-snapshot-")).sorted()
+      snap = s.filter(p -> p.getFileName().toString().matches("network-snapshot-\\d+\\.safetensors")).sorted()
           .reduce((a, b) -> b).orElseThrow();
     }
     Files.delete(data); // a snapshot is self-describing: the training file is not needed to sample

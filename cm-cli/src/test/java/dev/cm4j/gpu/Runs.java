@@ -68,7 +68,7 @@ final class Runs {
   /** The newest network snapshot of a run. */
   static Path newestSnapshot(Path run) throws IOException {
     try (var s = Files.list(run)) {
-      return s.filter(p -> p.getFileName().toString().startsWith("network-snapshot-")
+      return s.filter(p -> p.getFileName().toString().matches("network-snapshot-\\d+\\.safetensors")
           && p.toString().endsWith(".safetensors")).sorted().reduce((a, b) -> b)
           .orElseThrow(() -> new AssertionError("no snapshot in " + run));
     }

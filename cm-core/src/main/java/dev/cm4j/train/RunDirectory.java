@@ -13,10 +13,14 @@ import java.util.regex.Pattern;
 /**
  * A run directory {@code NNNNN-desc/} and the names of the files in it: training_options.json, log.txt,
  * stats.jsonl, loss.png, network-snapshot-IIIIIIIII.safetensors, samples-Kstep-IIIIIIIII.png,
- * training-state-IIIIIIIII.safetensors and nan-dump-IIIIIIIII.safetensors, where IIIIIIIII is the images seen.
+ * training-state-IIIIIIIII.safetensors and nan-dump-IIIIIIIII.safetensors, where IIIIIIIII is the images seen;
+ * network-snapshot-latest.safetensors and training-state-latest.safetensors name the newest of each (as ECT's
+ * run directories do): relative symbolic links, or copies on file systems without links, replaced atomically.
+ * metric-NAME.jsonl holds the in-training evaluations ({@link InTrainingEval}).
  */
 final class RunDirectory {
   private static final Pattern STATE_FILE = Pattern.compile("training-state-(\\d+)\\.safetensors");
+  private static final Pattern NUMBERED = Pattern.compile("(network-snapshot|training-state)-\\d+(\\..+)");
 
   private final Path dir;
 
@@ -85,6 +89,50 @@ final class RunDirectory {
 
   Path snapshot(long images) {
     return dir.resolve(String.format(Locale.ROOT, "network-snapshot-%09d.safetensors", images));
+  }
+
+  /** The in-training evaluation file of a metric (EDM's metric-NAME.jsonl). */
+  Path metric(String name) {
+    return dir.resolve("metric-" + name + ".jsonl");
+  }
+
+  /** The -latest name of a numbered snapshot or state file (network-snapshot-latest.safetensors, ...). */
+  Path latest(Path numbered) {
+    Matcher m = NUMBERED.matcher(numbered.getFileName().toString());
+    if (!m.matches()) throw new IllegalArgumentException("not a numbered snapshot or state: " + numbered);
+    return dir.resolve(m.group(1) + "-latest" + m.group(2));
+  }
+
+  /**
+   * Points the -latest name at a numbered file of this directory: a relative symbolic link (the run directory can
+   * move), or a copy where links cannot be made. The new link or copy is made under a temporary name and renamed over
+   * the old one, so a reader sees the old file or the new one, never none or half of one.
+   */
+  void markLatest(Path numbered) {
+    markLatest(numbered, true);
+  }
+
+  /** As {@link #markLatest(Path)}; link false copies (what file systems without links get). */
+  void markLatest(Path numbered, boolean link) {
+    Path latest = latest(numbered);
+    Path tmp = dir.resolve("." + latest.getFileName() + ".tmp");
+    try {
+      Files.deleteIfExists(tmp);
+      boolean linked = false;
+      if (link) {
+        try {
+          Files.createSymbolicLink(tmp, numbered.getFileName());
+          linked = true;
+        } catch (UnsupportedOperationException | IOException e) {
+          Files.deleteIfExists(tmp); // no links here: a copy
+        }
+      }
+      if (!linked) Files.copy(dir.resolve(numbered.getFileName()), tmp);
+      Files.move(tmp, latest, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot update " + latest, e);
+    }
   }
 
   /** The sample grid (or scatter plot) of {@code steps}-step samples at this point. */

@@ -16,6 +16,15 @@ import java.util.Map;
  * record per tick (mean loss, the objective's parts, lr, speed, memory) appended to stats.jsonl, kept in the
  * history a training state carries and drawn into loss.png. On a rank other than 0 ({@code dir} null) it only keeps
  * the tick's counts.
+ *
+ * <p>A stats.jsonl line is also a line of EDM's {@code training_stats} (what EDM's training_loop writes): entries
+ * {@code "Group/name": {"num", "mean", "std"}} — Loss/loss, Progress/tick, Progress/kimg, Timing/total_sec,
+ * Timing/sec_per_tick, Timing/sec_per_kimg, Timing/maintenance_sec, Resources/cpu_mem_gb and, on CUDA,
+ * Resources/peak_gpu_mem_gb and Resources/peak_gpu_mem_reserved_gb — and a {@code "timestamp"} in Unix seconds,
+ * with our own flat fields (tick, kimg, loss, ...; the history record) between them. Loss/loss summarises the
+ * tick's step losses (each the mean over its global batch): num is the number of step losses (times the number of
+ * ranks), mean their mean, std their standard deviation; EDM's counts each per-pixel loss, which never leaves the
+ * device here.
  */
 final class TickReporter {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -26,6 +35,9 @@ final class TickReporter {
   private final List<Map<String, Object>> history;
   private long tickStart;
   private long tickStartImages;
+  private final long started = System.nanoTime();
+  private long lastTickEnd = -1; // nanoTime at the last tick's end, -1 before the first
+  private double maintenanceSec; // between the last tick's end and this tick's start (snapshots, states, metrics)
   private double lastTickLoss = Double.NaN; // the progress line's loss: the last tick's (steps do not read theirs)
   private DeviceMemory deviceMemory; // null unless the run's device is CUDA
 
@@ -91,6 +103,7 @@ final class TickReporter {
   /** Starts a tick at this many images. */
   void startTick(long images) {
     tickStart = System.nanoTime();
+    maintenanceSec = (tickStart - (lastTickEnd < 0 ? started : lastTickEnd)) / 1e9;
     tickStartImages = images;
     if (deviceMemory != null) deviceMemory.resetPeak(); // the tick's peak, not the run's
   }
@@ -113,15 +126,19 @@ final class TickReporter {
    * Ends the tick: on rank 0, the stats.jsonl record, the status line and loss.png. The caller then starts the next
    * one ({@link #startTick}) after what it writes at a tick's end, so that writing is no tick's time.
    *
-   * @param loss the tick's mean loss (already averaged over ranks)
+   * @param loss the tick's step losses (already gathered over ranks)
    * @param parts the objective's per-tick values (already averaged over ranks)
    * @param position the objective's schedule position for the status line (e.g. "stage 2")
+   * @param device the run's device (its peak memory is reported, and reset, on CUDA)
    */
-  void endTick(long tick, long images, long iteration, long total, double loss, Map<String, Double> parts, double lr,
-      String position) {
+  void endTick(long tick, long images, long iteration, long total, LossSummary lossStats, Map<String, Double> parts,
+      double lr, String position, dev.cm4j.tensor.Device device) {
+    double loss = lossStats.mean();
     lastTickLoss = loss;
+    long now = System.nanoTime();
+    lastTickEnd = now;
     if (dir != null) {
-      double sec = (System.nanoTime() - tickStart) / 1e9;
+      double sec = (now - tickStart) / 1e9;
       double imagesPerSec = (images - tickStartImages) / Math.max(sec, 1e-9);
       Map<String, Object> rec = new LinkedHashMap<>();
       rec.put("tick", tick);
@@ -155,12 +172,56 @@ final class TickReporter {
       }
       rec.put("time", System.currentTimeMillis() / 1000.0);
       history.add(rec);
-      Atomic.append(dir.stats(), json(rec) + "\n");
+      Map<String, Object> line = new LinkedHashMap<>();
+      line.put("Loss/loss", lossStats.entry());
+      line.put("Progress/tick", scalar(tick));
+      line.put("Progress/kimg", scalar(images / 1000.0));
+      line.put("Timing/total_sec", scalar((now - started) / 1e9));
+      line.put("Timing/sec_per_tick", scalar(sec));
+      line.put("Timing/sec_per_kimg", scalar(sec / Math.max(images - tickStartImages, 1) * 1e3));
+      line.put("Timing/maintenance_sec", scalar(maintenanceSec));
+      line.put("Resources/cpu_mem_gb", scalar(rss / 1024.0));
+      if (device.type() == dev.cm4j.tensor.Device.Type.CUDA) {
+        var m = dev.cm4j.tensor.Cuda.memoryStats(device.index());
+        line.put("Resources/peak_gpu_mem_gb", scalar(m.peakAllocatedBytes() / (double) (1L << 30)));
+        line.put("Resources/peak_gpu_mem_reserved_gb", scalar(m.peakReservedBytes() / (double) (1L << 30)));
+        dev.cm4j.tensor.Cuda.resetPeakMemoryStats(device.index());
+      }
+      line.putAll(rec);
+      line.put("timestamp", rec.get("time"));
+      Atomic.append(dir.stats(), json(line) + "\n");
       log(String.format(Locale.ROOT,
           "tick %-5d kimg %-8.1f loss %-9.4f %-10s sec/tick %-6.1f img/s %-7.0f ETA %s  rss %.0f MB", tick,
           images / 1000.0, loss, position, sec, imagesPerSec,
           Progress.eta((total - images) / Math.max(imagesPerSec, 1e-9)), rss) + memory);
       LossPlot.write(history, dir.lossPlot());
+    }
+  }
+
+  /** EDM's training_stats entry of one value reported once (report0). */
+  static Map<String, Object> scalar(double v) {
+    Map<String, Object> e = new LinkedHashMap<>();
+    e.put("num", 1.0);
+    e.put("mean", v);
+    e.put("std", 0.0);
+    return e;
+  }
+
+  /**
+   * The step losses of a tick, as training_stats summarises a reported series.
+   *
+   * @param count number of step losses
+   * @param mean their mean
+   * @param meanSquare the mean of their squares
+   */
+  record LossSummary(double count, double mean, double meanSquare) {
+    /** training_stats' {num, mean, std}, std = sqrt(max(E[x²] − E[x]², 0)). */
+    Map<String, Object> entry() {
+      Map<String, Object> e = new LinkedHashMap<>();
+      e.put("num", count);
+      e.put("mean", mean);
+      e.put("std", Math.sqrt(Math.max(meanSquare - mean * mean, 0)));
+      return e;
     }
   }
 

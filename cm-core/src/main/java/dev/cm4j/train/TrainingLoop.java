@@ -57,6 +57,7 @@ final class TrainingLoop {
   private long iteration;
   private long tick;
   private Map<String, String> dataDescription; // Snapshot.describe of the run's data (computed once)
+  private InTrainingEval evaluation; // options.eval's metrics, on rank 0 (null: none)
   volatile boolean stopRequested;
   private boolean stopAgreed; // data-parallel: every rank's stop request, agreed at the last tick's end
   volatile Trainer.StepListener stepListener = new Trainer.StepListener() {};
@@ -134,7 +135,10 @@ final class TrainingLoop {
     }
     reporter.startTick(images);
     boolean interrupted = false;
-    try (StepStats stats = new StepStats(); TickLoss tickLoss = new TickLoss(device)) {
+    try (StepStats stats = new StepStats(); TickLoss tickLoss = new TickLoss(device);
+        InTrainingEval ev = dir == null || opts.eval().metrics().isEmpty() ? null : new InTrainingEval(opts,
+            run.objective(), run.dataset(), dir, device, dp == null ? 1 : dp.world(), reporter::log)) {
+      evaluation = ev;
       while (images < total) {
         if (dp == null ? stopRequested : stopAgreed) {
           interrupted = true;
@@ -218,6 +222,7 @@ final class TrainingLoop {
    */
   private static final class TickLoss implements AutoCloseable {
     private final Tensor sum;
+    private final Tensor sumSquares; // float64: the steps' squared losses, for the tick's std (stats.jsonl)
     private final Tensor firstNonFinite; // int64: the first iteration whose loss was not finite, -1 while none was
     private final Tensor skipped; // float64: steps of the tick skipped on the device (their loss is not in sum)
     private Tensor last;
@@ -226,6 +231,7 @@ final class TrainingLoop {
     TickLoss(Device device) {
       sum = TensorScope.release(Tensor.zeros(new long[0], DType.FLOAT64, device));
       skipped = TensorScope.release(Tensor.zeros(new long[0], DType.FLOAT64, device));
+      sumSquares = TensorScope.release(Tensor.zeros(new long[0], DType.FLOAT64, device));
       firstNonFinite = TensorScope.release(Tensor.zeros(new long[0], DType.INT64, device).sub(1L));
     }
 
@@ -240,6 +246,11 @@ final class TrainingLoop {
           sum.add_(stepLoss);
         }
       }
+      try (TensorScope s = TensorScope.open()) {
+        Tensor l = stepLoss.to(DType.FLOAT64);
+        Tensor sq = l.mul(l);
+        sumSquares.add_(skip != null ? Tensor.where(skip, sq.zerosLike(), sq) : sq);
+      }
       steps++;
       Tensor old = last;
       last = TensorScope.release(stepLoss.detach());
@@ -250,6 +261,13 @@ final class TrainingLoop {
     double takeSum() {
       double v = sum.item();
       sum.zero_();
+      return v;
+    }
+
+    /** The tick's sum of squared step losses (a host read); it starts again at 0. */
+    double takeSumSquares() {
+      double v = sumSquares.item();
+      sumSquares.zero_();
       return v;
     }
 
@@ -280,6 +298,7 @@ final class TrainingLoop {
     public void close() {
       sum.close();
       skipped.close();
+      sumSquares.close();
       firstNonFinite.close();
       if (last != null) last.close();
     }
@@ -356,10 +375,13 @@ final class TrainingLoop {
       reporter.log(String.format(Locale.ROOT, "%d step%s of the tick ending at iteration %d skipped (non-finite loss or "
           + "gradients)", skipped, skipped == 1 ? "" : "s", iteration));
     }
+    double lossSquare = tickLoss.takeSumSquares() / Math.max(steps, 1);
     Map<String, Double> parts = stats.toHost();
     if (dp != null) {
       double local = loss;
       loss = collective(() -> dp.mean(local));
+      double localSquare = lossSquare;
+      lossSquare = collective(() -> dp.mean(localSquare));
       for (var e : parts.entrySet()) {
         double v = e.getValue();
         e.setValue(collective(() -> dp.mean(v)));
@@ -378,12 +400,14 @@ final class TrainingLoop {
     }
     // the position of the tick's last step (trained at images - batch), as the objective's parts in stats.jsonl
     // record it: at a stage boundary, images itself already names the next stage
-    reporter.endTick(tick, images, iteration, total, loss, parts, run.optimizer().lr(),
-        run.objective().position(images - opts.batch()));
+    reporter.endTick(tick, images, iteration, total,
+        new TickReporter.LossSummary(steps * (dp == null ? 1.0 : dp.world()), loss, lossSquare), parts,
+        run.optimizer().lr(), run.objective().position(images - opts.batch()), device);
     tick++;
     if (dir != null) {
       if (tick % opts.snapTicks() == 0 || done) snapshot();
       if (tick % opts.stateTicks() == 0 || done || stopRequested) writeState(dir.state(images));
+      if (evaluation != null && evaluation.due(tick, done)) evaluation.evaluate(sampledModel(), images);
     }
     reporter.startTick(images);
   }
@@ -412,6 +436,7 @@ final class TrainingLoop {
     // the loader's position is stored world-size independent
     TrainingState.write(file, run.parts(), images, iteration, tick, run.loader().state().reshard(0, 1),
         reporter.history());
+    if (file.equals(dir.state(images))) dir.markLatest(file);
   }
 
   /** The module sampled for grids and snapshots: the first EMA, or the trained model without EMA. */
@@ -434,6 +459,7 @@ final class TrainingLoop {
       if (dataDescription == null) dataDescription = Snapshot.describe(opts, run.dataset());
       meta.putAll(dataDescription); // self-describing: sampling never re-reads the data
       SafeTensors.write(dir.snapshot(images), m.stateDict(), meta);
+      dir.markLatest(dir.snapshot(images));
       if (run.dataset() instanceof ImageDataset img) {
         int n = opts.data().grid();
         int cols = (int) Math.ceil(Math.sqrt(n));

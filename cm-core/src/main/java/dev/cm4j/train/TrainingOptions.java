@@ -53,6 +53,7 @@ import java.util.Map;
  *     ECT's {@code --channels-last}; results equal the default layout's up to rounding (default false)
  * @param augment EDM's augmentation pipeline ({@link AugmentOptions}; p = 0: off); with p > 0 the network's
  *     augment_dim is fitted to it
+ * @param eval in-training evaluation ({@link EvalOptions}; no metrics: none)
  */
 public record TrainingOptions(
     @JsonProperty("desc") String desc,
@@ -79,7 +80,9 @@ public record TrainingOptions(
     @JsonProperty("init_from") String initFrom,
     @JsonProperty("device") String device,
     @JsonProperty("channels_last") boolean channelsLast,
-    @JsonProperty("augment") AugmentOptions augment) {
+    @JsonProperty("augment") AugmentOptions augment,
+
+    @JsonProperty("eval") EvalOptions eval) {
 
   /** The mapper of options files: indented, enums written in lower case (as they are read). */
   static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT)
@@ -95,12 +98,12 @@ public record TrainingOptions(
       {"desc": null, "precond": {}, "lr_rampup_kimg": 0, "ema": [], "batch_gpu": 0, "tick_kimg": 50,
        "snap_ticks": 50, "state_ticks": 500, "seed": 0, "threads": 0, "clip_grad_norm": 0, "nan_guard": "stop",
        "precision": "fp32", "sample_steps": [], "init_from": null, "device": "auto",
-       "channels_last": false, "augment": {}, "cond": false}""";
+       "channels_last": false, "augment": {}, "cond": false, "eval": {}}""";
 
   public TrainingOptions {
     for (var e : new Object[][] {{"network", network}, {"precond", precond}, {"objective", objective},
         {"optimizer", optimizer}, {"data", data}, {"ema", ema}, {"nan_guard", nanGuard}, {"precision", precision},
-        {"sample_steps", sampleSteps}, {"device", device}, {"augment", augment}}) {
+        {"sample_steps", sampleSteps}, {"device", device}, {"augment", augment}, {"eval", eval}}) {
       if (e[1] == null) throw new OptionException((String) e[0], "required");
     }
     ema = List.copyOf(ema);
@@ -120,6 +123,13 @@ public record TrainingOptions(
     OptionException.oneOf("precision", precision, List.of("fp32", "bf16", "fp16"));
     Devices.check("device", device);
     for (int i = 0; i < sampleSteps.length; i++) OptionException.positive("sample_steps." + i, sampleSteps[i]);
+    for (int i = 0; i < eval.metrics().size(); i++) {
+      int steps = EvalOptions.parse(eval.metrics().get(i)).steps();
+      if (steps > 1 && sampleSteps.length != steps - 1) {
+        throw new OptionException("eval.metrics." + i, eval.metrics().get(i) + " samples in " + steps
+            + " steps: sample_steps must hold " + (steps - 1) + " time(s), has " + sampleSteps.length);
+      }
+    }
     if (precond.timeLabel().equals("edm") && !objective.precondition().equals("trigflow")) {
       throw new OptionException("precond.time_label", "\"edm\" is only for the TrigFlow objectives (sct, scd)");
     }

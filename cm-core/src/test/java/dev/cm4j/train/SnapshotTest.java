@@ -45,7 +45,7 @@ class SnapshotTest {
 
   static Path lastSnapshot(Path run) throws Exception {
     try (var s = Files.list(run)) {
-      return s.filter(p -> p.getFileName().toString().startsWith("network-snapshot-")).sorted()
+      return s.filter(p -> p.getFileName().toString().matches("network-snapshot-\\d+\\.safetensors")).sorted()
           .reduce((a, b) -> b).orElseThrow();
     }
   }

@@ -104,7 +104,7 @@ class TestDeviceTrainingTest {
       for (Tensor p : t.model().stateDict().values()) assertEquals(d, p.device(), "the model lives on " + d);
       Path snap;
       try (var f = Files.list(runDir)) {
-        snap = f.filter(p -> p.getFileName().toString().startsWith("network-snapshot-")).sorted()
+        snap = f.filter(p -> p.getFileName().toString().matches("network-snapshot-\\d+\\.safetensors")).sorted()
             .reduce((a, b) -> b).orElseThrow();
       }
       Map<String, float[]> sn;

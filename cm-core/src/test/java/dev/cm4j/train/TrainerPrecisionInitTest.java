@@ -32,7 +32,7 @@ class TrainerPrecisionInitTest {
     try (Trainer a = Trainer.start(TrainerTest.toy(0.128, "ect"), dir.resolve("a"), TrainerTest.QUIET)) {
       a.run();
       try (var s = Files.list(a.runDir())) {
-        snap = s.filter(p -> p.getFileName().toString().startsWith("network-snapshot-")).sorted()
+        snap = s.filter(p -> p.getFileName().toString().matches("network-snapshot-\\d+\\.safetensors")).sorted()
             .reduce((x, y) -> y).orElseThrow();
       }
     }

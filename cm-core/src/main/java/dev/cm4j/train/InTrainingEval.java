@@ -1,0 +1,280 @@
+package dev.cm4j.train;
+
+import dev.cm4j.data.Dataset;
+import dev.cm4j.data.ImageDataset;
+import dev.cm4j.data.PointDataset;
+import dev.cm4j.eval.FeatureNetwork;
+import dev.cm4j.eval.FmnistClassifier;
+import dev.cm4j.eval.Frechet;
+import dev.cm4j.eval.GaussianStats;
+import dev.cm4j.eval.ImageSource;
+import dev.cm4j.eval.KernelDistance;
+import dev.cm4j.eval.Metrics;
+import dev.cm4j.eval.SlicedWasserstein;
+import dev.cm4j.eval.TorchScriptDetector;
+import dev.cm4j.nn.Module;
+import dev.cm4j.tensor.DType;
+import dev.cm4j.tensor.Device;
+import dev.cm4j.tensor.Generator;
+import dev.cm4j.tensor.GradMode;
+import dev.cm4j.tensor.Tensor;
+import dev.cm4j.tensor.TensorScope;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * In-training evaluation (options.eval, ECT's {@code --metrics} every {@code --eval_every} ticks): the sampled model
+ * (the first EMA) generates {@code N} images and each metric's result is appended to {@code metric-<name>.jsonl} in
+ * the line format of EDM's/ECT's {@code metric_main.report_metric}: {@code {"results": {name: value}, "metric",
+ * "total_time", "total_time_str", "num_gpus", "snapshot_pkl", "timestamp"}}.
+ *
+ * <p>Image i of an evaluation is drawn from its own generator seeded {@code eval.seed + i} (EDM's per-image seeds,
+ * 0…N−1 by default): its latent first, then, for multistep sampling, its re-noising, so an image does not depend on
+ * the batch size or on the other images. One-step sampling runs in batches; multistep sampling runs image by image,
+ * since the samplers draw one batch-wide noise tensor per step. Rank 0 evaluates; the other ranks wait for it at the
+ * next tick's collectives.
+ */
+final class InTrainingEval implements AutoCloseable {
+  private final EvalOptions eo;
+  private final List<EvalOptions.Metric> metrics = new ArrayList<>();
+  private final double[] sampleSteps;
+  private final DataOptions data;
+  private final RunObjective objective;
+  private final Dataset dataset;
+  private final RunDirectory dir;
+  private final Device device;
+  private final int numGpus;
+  private final Consumer<String> log;
+  private final Map<String, FeatureNetwork> nets = new HashMap<>(); // by base metric, loaded once
+  private final Map<String, GaussianStats> refStats = new HashMap<>();
+  private final Map<String, Tensor> refFeatures = new HashMap<>();
+
+  /**
+   * Checks the metrics against the data and the files they need (a clear error now rather than at the first
+   * evaluation).
+   */
+  InTrainingEval(TrainingOptions opts, RunObjective objective, Dataset dataset, RunDirectory dir, Device device,
+      int numGpus, Consumer<String> log) {
+    this.eo = opts.eval();
+    this.sampleSteps = opts.sampleSteps();
+    this.data = opts.data();
+    this.objective = objective;
+    this.dataset = dataset;
+    this.dir = dir;
+    this.device = device;
+    this.numGpus = numGpus;
+    this.log = log;
+    boolean points = dataset instanceof PointDataset;
+    for (int i = 0; i < eo.metrics().size(); i++) {
+      EvalOptions.Metric m = EvalOptions.parse(eo.metrics().get(i));
+      String at = "eval.metrics." + i;
+      if (points != m.base().equals("swd")) {
+        throw new OptionException(at, m.name() + (points ? " needs image data; point data take swd"
+            : ": swd compares point samples; image data take fid, kid or fd-fmnist"));
+      }
+      if (m.base().equals("fid") || m.base().equals("kid")) requireFile("eval.detector", eo.detector(), m.name());
+      if (m.base().equals("fd-fmnist")) requireFile("eval.fmnist_net", eo.fmnistNet(), m.name());
+      if (eo.ref() != null && !Files.isRegularFile(Path.of(eo.ref()))) {
+        throw new OptionException("eval.ref", "no such file: " + eo.ref());
+      }
+      metrics.add(m);
+    }
+  }
+
+  private static void requireFile(String key, String file, String metric) {
+    if (file == null) throw new OptionException(key, "required by the metric " + metric);
+    if (!Files.isRegularFile(Path.of(file))) throw new OptionException(key, "no such file: " + file);
+  }
+
+  /** Whether this tick (the number of ticks done) evaluates: every every_ticks ticks, and at the end. */
+  boolean due(long ticksDone, boolean done) {
+    return !metrics.isEmpty() && ticksDone > 0 && (ticksDone % eo.everyTicks() == 0 || done);
+  }
+
+  /** Evaluates every metric on model m (of the objective's structure) and appends the lines. */
+  void evaluate(Module m, long images) {
+    boolean wasTraining = m.isTraining();
+    m.eval();
+    Path snap = dir.snapshot(images);
+    String snapshotName = Files.exists(snap) ? snap.getFileName().toString() : null;
+    try (GradMode g = GradMode.noGrad()) {
+      for (EvalOptions.Metric metric : metrics) {
+        long t0 = System.nanoTime();
+        double value;
+        try (TensorScope s = TensorScope.open()) {
+          value = compute(m, metric);
+        }
+        double sec = (System.nanoTime() - t0) / 1e9;
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("results", Map.of(metric.name(), value));
+        line.put("metric", metric.name());
+        line.put("total_time", sec);
+        line.put("total_time_str", formatTime(sec));
+        line.put("num_gpus", numGpus);
+        line.put("snapshot_pkl", snapshotName);
+        line.put("timestamp", System.currentTimeMillis() / 1000.0);
+        Atomic.append(dir.metric(metric.name()), TickReporter.json(line) + "\n");
+        log.accept(String.format(Locale.ROOT, "%s %.6g at %.1f kimg (%d images, %s)", metric.name(), value,
+            images / 1000.0, count(metric), formatTime(sec)));
+      }
+    } finally {
+      m.train(wasTraining);
+    }
+  }
+
+  private int count(EvalOptions.Metric metric) {
+    return eo.numImages() > 0 ? eo.numImages() : metric.images();
+  }
+
+  private double[] mids(EvalOptions.Metric metric) {
+    return metric.steps() == 1 ? new double[0] : sampleSteps;
+  }
+
+  private double compute(Module m, EvalOptions.Metric metric) {
+    int n = count(metric);
+    if (metric.base().equals("swd")) {
+      PointDataset data = (PointDataset) dataset;
+      int dim = data.dim();
+      int k = Math.min(n, data.size());
+      double[] gen = new double[k * dim];
+      for (int i = 0; i < k; i += eo.batch()) {
+        int b = Math.min(eo.batch(), k - i);
+        float[] part = samples(m, eo.seed() + i, b, mids(metric)).contiguous().toFloatArray();
+        for (int j = 0; j < part.length; j++) gen[i * dim + j] = part[j];
+      }
+      double[] ref = new double[k * dim];
+      float[] p = new float[dim];
+      java.util.Random rnd = new java.util.Random(eo.seed() ^ 0x5eedL); // k of the training points, without replacement
+      int[] idx = new int[data.size()];
+      for (int i = 0; i < idx.length; i++) idx[i] = i;
+      for (int i = 0; i < k; i++) {
+        int j = i + rnd.nextInt(idx.length - i);
+        int t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+        data.readPoint(idx[i], p, 0);
+        for (int c = 0; c < dim; c++) ref[i * dim + c] = p[c];
+      }
+      return SlicedWasserstein.sw2(gen, ref, dim, eo.projections(), 7);
+    }
+    FeatureNetwork net = network(metric.base());
+    ImageSource gen = generated(m, n, mids(metric));
+    if (metric.base().equals("kid")) {
+      Tensor real = refFeatures.computeIfAbsent(metric.base(), b -> TensorScope.release(
+          Metrics.features(net, ImageSource.dataset((ImageDataset) dataset, Integer.MAX_VALUE), eo.batch())));
+      return KernelDistance.kid(Metrics.features(net, gen, eo.batch()), real, KernelDistance.NUM_SUBSETS,
+          KernelDistance.MAX_SUBSET_SIZE, 0);
+    }
+    GaussianStats ref = refStats.computeIfAbsent(metric.base(), b -> eo.ref() != null && b.equals("fid")
+        ? GaussianStats.load(Path.of(eo.ref()))
+        : Metrics.stats(net, ImageSource.dataset((ImageDataset) dataset, Integer.MAX_VALUE), eo.batch()));
+    return Frechet.distance(Metrics.stats(net, gen, eo.batch()), ref);
+  }
+
+  private FeatureNetwork network(String base) {
+    return nets.computeIfAbsent(base.equals("kid") ? "fid" : base, b -> {
+      if (b.equals("fd-fmnist")) {
+        FmnistClassifier c = FmnistClassifier.load(Path.of(eo.fmnistNet()));
+        if (device.equals(Device.CPU)) return c;
+        c.to(device, null);
+        return new FeatureNetwork() {
+          @Override
+          public Tensor features(Tensor images) {
+            return c.features(images.to(device));
+          }
+
+          @Override
+          public String name() {
+            return c.name();
+          }
+
+          @Override
+          public void close() {
+            c.close();
+          }
+        };
+      }
+      return TorchScriptDetector.load(Path.of(eo.detector()), device);
+    });
+  }
+
+  /** n generated images as uint8 batches, image i from seed eval.seed + i. */
+  private ImageSource generated(Module m, int n, double[] mids) {
+    return new ImageSource() {
+      @Override
+      public long size() {
+        return n;
+      }
+
+      @Override
+      public void forEach(int batch, Consumer<Tensor> sink) {
+        for (int i = 0; i < n; i += batch) {
+          try (TensorScope sc = TensorScope.open()) {
+            sink.accept(ImageSource.toUInt8(samples(m, eo.seed() + i, Math.min(batch, n - i), mids)));
+          }
+        }
+      }
+    };
+  }
+
+  /**
+   * Samples for seeds first … first + count − 1, each from its own generator on the run's device: the latent, then
+   * (multistep) the re-noising; independent of how the seeds are batched.
+   */
+  Tensor samples(Module m, long first, int count, double[] mids) {
+    long[] item = itemShape();
+    List<Generator> gens = new ArrayList<>();
+    try {
+      List<Tensor> zs = new ArrayList<>();
+      for (int i = 0; i < count; i++) {
+        Generator g = Generator.create(device, first + i);
+        gens.add(g);
+        long[] shape = new long[item.length + 1];
+        shape[0] = 1;
+        System.arraycopy(item, 0, shape, 1, item.length);
+        zs.add(Tensor.randn(shape, DType.FLOAT32, device, g));
+      }
+      if (mids.length == 0) return objective.sample(m, Tensor.cat(zs, 0), mids, gens.get(0)); // draws no noise
+      List<Tensor> out = new ArrayList<>();
+      for (int i = 0; i < count; i++) out.add(objective.sample(m, zs.get(i), mids, gens.get(i)));
+      return Tensor.cat(out, 0);
+    } finally {
+      for (Generator g : gens) g.close();
+    }
+  }
+
+  private long[] itemShape() {
+    if (dataset instanceof PointDataset p) return new long[] {p.dim()};
+    ImageDataset img = (ImageDataset) dataset;
+    long res = data.resolutionOr(img.resolution()); // the trained resolution (images padded to it)
+    return new long[] {img.channels(), res, res};
+  }
+
+  /** EDM's dnnlib.util.format_time: "42s", "3m 07s", "2h 05m 09s", "1d 02h 03m" (seconds rounded half to even). */
+  static String formatTime(double seconds) {
+    long s = (long) Math.rint(seconds);
+    if (s < 60) return s + "s";
+    if (s < 3600) return String.format(Locale.ROOT, "%dm %02ds", s / 60, s % 60);
+    if (s < 86400) return String.format(Locale.ROOT, "%dh %02dm %02ds", s / 3600, (s / 60) % 60, s % 60);
+    return String.format(Locale.ROOT, "%dd %02dh %02dm", s / 86400, (s / 3600) % 24, (s / 60) % 60);
+  }
+
+  @Override
+  public void close() {
+    for (FeatureNetwork n : nets.values()) {
+      try {
+        n.close();
+      } catch (Exception e) {
+        // closing frees native memory only
+      }
+    }
+    for (Tensor t : refFeatures.values()) t.close();
+  }
+}
