@@ -22,6 +22,10 @@ import java.util.Map;
  * a separate mapping MLP ({@code map_layer0_s}, {@code map_layer1_s}) of s's positional embedding without the class
  * label, and a projection {@code affine_s} in every block whose output is added to the block's conditioning. Those
  * layers are created after the EDM ones, zero-initialised at the projection, so an EDM model's output is unchanged.
+ *
+ * <p>{@link Config#noiseLabelScale()} multiplies the noise labels before the positional embedding. EDM feeds
+ * c_noise = ln(σ)/4 (scale 1); openai's consistency_models and sony/ctm feed their ImageNet-64 UNet 250·ln(σ), which is
+ * scale 1000 on EDM's c_noise (docs/networks.md).
  */
 public final class DhariwalUNet extends Module implements CTMNetwork {
 
@@ -39,6 +43,7 @@ public final class DhariwalUNet extends Module implements CTMNetwork {
       @JsonProperty("attn_resolutions") int[] attnResolutions, // resolutions with self-attention
       @JsonProperty("dropout") double dropout,                 // dropout probability in blocks
       @JsonProperty("label_dropout") double labelDropout,      // class-label dropout (classifier-free guidance)
+      @JsonProperty("noise_label_scale") double noiseLabelScale, // factor on the noise labels (1: EDM; 1000: openai)
       @JsonProperty("s_embedding") boolean sEmbedding          // CTM: second time input s
   ) {
     public Config {
@@ -58,6 +63,9 @@ public final class DhariwalUNet extends Module implements CTMNetwork {
       if (!(dropout >= 0 && dropout <= 1) || !(labelDropout >= 0 && labelDropout <= 1)) {
         throw new IllegalArgumentException("dropout and label_dropout must lie in [0, 1]");
       }
+      if (!(noiseLabelScale > 0) || Double.isInfinite(noiseLabelScale)) {
+        throw new IllegalArgumentException("noise_label_scale must be positive and finite: " + noiseLabelScale);
+      }
       channelMult = channelMult.clone();
       attnResolutions = attnResolutions.clone();
     }
@@ -65,13 +73,13 @@ public final class DhariwalUNet extends Module implements CTMNetwork {
     /** EDM's DhariwalUNet defaults (model_channels 192, channel_mult [1,2,3,4], 3 blocks, attention at 32/16/8). */
     public static Config defaults(int resolution, int channels) {
       return new Config(resolution, channels, channels, 0, 0, 192, new int[] {1, 2, 3, 4}, 4, 3,
-          new int[] {32, 16, 8}, 0.10, 0, false);
+          new int[] {32, 16, 8}, 0.10, 0, 1, false);
     }
 
     /** The same network with CTM's s-embedding path. */
     public Config withSEmbedding() {
       return new Config(imgResolution, inChannels, outChannels, labelDim, augmentDim, modelChannels, channelMult,
-          channelMultEmb, numBlocks, attnResolutions, dropout, labelDropout, true);
+          channelMultEmb, numBlocks, attnResolutions, dropout, labelDropout, noiseLabelScale, true);
     }
   }
 
@@ -154,10 +162,12 @@ public final class DhariwalUNet extends Module implements CTMNetwork {
         dec.add(r + "_block" + idx, new UNetBlock(cin, cout, false, false, contains(c.attnResolutions(), res), bk));
       }
     }
-    outNorm = child("out_norm", new GroupNorm(cout, 1e-5));
-    outConv = child("out_conv", new Conv2d(cout, c.outChannels(), 3, true, false, false, BOX, false, INIT_ZERO));
+    GroupNorm norm = new GroupNorm(cout, 1e-5);
+    Conv2d conv = new Conv2d(cout, c.outChannels(), 3, true, false, false, BOX, false, INIT_ZERO);
 
-    // CTM's s path (created last, so the EDM parameters draw the same random numbers as without it).
+    // CTM's s path (created last, so the EDM parameters draw the same random numbers as without it). The output layers
+    // are registered after it, so they stay last in parameter order: CTM's λ_DSM takes its gradient norms at the
+    // last weight (RunObjective.lastWeight), the output convolution as in sony/ctm.
     if (c.sEmbedding()) {
       mapLayer0S = child("map_layer0_s", new Linear(c.modelChannels(), embChannels, true, INIT));
       mapLayer1S = child("map_layer1_s", new Linear(embChannels, embChannels, true, INIT));
@@ -168,6 +178,8 @@ public final class DhariwalUNet extends Module implements CTMNetwork {
       mapLayer0S = null;
       mapLayer1S = null;
     }
+    outNorm = child("out_norm", norm);
+    outConv = child("out_conv", conv);
   }
 
   private static boolean contains(int[] a, int v) {
@@ -208,6 +220,10 @@ public final class DhariwalUNet extends Module implements CTMNetwork {
     });
   }
 
+  private Tensor scaleNoise(Tensor noiseLabels) {
+    return cfg.noiseLabelScale() == 1 ? noiseLabels : noiseLabels.mul(cfg.noiseLabelScale());
+  }
+
   @Override
   public Tensor forward(Tensor x, Tensor noiseLabels, Tensor classLabels, Tensor augmentLabels) {
     return forward(x, noiseLabels, null, classLabels, augmentLabels);
@@ -223,7 +239,7 @@ public final class DhariwalUNet extends Module implements CTMNetwork {
     }
     try (TensorScope scope = TensorScope.open()) {
       // Mapping.
-      Tensor emb = mapNoise.forward(noiseLabels);
+      Tensor emb = mapNoise.forward(scaleNoise(noiseLabels));
       if (mapAugment != null && augmentLabels != null) emb = emb.add(mapAugment.forward(augmentLabels));
       emb = mapLayer1.forward(mapLayer0.forward(emb).silu());
       if (mapLabel != null) {
@@ -240,7 +256,7 @@ public final class DhariwalUNet extends Module implements CTMNetwork {
       Tensor embS = null;
       if (sNoiseLabels != null) {
         if (mapLayer0S == null) throw new IllegalArgumentException("this network has no s-embedding (CTM) path");
-        embS = mapLayer1S.forward(mapLayer0S.forward(mapNoise.forward(sNoiseLabels)).silu()).silu();
+        embS = mapLayer1S.forward(mapLayer0S.forward(mapNoise.forward(scaleNoise(sNoiseLabels))).silu()).silu();
       }
 
       // Encoder.

@@ -92,7 +92,8 @@ public sealed interface NetworkOptions {
 
   /**
    * EDM's DhariwalUNet (ADM, EDM's {@code --arch=adm}) with its keyword arguments and defaults; see
-   * {@link DhariwalUNet.Config}. The image size and channels come from the data.
+   * {@link DhariwalUNet.Config}, plus {@code noise_label_scale} (1: EDM; 1000: the openai/CTM ImageNet-64 UNet's
+   * 250·ln σ time input). The image size and channels come from the data.
    */
   record Adm(
       @JsonProperty("arch") String arch,
@@ -104,7 +105,8 @@ public sealed interface NetworkOptions {
       @JsonProperty("num_blocks") int numBlocks,
       @JsonProperty("attn_resolutions") int[] attnResolutions,
       @JsonProperty("dropout") double dropout,
-      @JsonProperty("label_dropout") double labelDropout) implements NetworkOptions {
+      @JsonProperty("label_dropout") double labelDropout,
+      @JsonProperty("noise_label_scale") double noiseLabelScale) implements NetworkOptions {
     public Adm {
       OptionException.oneOf("arch", arch, List.of("adm"));
       OptionException.atLeast("label_dim", labelDim, 0);
@@ -116,18 +118,20 @@ public sealed interface NetworkOptions {
       OptionException.atLeast("num_blocks", numBlocks, 1);
       OptionException.within("dropout", dropout, 0, 1);
       OptionException.within("label_dropout", labelDropout, 0, 1);
+      OptionException.positive("noise_label_scale", noiseLabelScale);
+      OptionException.finite("noise_label_scale", noiseLabelScale);
     }
 
     static Adm defaults(String arch) {
       DhariwalUNet.Config c = DhariwalUNet.Config.defaults(64, 3);
       return new Adm("adm", c.labelDim(), c.augmentDim(), c.modelChannels(), c.channelMult(), c.channelMultEmb(),
-          c.numBlocks(), c.attnResolutions(), c.dropout(), c.labelDropout());
+          c.numBlocks(), c.attnResolutions(), c.dropout(), c.labelDropout(), c.noiseLabelScale());
     }
 
     /** DhariwalUNet's config for images of the given size. */
     public DhariwalUNet.Config config(int resolution, int channels, boolean sEmbedding) {
       return new DhariwalUNet.Config(resolution, channels, channels, labelDim, augmentDim, modelChannels, channelMult,
-          channelMultEmb, numBlocks, attnResolutions, dropout, labelDropout, sEmbedding);
+          channelMultEmb, numBlocks, attnResolutions, dropout, labelDropout, noiseLabelScale, sEmbedding);
     }
 
     @Override

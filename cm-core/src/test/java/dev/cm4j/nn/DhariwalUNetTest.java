@@ -42,7 +42,7 @@ class DhariwalUNetTest {
     return new DhariwalUNet.Config(n.get("img_resolution").asInt(), n.get("in_channels").asInt(),
         n.get("out_channels").asInt(), n.get("label_dim").asInt(), n.get("augment_dim").asInt(),
         n.get("model_channels").asInt(), ints(n.get("channel_mult")), 4, n.get("num_blocks").asInt(),
-        ints(n.get("attn_resolutions")), n.get("dropout").asDouble(), n.get("label_dropout").asDouble(), sEmbedding);
+        ints(n.get("attn_resolutions")), n.get("dropout").asDouble(), n.get("label_dropout").asDouble(), 1, sEmbedding);
   }
 
   /** EDM's state dict of the fixture: net.<key> (int8) × net_scale.<key>, buffers as stored. */
@@ -108,7 +108,7 @@ class DhariwalUNetTest {
     List<String> ref = lines.stream().filter(l -> !l.isBlank() && !l.startsWith("#")).toList();
     // EDM train.py --cond=1 --arch=adm --dropout=0.10 --augment=0 on ImageNet-64: DhariwalUNet's defaults otherwise.
     DhariwalUNet.Config c = new DhariwalUNet.Config(64, 3, 3, 1000, 0, 192, new int[] {1, 2, 3, 4}, 4, 3,
-        new int[] {32, 16, 8}, 0.10, 0, false);
+        new int[] {32, 16, 8}, 0.10, 0, 1, false);
     assertEquals(DhariwalUNet.Config.defaults(64, 3).modelChannels(), c.modelChannels());
     // One build of the full network (about 1.2 GB of float32 parameters).
     try (EDMPrecond net = EDMPrecond.edm(new DhariwalUNet(c))) {
@@ -139,6 +139,10 @@ class DhariwalUNetTest {
       assertFalse(r.missing().isEmpty());
       for (String k : r.missing()) assertTrue(k.matches("map_layer[01]_s\\.(weight|bias)|.*\\.affine_s\\.(weight|bias)"), k);
       assertTrue(net.hasSEmbedding());
+      // The output convolution stays the last weight (CTM's λ_DSM reads its gradients there).
+      String last = null;
+      for (var e : net.namedParameters().entrySet()) if (e.getKey().endsWith("weight") && e.getValue().get().dim() >= 2) last = e.getKey();
+      assertEquals("out_conv.weight", last);
       net.eval();
       Tensor out = net.forward(f.tensor("input.x"), f.tensor("input.noise_labels"), Tensor.of(new double[] {-1, 0, 0.5, 1})
           .to(DType.FLOAT32), f.tensor("input.class_labels"), f.tensor("input.augment_labels"));
@@ -147,9 +151,37 @@ class DhariwalUNetTest {
     }
   }
 
+  /** noise_label_scale k: the network fed c equals the scale-1 network (same weights) fed k·c, for t and for s. */
+  @Test
+  void noiseLabelScaleMultipliesBothTimeInputs() throws Exception {
+    try (SafeTensorFile f = SafeTensors.read(Fixtures.reference(SMALL)); TensorScope s = TensorScope.open();
+        GradMode g = GradMode.noGrad()) {
+      DhariwalUNet.Config c = smallConfig(f, true);
+      DhariwalUNet.Config scaled = new DhariwalUNet.Config(c.imgResolution(), c.inChannels(), c.outChannels(),
+          c.labelDim(), c.augmentDim(), c.modelChannels(), c.channelMult(), c.channelMultEmb(), c.numBlocks(),
+          c.attnResolutions(), c.dropout(), c.labelDropout(), 1000, true);
+      try (DhariwalUNet a = new DhariwalUNet(c); DhariwalUNet b = new DhariwalUNet(scaled)) {
+        try (GradMode ng = GradMode.noGrad()) { // make the zero-initialised affine_s layers count
+          for (Tensor p : a.parameters()) p.add_(Tensor.randn(p.shape(), DType.FLOAT32, Device.CPU, Generator.cpu(3)), 0.02);
+        }
+        b.copyFrom(a);
+        a.eval();
+        b.eval();
+        Tensor x = f.tensor("input.x");
+        Tensor t = f.tensor("input.noise_labels");
+        Tensor sn = t.mul(0.5);
+        Tensor labels = f.tensor("input.class_labels");
+        Tensor ya = a.forward(x, t.mul(1000), sn.mul(1000), labels, null);
+        Tensor yb = b.forward(x, t, sn, labels, null);
+        assertTrue(relErr(yb, ya) <= 1e-5, "relative error " + relErr(yb, ya));
+        assertTrue(relErr(a.forward(x, t, sn, labels, null), ya) > 1e-3, "the scale changes the output");
+      }
+    }
+  }
+
   @Test
   void badInputsAreRejectedWithClearErrors() throws Exception {
-    DhariwalUNet.Config tiny = new DhariwalUNet.Config(8, 2, 2, 3, 0, 16, new int[] {1, 2}, 2, 1, new int[] {4}, 0, 0,
+    DhariwalUNet.Config tiny = new DhariwalUNet.Config(8, 2, 2, 3, 0, 16, new int[] {1, 2}, 2, 1, new int[] {4}, 0, 0, 1,
         false);
     try (DhariwalUNet net = new DhariwalUNet(tiny); TensorScope s = TensorScope.open()) {
       Tensor noise = Tensor.zeros(2);
@@ -164,9 +196,11 @@ class DhariwalUNetTest {
       assertTrue(e.getMessage().contains("s-embedding"), e.getMessage());
     }
     assertThrows(IllegalArgumentException.class, () -> new DhariwalUNet.Config(4, 3, 3, 0, 0, 16,
-        new int[] {1, 2, 2, 2}, 4, 1, new int[] {}, 0, 0, false));
+        new int[] {1, 2, 2, 2}, 4, 1, new int[] {}, 0, 0, 1, false));
     assertThrows(IllegalArgumentException.class, () -> new DhariwalUNet.Config(8, 3, 3, -1, 0, 16,
-        new int[] {1}, 4, 1, new int[] {}, 0, 0, false));
+        new int[] {1}, 4, 1, new int[] {}, 0, 0, 1, false));
+    assertThrows(IllegalArgumentException.class, () -> new DhariwalUNet.Config(8, 3, 3, 0, 0, 16,
+        new int[] {1}, 4, 1, new int[] {}, 0, 0, 0, false));
   }
 
   /**
@@ -176,7 +210,7 @@ class DhariwalUNetTest {
   @Test
   void gradientsMatchFiniteDifferences() {
     DhariwalUNet.Config c = new DhariwalUNet.Config(8, 2, 2, 3, 4, 16, new int[] {1, 4}, 2, 1, new int[] {4}, 0, 0,
-        true);
+        1, true);
     try (DhariwalUNet net = new DhariwalUNet(c); TensorScope outer = TensorScope.open()) {
       net.to(Device.CPU, DType.FLOAT64);
       Generator g = Generator.cpu(11);
@@ -218,7 +252,7 @@ class DhariwalUNetTest {
       assertEquals(numeric, analytic, 1e-6 * Math.max(1, Math.abs(numeric)));
     }
     DhariwalUNet.Config uncond = new DhariwalUNet.Config(8, 2, 2, 0, 0, 16, new int[] {1, 2}, 2, 1, new int[] {}, 0,
-        0, false);
+        0, 1, false);
     try (DhariwalUNet net = new DhariwalUNet(uncond); TensorScope s = TensorScope.open()) {
       assertFalse(net.stateDict().keySet().stream().anyMatch(k -> k.startsWith("map_label") || k.startsWith("map_augment")));
       assertArrayEquals(new long[] {2, 2, 8, 8}, net.forward(Tensor.zeros(2, 2, 8, 8), Tensor.zeros(2), null, null).shape());
