@@ -3,6 +3,7 @@ package dev.cm4j.train;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import dev.cm4j.nn.DhariwalUNet;
 import dev.cm4j.nn.MLPDenoiser;
 import dev.cm4j.nn.Module;
 import dev.cm4j.nn.SongUNet;
@@ -15,9 +16,10 @@ import java.util.List;
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.EXISTING_PROPERTY, property = "arch", visible = true)
 @JsonSubTypes({
     @JsonSubTypes.Type(value = NetworkOptions.UNet.class, names = {"ddpmpp", "ncsnpp", "songunet"}),
+    @JsonSubTypes.Type(value = NetworkOptions.Adm.class, name = "adm"),
     @JsonSubTypes.Type(value = NetworkOptions.Mlp.class, name = "mlp")})
 public sealed interface NetworkOptions {
-  /** ddpmpp | ncsnpp | songunet | mlp. */
+  /** ddpmpp | ncsnpp | songunet | adm | mlp. */
   String arch();
 
   /** The network for data of the given resolution and channels (0 resolution: points of that dimension). */
@@ -85,6 +87,63 @@ public sealed interface NetworkOptions {
         throw new IllegalArgumentException("network.arch " + arch + " needs image data; use network.arch mlp for points");
       }
       return new SongUNet(config(resolution, channels, sEmbedding));
+    }
+  }
+
+  /**
+   * EDM's DhariwalUNet (ADM, EDM's {@code --arch=adm}) with its keyword arguments and defaults; see
+   * {@link DhariwalUNet.Config}, plus {@code noise_label_scale} (1: EDM; 1000: the openai/CTM ImageNet-64 UNet's
+   * 250·ln σ time input). The image size and channels come from the data.
+   */
+  record Adm(
+      @JsonProperty("arch") String arch,
+      @JsonProperty("label_dim") int labelDim,
+      @JsonProperty("augment_dim") int augmentDim,
+      @JsonProperty("model_channels") int modelChannels,
+      @JsonProperty("channel_mult") int[] channelMult,
+      @JsonProperty("channel_mult_emb") int channelMultEmb,
+      @JsonProperty("num_blocks") int numBlocks,
+      @JsonProperty("attn_resolutions") int[] attnResolutions,
+      @JsonProperty("dropout") double dropout,
+      @JsonProperty("label_dropout") double labelDropout,
+      @JsonProperty("noise_label_scale") double noiseLabelScale) implements NetworkOptions {
+    public Adm {
+      OptionException.oneOf("arch", arch, List.of("adm"));
+      OptionException.atLeast("label_dim", labelDim, 0);
+      OptionException.atLeast("augment_dim", augmentDim, 0);
+      OptionException.atLeast("model_channels", modelChannels, 1);
+      if (channelMult.length == 0) throw new OptionException("channel_mult", "must not be empty");
+      for (int i = 0; i < channelMult.length; i++) OptionException.atLeast("channel_mult." + i, channelMult[i], 1);
+      OptionException.atLeast("channel_mult_emb", channelMultEmb, 1);
+      OptionException.atLeast("num_blocks", numBlocks, 1);
+      OptionException.within("dropout", dropout, 0, 1);
+      OptionException.within("label_dropout", labelDropout, 0, 1);
+      OptionException.positive("noise_label_scale", noiseLabelScale);
+      OptionException.finite("noise_label_scale", noiseLabelScale);
+    }
+
+    static Adm defaults(String arch) {
+      DhariwalUNet.Config c = DhariwalUNet.Config.defaults(64, 3);
+      return new Adm("adm", c.labelDim(), c.augmentDim(), c.modelChannels(), c.channelMult(), c.channelMultEmb(),
+          c.numBlocks(), c.attnResolutions(), c.dropout(), c.labelDropout(), c.noiseLabelScale());
+    }
+
+    /** DhariwalUNet's config for images of the given size. */
+    public DhariwalUNet.Config config(int resolution, int channels, boolean sEmbedding) {
+      return new DhariwalUNet.Config(resolution, channels, channels, labelDim, augmentDim, modelChannels, channelMult,
+          channelMultEmb, numBlocks, attnResolutions, dropout, labelDropout, noiseLabelScale, sEmbedding);
+    }
+
+    @Override
+    public Module build(int resolution, int channels, boolean sEmbedding) {
+      if (resolution <= 0) {
+        throw new IllegalArgumentException("network.arch adm needs image data; use network.arch mlp for points");
+      }
+      if (resolution >> (channelMult.length - 1) <= 0) {
+        throw new OptionException("channel_mult", channelMult.length + " levels do not fit images of " + resolution
+            + " pixels");
+      }
+      return new DhariwalUNet(config(resolution, channels, sEmbedding));
     }
   }
 

@@ -85,6 +85,30 @@ public final class Presets {
          "state_ticks": 100, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp16",
          "sample_steps": []}
         """);
+    // CTM on ImageNet 64, the CTM + DSM stage without the GAN (sony/ctm 87cca3b commands/CTM+DSM_command.sh over
+    // cm_train.py's imagenet64 defaults; every value is checked against the upstream lines in ImageNet64CtmPresetTest,
+    // which also lists what cannot be expressed: docs/networks.md "CTM's ImageNet-64 network"). The network is ADM in
+    // EDM's form with the openai time input 250·ln σ (noise_label_scale 1000); 600k iterations of batch 1440. Paths
+    // are not part of a preset: objective.teacher (CTM's edm_imagenet64_ema.pt, converted), init_from (the same
+    // file: CTM copies the teacher's weights into the student), objective.lpips and data.path must be given.
+    PRESETS.put("imagenet64-ctm", """
+        {"desc": "imagenet64-ctm",
+         "network": {"arch": "adm", "label_dim": 1000, "augment_dim": 0, "model_channels": 192,
+                     "channel_mult": [1, 2, 3, 4], "channel_mult_emb": 4, "num_blocks": 3,
+                     "attn_resolutions": [32, 16, 8], "dropout": 0.0, "label_dropout": 0.0,
+                     "noise_label_scale": 1000},
+         "precond": {"sigma_data": 0.5, "sigma_min": 0.002, "sigma_max": 80},
+         "objective": {"kind": "ctm", "num_levels": 40, "max_heun_steps": 39, "rho": 7, "distance": "lpips",
+                       "dsm": true, "dsm_P_mean": -1.2, "dsm_P_std": 1.2, "dsm_uniform_max": 0.7,
+                       "target_ema": 0.999, "self_learn": false},
+         "optimizer": {"kind": "radam", "lr": 4e-4, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0},
+         "ema": [{"kind": "fixed", "beta": 0.999}, {"kind": "fixed", "beta": 0.9999},
+                 {"kind": "fixed", "beta": 0.9999432189950708}],
+         "data": {"kind": "folder", "resolution": 64, "xflip": true, "grid": 64, "use_labels": true},
+         "batch": 1440, "batch_gpu": 18, "duration_kimg": 864000, "tick_kimg": 144, "snap_ticks": 10,
+         "state_ticks": 10, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp16",
+         "sample_steps": []}
+        """);
     PRESETS.put("cifar10-ict", """
         {"desc": "cifar10-ict",
          "network": {"arch": "ncsnpp", "dropout": 0.3},
