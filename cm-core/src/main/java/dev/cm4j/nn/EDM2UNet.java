@@ -207,6 +207,14 @@ public final class EDM2UNet extends Module implements EDMNetwork {
     return cfg.labelDim();
   }
 
+  /** The blocks by state-dict path ("enc.16x16_block0", "dec.8x8_up", ...), in order. */
+  public Map<String, MPBlock> blocks() {
+    LinkedHashMap<String, MPBlock> m = new LinkedHashMap<>();
+    for (var e : enc.items.entrySet()) if (e.getValue() instanceof MPBlock b) m.put("enc." + e.getKey(), b);
+    for (var e : dec.items.entrySet()) m.put("dec." + e.getKey(), (MPBlock) e.getValue());
+    return m;
+  }
+
   /** Dropout masks are drawn from g (null: the default generator). */
   public void setDropoutGenerator(Generator g) {
     apply(m -> {

@@ -167,4 +167,123 @@ class EDM2UNetTest {
       assertEquals(count[0], net.parameterCount());
     }
   }
+
+  static EDM2UNet.Config tiny(String timeEmbedding, boolean doubleNorm, boolean embPixelNorm, double dropout, int dropoutRes) {
+    return new EDM2UNet.Config(8, 2, 3, 16, new int[] {1, 2}, 0, 0, 1, new int[] {4}, 0.5, 0.5, new double[] {1, 1},
+        16, dropout, 0.3, 0.3, 256, dropoutRes, timeEmbedding, doubleNorm, embPixelNorm);
+  }
+
+  /** F of net on fixed inputs, after copying base's weights where keys and shapes agree and setting every gain to 0.8. */
+  static Tensor output(EDM2UNet net, EDM2UNet base) {
+    Map<String, Tensor> sd = new LinkedHashMap<>();
+    Map<String, Tensor> mine = net.stateDict();
+    for (var e : base.stateDict().entrySet()) {
+      Tensor t = mine.get(e.getKey());
+      if (t != null && Arrays.equals(t.shape(), e.getValue().shape())) sd.put(e.getKey(), e.getValue());
+    }
+    net.loadStateDict(sd, false);
+    try (GradMode g = GradMode.noGrad()) {
+      for (var e : net.stateDict().entrySet()) if (e.getValue().dim() == 0) e.getValue().fill_(0.8);
+      net.eval();
+      dev.cm4j.tensor.Generator gen = dev.cm4j.tensor.Generator.cpu(5);
+      Tensor x = Tensor.randn(new long[] {2, 2, 8, 8}, dev.cm4j.tensor.DType.FLOAT32, dev.cm4j.tensor.Device.CPU, gen);
+      Tensor labels = Tensor.of(new float[] {1, 0, 0, 0, 0, 1}, 2, 3);
+      return net.forward(x, Tensor.of(new float[] {0.3f, 1.2f}, 2), labels, null);
+    }
+  }
+
+  @Test
+  void eachScmSwitchChangesTheOutputAndIsOffByDefault() {
+    try (TensorScope s = TensorScope.open(); EDM2UNet base = new EDM2UNet(tiny("fourier", false, false, 0, 0))) {
+      Tensor ref = output(base, base);
+      assertTrue(ref.abs().amax(false).item() > 1e-3, "the reference output must not be zero");
+      EDM2UNet.Config d = EDM2UNet.Config.defaults(8, 2, 3, 16);
+      assertEquals("fourier", d.timeEmbedding());
+      assertFalse(d.doubleNorm());
+      assertFalse(d.embPixelNorm());
+      for (EDM2UNet.Config c : List.of(tiny("positional", false, false, 0, 0), tiny("fourier", true, false, 0, 0),
+          tiny("fourier", false, true, 0, 0))) {
+        try (EDM2UNet other = new EDM2UNet(c)) {
+          double diff = relErr(output(other, base), ref);
+          assertTrue(diff > 1e-3, c + " changes the output by only " + diff);
+        }
+      }
+    }
+  }
+
+  @Test
+  void embPixelNormNormalisesTheNoiseEmbedding() {
+    try (TensorScope s = TensorScope.open(); EDM2UNet off = new EDM2UNet(tiny("fourier", false, false, 0, 0));
+        EDM2UNet on = new EDM2UNet(tiny("fourier", false, true, 0, 0))) {
+      on.loadStateDict(off.stateDict(), true);
+      on.eval();
+      off.eval();
+      try (GradMode g = GradMode.noGrad()) {
+        Tensor t = Tensor.of(new float[] {-1.5f, 0.2f, 2f}, 3);
+        Tensor e = off.embedTime(t);
+        double d = relErr(on.embedTime(t), dev.cm4j.nn.mp.MP.normalize(e, 1));
+        assertEquals(0.0, d, 1e-7);
+        Tensor rms = on.embedTime(t).square().mean(false, 1).sqrt();
+        for (double v : rms.to(dev.cm4j.tensor.DType.FLOAT64).toDoubleArray()) assertEquals(1.0, v, 1e-3);
+      }
+    }
+  }
+
+  @Test
+  void doubleNormReplacesTheGainAndDoublesTheModulationWidth() {
+    try (EDM2UNet net = new EDM2UNet(tiny("positional", true, false, 0, 0))) {
+      Map<String, Tensor> sd = net.stateDict();
+      assertFalse(sd.keySet().stream().anyMatch(k -> k.endsWith("emb_gain") || k.startsWith("emb_fourier")));
+      assertArrayEquals(new long[] {64, 32}, sd.get("enc.4x4_block0.emb_linear.weight").shape());
+    }
+  }
+
+  @Test
+  void ectDropoutResKeepsDropoutOnlyAtLowResolutions() {
+    try (EDM2UNet net = new EDM2UNet(tiny("fourier", false, false, 0.4, 4))) {
+      int seen = 0;
+      for (var e : net.blocks().entrySet()) {
+        int res = Integer.parseInt(e.getKey().substring(4, e.getKey().indexOf('x')));
+        assertEquals(res > 4 ? 0.0 : 0.4, e.getValue().options().dropout(), e.getKey());
+        seen++;
+      }
+      assertEquals(2 + 2 + 3 + 1 + 2, seen); // enc 8x8 block0, 4x4 down+block0; dec 4x4 in0,in1,block0,1; 8x8 up,block0,1
+    }
+  }
+
+  @Test
+  void suspendedForcedWeightNormLeavesWeightsUntouchedInTraining() throws Exception {
+    try (TensorScope s = TensorScope.open(); EDM2UNet net = new EDM2UNet(tiny("fourier", false, false, 0, 0))) {
+      net.train(true);
+      Tensor w = net.stateDict().get("out_conv.weight");
+      Tensor before = w.clone();
+      Tensor x = Tensor.randn(2, 2, 8, 8);
+      Tensor labels = Tensor.of(new float[] {1, 0, 0, 0, 0, 1}, 2, 3);
+      try (AutoCloseable off = net.suspendForcedWeightNorm(); GradMode g = GradMode.noGrad()) {
+        net.forward(x, Tensor.of(new float[] {0.3f, 1.2f}, 2), labels, null);
+      }
+      assertEquals(0.0, w.sub(before).abs().amax(false).item());
+      try (GradMode g = GradMode.noGrad()) {
+        net.forward(x, Tensor.of(new float[] {0.3f, 1.2f}, 2), labels, null);
+      }
+      assertEquals(0.0, relErr(w, dev.cm4j.nn.mp.MP.normalize(before)), 1e-6);
+      assertTrue(w.sub(before).abs().amax(false).item() > 1e-3);
+    }
+  }
+
+  @Test
+  void badInputsAreRejectedWithNamedErrors() {
+    assertThrows(IllegalArgumentException.class, () -> tiny("sinusoid", false, false, 0, 0));
+    assertThrows(IllegalArgumentException.class,
+        () -> new EDM2UNet.Config(10, 3, 0, 8, new int[] {1, 2, 2}, 0, 0, 1, new int[0], 0.5, 0.5, new double[] {1, 1},
+            64, 0, 0.3, 0.3, 256, 0, "fourier", false, false)); // 10 not divisible by 4
+    try (TensorScope s = TensorScope.open(); EDM2UNet net = new EDM2UNet(tiny("fourier", false, false, 0, 0))) {
+      Tensor x = Tensor.randn(2, 2, 8, 8);
+      Tensor n = Tensor.of(new float[] {0.3f, 1.2f}, 2);
+      var e = assertThrows(IllegalArgumentException.class, () -> net.forward(x, n, Tensor.zeros(2, 5), null));
+      assertTrue(e.getMessage().contains("class labels"), e.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> net.forward(Tensor.randn(2, 3, 8, 8), n, null, null));
+      assertThrows(IllegalArgumentException.class, () -> net.forward(x, n, null, Tensor.zeros(2, 9)));
+    }
+  }
 }
