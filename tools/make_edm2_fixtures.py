@@ -135,9 +135,8 @@ def main():
         tensors[f"wb.{k}"] = sd[k].detach().clone()
     (D * r).sum().backward()
     opt.step()
-    with torch.no_grad():
-        D2 = net(x, sigma, labels)
-    tensors["step.D"] = D2
+    D2 = net(x, sigma, labels)  # with autograd on, as a training step runs it
+    tensors["step.D"] = D2.detach().clone()
     sd = net.state_dict()
     for k in WB_KEYS:
         tensors[f"step.{k}"] = sd[k].detach().clone()

@@ -14,6 +14,11 @@ import dev.cm4j.tensor.Tensor;
  * no-grad, as EDM2 does), so that the weights stay on the unit sphere and the effective learning rate does not decay.
  * For float32 weights that forward then normalises the written-back weight, exactly as EDM2's aliasing
  * {@code self.weight.to(torch.float32)} does.
+ *
+ * <p>The write-back happens only while autograd records (EDM2 trains only so). A no-grad training-mode pass — ECT's
+ * target pass f(x_r, r), sCM's tangent pass — leaves the weights alone: a write-back there would change, in place, a
+ * weight that the step's graph has saved (autograd then refuses the backward), and ECT's imgnet branch and the sCM
+ * reimplementations switch it off for exactly those passes.
  */
 public final class MPConv extends Module {
   private final Param weight;
@@ -71,7 +76,7 @@ public final class MPConv extends Module {
   public Tensor forward(Tensor x, Tensor gain) {
     Tensor stored = weight.get();
     Tensor w = stored.to(DType.FLOAT32);
-    if (isTraining() && forceWeightNorm) {
+    if (isTraining() && forceWeightNorm && GradMode.isEnabled()) {
       try (GradMode g = GradMode.noGrad()) {
         stored.copy_(MP.normalize(w.detach())); // forced weight normalisation
       }
