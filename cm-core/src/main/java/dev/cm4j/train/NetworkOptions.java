@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import dev.cm4j.nn.DhariwalUNet;
+import dev.cm4j.nn.EDM2UNet;
 import dev.cm4j.nn.MLPDenoiser;
 import dev.cm4j.nn.Module;
 import dev.cm4j.nn.SongUNet;
@@ -17,9 +18,10 @@ import java.util.List;
 @JsonSubTypes({
     @JsonSubTypes.Type(value = NetworkOptions.UNet.class, names = {"ddpmpp", "ncsnpp", "songunet"}),
     @JsonSubTypes.Type(value = NetworkOptions.Adm.class, name = "adm"),
-    @JsonSubTypes.Type(value = NetworkOptions.Mlp.class, name = "mlp")})
+    @JsonSubTypes.Type(value = NetworkOptions.Mlp.class, name = "mlp"),
+    @JsonSubTypes.Type(value = NetworkOptions.Edm2.class, name = "edm2")})
 public sealed interface NetworkOptions {
-  /** ddpmpp | ncsnpp | songunet | adm | mlp. */
+  /** ddpmpp | ncsnpp | songunet | adm | mlp | edm2. */
   String arch();
 
   /** The network for data of the given resolution and channels (0 resolution: points of that dimension). */
@@ -175,6 +177,79 @@ public sealed interface NetworkOptions {
     public Module build(int resolution, int channels, boolean sEmbedding) {
       return new MLPDenoiser(new MLPDenoiser.Config(channels, hidden, blocks, embChannels, dropout, sEmbedding,
           labelDim, labelDropout));
+    }
+  }
+
+  /**
+   * EDM2's magnitude-preserving U-Net ({@link EDM2UNet}) with EDM2's keyword arguments and defaults (0 for
+   * channel_mult_noise / channel_mult_emb is EDM2's None; 0 clip_act: no clipping), ECT's {@code dropout_res} and
+   * sCM's switches (time_embedding positional, double_norm, emb_pixel_norm), all off by default. The image size and
+   * channels come from the data. docs/networks.md, EDM2 section.
+   */
+  record Edm2(
+      @JsonProperty("arch") String arch,
+      @JsonProperty("label_dim") int labelDim,                  // 0: unconditional
+      @JsonProperty("model_channels") int modelChannels,        // XS 128, S 192, M 256, L 320, XL 384, XXL 448
+      @JsonProperty("channel_mult") int[] channelMult,          // [1, 2, 3, 4]
+      @JsonProperty("channel_mult_noise") int channelMultNoise, // 0: channel_mult[0]
+      @JsonProperty("channel_mult_emb") int channelMultEmb,     // 0: max(channel_mult)
+      @JsonProperty("num_blocks") int numBlocks,                // 3
+      @JsonProperty("attn_resolutions") int[] attnResolutions,  // [16, 8]
+      @JsonProperty("label_balance") double labelBalance,       // 0.5
+      @JsonProperty("concat_balance") double concatBalance,     // 0.5
+      @JsonProperty("resample_filter") double[] resampleFilter, // [1, 1]
+      @JsonProperty("channels_per_head") int channelsPerHead,   // 64
+      @JsonProperty("dropout") double dropout,                  // 0
+      @JsonProperty("res_balance") double resBalance,           // 0.3
+      @JsonProperty("attn_balance") double attnBalance,         // 0.3
+      @JsonProperty("clip_act") double clipAct,                 // 256
+      @JsonProperty("dropout_res") int dropoutRes,              // ECT imgnet: dropout only at res <= this; 0: all
+      @JsonProperty("time_embedding") String timeEmbedding,     // fourier | positional (sCM)
+      @JsonProperty("double_norm") boolean doubleNorm,          // sCM adaptive double normalisation
+      @JsonProperty("emb_pixel_norm") boolean embPixelNorm) implements NetworkOptions {
+    public Edm2 {
+      OptionException.oneOf("arch", arch, List.of("edm2"));
+      OptionException.atLeast("label_dim", labelDim, 0);
+      OptionException.atLeast("model_channels", modelChannels, 1);
+      if (channelMult.length == 0) throw new OptionException("channel_mult", "must not be empty");
+      for (int i = 0; i < channelMult.length; i++) OptionException.atLeast("channel_mult." + i, channelMult[i], 1);
+      OptionException.atLeast("channel_mult_noise", channelMultNoise, 0);
+      OptionException.atLeast("channel_mult_emb", channelMultEmb, 0);
+      OptionException.atLeast("num_blocks", numBlocks, 1);
+      OptionException.within("label_balance", labelBalance, 0, 1);
+      OptionException.within("concat_balance", concatBalance, 0, 1);
+      if (resampleFilter.length == 0 || resampleFilter.length % 2 != 0) {
+        throw new OptionException("resample_filter", "must have an even, non-zero length");
+      }
+      OptionException.atLeast("channels_per_head", channelsPerHead, 1);
+      OptionException.within("dropout", dropout, 0, 1);
+      OptionException.within("res_balance", resBalance, 0, 1);
+      OptionException.within("attn_balance", attnBalance, 0, 1);
+      OptionException.atLeast("clip_act", clipAct, 0);
+      OptionException.atLeast("dropout_res", dropoutRes, 0);
+      OptionException.oneOf("time_embedding", timeEmbedding, List.of("fourier", "positional"));
+    }
+
+    static Edm2 defaults(String arch) {
+      EDM2UNet.Config c = EDM2UNet.Config.defaults(64, 3, 0, 192);
+      return new Edm2("edm2", c.labelDim(), c.modelChannels(), c.channelMult(), c.channelMultNoise(),
+          c.channelMultEmb(), c.numBlocks(), c.attnResolutions(), c.labelBalance(), c.concatBalance(),
+          c.resampleFilter(), c.channelsPerHead(), c.dropout(), c.resBalance(), c.attnBalance(), c.clipAct(),
+          c.dropoutRes(), c.timeEmbedding(), c.doubleNorm(), c.embPixelNorm());
+    }
+
+    /** EDM2UNet's config for images of the given size. */
+    public EDM2UNet.Config config(int resolution, int channels) {
+      return new EDM2UNet.Config(resolution, channels, labelDim, modelChannels, channelMult, channelMultNoise,
+          channelMultEmb, numBlocks, attnResolutions, labelBalance, concatBalance, resampleFilter, channelsPerHead,
+          dropout, resBalance, attnBalance, clipAct, dropoutRes, timeEmbedding, doubleNorm, embPixelNorm);
+    }
+
+    @Override
+    public Module build(int resolution, int channels, boolean sEmbedding) {
+      if (resolution <= 0) throw new IllegalArgumentException("network.arch edm2 needs image data");
+      if (sEmbedding) throw new IllegalArgumentException("network.arch edm2 has no s-embedding (CTM) path");
+      return new EDM2UNet(config(resolution, channels));
     }
   }
 }

@@ -52,7 +52,7 @@ class TrainingOptionsTest {
       {"cifar10-ect", "objective.mapping", "linear", "objective.mapping: must be one of sigmoid, const, got \"linear\""},
       {"cifar10-ect", "objective.weighting", "edm", "objective.weighting: must be one of inverse_gap, edm2, got \"edm\""},
       {"cifar10-ect", "objective.kind", "foo", "objective.kind: must be one of ect, sct, scd, ict, cd, ct, ctm, got \"foo\""},
-      {"cifar10-ect", "network.arch", "unet", "network.arch: must be one of ddpmpp, ncsnpp, songunet, adm, mlp, got \"unet\""},
+      {"cifar10-ect", "network.arch", "unet", "network.arch: must be one of ddpmpp, ncsnpp, songunet, adm, mlp, edm2, got \"unet\""},
       {"cifar10-ect", "data.kind", "mnist", "data.kind: must be one of fashion-mnist, cifar10, folder, npy, toy2d, got \"mnist\""},
       // out of range
       {"cifar10-ect", "optimizer.lr", "-1", "optimizer.lr: must be > 0, got -1"},
