@@ -166,7 +166,7 @@ public final class Presets {
         {"desc": "toy2d-meanflow",
          "network": {"arch": "mlp", "hidden": 128, "blocks": 3, "emb_channels": 32, "dropout": 0.0},
          "objective": {"kind": "meanflow", "P_mean_t": -0.4, "P_std_t": 1.0, "P_mean_r": -0.4, "P_std_r": 1.0,
-                       "ratio": 0.25, "tr_sampler": "v0", "norm_p": 1.0, "norm_eps": 0.01, "loss": "u",
+                       "ratio": 0.75, "tr_sampler": "v0", "norm_p": 1.0, "norm_eps": 0.01, "loss": "u",
                        "time_scale": 1.0},
          "optimizer": {"kind": "adam", "lr": 1e-3},
          "ema": [{"kind": "fixed", "beta": 0.995}],
