@@ -13,10 +13,12 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = SctObjective.Options.class, names = {"sct", "scd"}),
     @JsonSubTypes.Type(value = IctObjective.Options.class, name = "ict"),
     @JsonSubTypes.Type(value = CmObjective.Options.class, names = {"cd", "ct"}),
-    @JsonSubTypes.Type(value = CtmObjective.Options.class, name = "ctm")})
+    @JsonSubTypes.Type(value = CtmObjective.Options.class, name = "ctm"),
+    @JsonSubTypes.Type(value = MeanFlowObjective.Options.class, name = "meanflow")})
 public sealed interface ObjectiveOptions
-    permits EctObjective.Options, SctObjective.Options, IctObjective.Options, CmObjective.Options, CtmObjective.Options {
-  /** ect | sct | scd | ict | cd | ct | ctm. */
+    permits EctObjective.Options, SctObjective.Options, IctObjective.Options, CmObjective.Options, CtmObjective.Options,
+    MeanFlowObjective.Options {
+  /** ect | sct | scd | ict | cd | ct | ctm | meanflow. */
   String kind();
 
   /** The preconditioning this objective trains with (the old options' precond.kind, which it replaces). */

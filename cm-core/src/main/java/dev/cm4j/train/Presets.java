@@ -211,6 +211,43 @@ public final class Presets {
          "state_ticks": 5, "seed": 0, "threads": 1, "nan_guard": "stop", "precision": "fp32",
          "sample_steps": [1.1]}
         """);
+    // MeanFlow on CIFAR-10 (docs/algorithms/meanflow.md §5): the paper's configuration as the official PyTorch code's
+    // scripts/cifar10_v0.sh and train_arg_parser.py give it (each value against its quoted source line in the test
+    // resource reference/meanflow-cifar10-preset-sources.tsv): U-Net with channel_mult [2,2,2], noise mult 2, filter
+    // [1,3,3,1], dropout 0.2; logit-normal (-2, 2) for t and r, 75 % r != t, p 0.75, c 1e-3; Adam 6e-4 with a linear
+    // warm-up of 200 epochs (10,000 kimg); batch 128 x 8 GPUs; 16,000 epochs (800,000 kimg); EMA 0.9999 plus 0.99995
+    // and 0.9996; x-flips. Not reproduced: the EDM augmentation pipe (--use_edm_aug, augment_dim 6).
+    PRESETS.put("cifar10-meanflow", """
+        {"desc": "cifar10-meanflow",
+         "network": {"arch": "songunet", "model_channels": 128, "channel_mult": [2, 2, 2], "channel_mult_emb": 4,
+                     "num_blocks": 4, "attn_resolutions": [16], "dropout": 0.2, "embedding_type": "positional",
+                     "channel_mult_noise": 2, "encoder_type": "standard", "decoder_type": "standard",
+                     "resample_filter": [1, 3, 3, 1]},
+         "objective": {"kind": "meanflow", "P_mean_t": -2.0, "P_std_t": 2.0, "P_mean_r": -2.0, "P_std_r": 2.0,
+                       "ratio": 0.75, "tr_sampler": "v0", "norm_p": 0.75, "norm_eps": 0.001, "loss": "u",
+                       "time_scale": 1.0},
+         "optimizer": {"kind": "adam", "lr": 0.0006, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0},
+         "lr_rampup_kimg": 10000,
+         "ema": [{"kind": "fixed", "beta": 0.9999}, {"kind": "fixed", "beta": 0.99995}, {"kind": "fixed", "beta": 0.9996}],
+         "data": {"kind": "cifar10", "resolution": 32, "xflip": true, "grid": 64},
+         "batch": 1024, "batch_gpu": 0, "duration_kimg": 800000, "tick_kimg": 51.2, "snap_ticks": 100,
+         "state_ticks": 100, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp32",
+         "sample_steps": []}
+        """);
+    // MeanFlow on the 2-D toy (docs/algorithms/meanflow.md §6; the settings of MeanFlowToyLearningTest).
+    PRESETS.put("toy2d-meanflow", """
+        {"desc": "toy2d-meanflow",
+         "network": {"arch": "mlp", "hidden": 128, "blocks": 3, "emb_channels": 32, "dropout": 0.0},
+         "objective": {"kind": "meanflow", "P_mean_t": -0.4, "P_std_t": 1.0, "P_mean_r": -0.4, "P_std_r": 1.0,
+                       "ratio": 0.75, "tr_sampler": "v0", "norm_p": 1.0, "norm_eps": 0.01, "loss": "u",
+                       "time_scale": 1.0},
+         "optimizer": {"kind": "adam", "lr": 1e-3},
+         "ema": [{"kind": "fixed", "beta": 0.995}],
+         "data": {"kind": "toy2d", "name": "eight-gaussians", "scale": 0.25, "size": 100000},
+         "batch": 128, "batch_gpu": 0, "duration_kimg": 640, "tick_kimg": 32, "snap_ticks": 5,
+         "state_ticks": 5, "seed": 0, "threads": 1, "nan_guard": "stop", "precision": "fp32",
+         "sample_steps": [0.5]}
+        """);
   }
 
   /** The preset names. */

@@ -199,6 +199,7 @@ abstract class RunObjective {
       case IctObjective.Options i -> new IctObjective(o, newNet, sd, seed, device);
       case CmObjective.Options c -> new CmObjective(o, nets, sd, seed, c.kind().equals("cd"), device);
       case CtmObjective.Options c -> new CtmObjective(o, nets, sd, seed, device);
+      case MeanFlowObjective.Options m -> new MeanFlowObjective(o, nets, seed, device);
     };
     r.onDevice(r.model());
     if (o.augment().enabled()) r.augment = new dev.cm4j.data.AugmentPipe(o.augment().config());
