@@ -145,15 +145,20 @@ final class MeanFlowObjective extends RunObjective {
   }
 
   @Override
-  Tensor sample(Module m, Tensor z, double[] mids, Generator g) {
+  Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator g) {
+    if (guide != null || w != 1) {
+      throw new IllegalArgumentException("meanflow folds classifier-free guidance into training (objective.cfg_omega); "
+          + "sampling-time guidance (--guidance, --guide) does not apply to it");
+    }
     double[] times = new double[mids.length + 2];
     times[0] = 1;
     System.arraycopy(mids, 0, times, 1, mids.length);
     times[times.length - 1] = 0;
     TwoTimeNetwork tn = (TwoTimeNetwork) m;
-    // a class-conditional model's grids show the null class (all-zero labels)
-    Tensor labels = tn.labelDim() > 0
-        ? Tensor.zeros(new long[] {z.size(0), tn.labelDim()}, z.dtype(), z.device()) : null;
+    // without labels a class-conditional model samples the null class (all-zero labels)
+    if (labels == null && tn.labelDim() > 0) {
+      labels = Tensor.zeros(new long[] {z.size(0), tn.labelDim()}, z.dtype(), z.device());
+    }
     return MeanFlow.sample(tn, z, times, labels);
   }
 }

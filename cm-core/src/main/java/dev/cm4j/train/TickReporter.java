@@ -129,10 +129,9 @@ final class TickReporter {
    * @param loss the tick's step losses (already gathered over ranks)
    * @param parts the objective's per-tick values (already averaged over ranks)
    * @param position the objective's schedule position for the status line (e.g. "stage 2")
-   * @param device the run's device (its peak memory is reported, and reset, on CUDA)
    */
   void endTick(long tick, long images, long iteration, long total, LossSummary lossStats, Map<String, Double> parts,
-      double lr, String position, dev.cm4j.tensor.Device device) {
+      double lr, String position) {
     double loss = lossStats.mean();
     lastTickLoss = loss;
     long now = System.nanoTime();
@@ -181,11 +180,10 @@ final class TickReporter {
       line.put("Timing/sec_per_kimg", scalar(sec / Math.max(images - tickStartImages, 1) * 1e3));
       line.put("Timing/maintenance_sec", scalar(maintenanceSec));
       line.put("Resources/cpu_mem_gb", scalar(rss / 1024.0));
-      if (device.type() == dev.cm4j.tensor.Device.Type.CUDA) {
-        var m = dev.cm4j.tensor.Cuda.memoryStats(device.index());
+      if (deviceMemory != null) { // EDM's names for the same figures (the peaks since this tick started)
+        var m = deviceMemory.stats();
         line.put("Resources/peak_gpu_mem_gb", scalar(m.peakAllocatedBytes() / (double) (1L << 30)));
         line.put("Resources/peak_gpu_mem_reserved_gb", scalar(m.peakReservedBytes() / (double) (1L << 30)));
-        dev.cm4j.tensor.Cuda.resetPeakMemoryStats(device.index());
       }
       line.putAll(rec);
       line.put("timestamp", rec.get("time"));

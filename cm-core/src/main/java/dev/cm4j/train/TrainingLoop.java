@@ -402,7 +402,7 @@ final class TrainingLoop {
     // record it: at a stage boundary, images itself already names the next stage
     reporter.endTick(tick, images, iteration, total,
         new TickReporter.LossSummary(steps * (dp == null ? 1.0 : dp.world()), loss, lossSquare), parts,
-        run.optimizer().lr(), run.objective().position(images - opts.batch()), device);
+        run.optimizer().lr(), run.objective().position(images - opts.batch()));
     tick++;
     if (dir != null) {
       if (tick % opts.snapTicks() == 0 || done) snapshot();

@@ -51,10 +51,10 @@ class TickReporterMemoryTest {
     r.watchDevice(device);
     if (source != null) r.watchDevice(source);
     r.startTick(0);
-    r.endTick(0, 64, 1, 128, 0.5, Map.of(), 1e-3, "");
+    r.endTick(0, 64, 1, 128, new TickReporter.LossSummary(1, 0.5, 0.25), Map.of(), 1e-3, "");
     r.startTick(64);
     if (source instanceof Fake f) f.peak = 300L << 20; // a peak reached during the second tick
-    r.endTick(1, 128, 2, 128, 0.25, Map.of(), 1e-3, "");
+    r.endTick(1, 128, 2, 128, new TickReporter.LossSummary(1, 0.25, 0.0625), Map.of(), 1e-3, "");
     List<Map<?, ?>> out = new ArrayList<>();
     for (String l : Files.readAllLines(run.stats())) out.add(JSON.readValue(l, Map.class));
     return out;
@@ -74,6 +74,11 @@ class TickReporterMemoryTest {
     // the first tick's peak was reset at its start (100 MB); the second reached 300 MB
     assertEquals(100.0, ((Number) recs.get(0).get("cuda_peak_mb")).doubleValue());
     assertEquals(300.0, ((Number) recs.get(1).get("cuda_peak_mb")).doubleValue());
+    // EDM's training_stats names carry the same tick peaks, in GiB
+    Map<?, ?> edm = (Map<?, ?>) recs.get(1).get("Resources/peak_gpu_mem_gb");
+    assertEquals(300.0 / 1024, ((Number) edm.get("mean")).doubleValue(), 1e-12);
+    Map<?, ?> edmReserved = (Map<?, ?>) recs.get(1).get("Resources/peak_gpu_mem_reserved_gb");
+    assertEquals(600.0 / 1024, ((Number) edmReserved.get("mean")).doubleValue(), 1e-12);
     String text = console.toString(StandardCharsets.UTF_8);
     assertTrue(text.contains("gpu 100/512 MB (peak 300)"), text);
   }
@@ -84,7 +89,9 @@ class TickReporterMemoryTest {
     List<Map<?, ?>> recs = ticks(null, Device.CPU, console);
     assertEquals(2, recs.size());
     for (Map<?, ?> rec : recs) {
-      for (Object k : rec.keySet()) assertFalse(k.toString().startsWith("cuda_"), "unexpected field " + k);
+      for (Object k : rec.keySet()) {
+        assertFalse(k.toString().startsWith("cuda_") || k.toString().contains("gpu_mem"), "unexpected field " + k);
+      }
       assertTrue(rec.containsKey("rss_mb"));
     }
     assertFalse(console.toString(StandardCharsets.UTF_8).contains("gpu "));
