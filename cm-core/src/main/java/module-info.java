@@ -36,6 +36,7 @@ module dev.cm4j.core {
   exports dev.cm4j.io;
   exports dev.cm4j.jit;
   exports dev.cm4j.nn;
+  exports dev.cm4j.nn.mp;
   exports dev.cm4j.objectives;
   exports dev.cm4j.optim;
   exports dev.cm4j.precond;

@@ -23,7 +23,7 @@ final class DataOption {
   private DataOption() {}
 
   /** Data options that keep their meaning from one image kind to another. */
-  private static final Set<String> IMAGE_KEYS = Set.of("xflip", "resolution", "grid");
+  private static final Set<String> IMAGE_KEYS = Set.of("xflip", "resolution", "grid", "workers");
 
   /**
    * The overrides that {@code --data path} stands for, given the options it starts from and the user's own

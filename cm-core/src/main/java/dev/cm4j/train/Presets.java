@@ -93,6 +93,7 @@ public final class Presets {
     // file: CTM copies the teacher's weights into the student), objective.lpips and data.path must be given.
     PRESETS.put("imagenet64-ctm", """
         {"desc": "imagenet64-ctm",
+         "cond": true,
          "network": {"arch": "adm", "label_dim": 1000, "augment_dim": 0, "model_channels": 192,
                      "channel_mult": [1, 2, 3, 4], "channel_mult_emb": 4, "num_blocks": 3,
                      "attn_resolutions": [32, 16, 8], "dropout": 0.0, "label_dropout": 0.0,
@@ -127,6 +128,7 @@ public final class Presets {
     // EDM2's pretrained network, the EDM boundary in eval mode and the fid50k evaluation have no cm4j option (see the docs).
     String ectImagenet = """
         {"desc": "imagenet64-ect-SIZE",
+         "cond": true,
          "network": {"arch": "edm2", "label_dim": 1000, "model_channels": CHANNELS, "dropout": DROPOUT,
                      "dropout_res": 16},
          "precond": {"sigma_data": 0.5, "sigma_min": 0.002, "sigma_max": 80},
@@ -154,6 +156,7 @@ public final class Presets {
     // and are chosen as documented in docs/networks.md.
     String scmImagenet = """
         {"desc": "imagenet64-KIND",
+         "cond": true,
          "network": {"arch": "edm2", "label_dim": 1000, "model_channels": 384, "dropout": DROPOUT,
                      "time_embedding": "positional", "double_norm": true},
          "precond": {"sigma_data": 0.5, "sigma_max": 80},

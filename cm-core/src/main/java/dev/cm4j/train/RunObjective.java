@@ -254,10 +254,22 @@ abstract class RunObjective {
 
   /** The last weight (2-D or more) of a module in state-dict order: the output layer, for CTM's λ_DSM. */
   static Tensor lastWeight(Module m) {
-    Tensor w = null;
+    String name = lastWeightName(m);
+    return name == null ? null : m.namedParameters().get(name).get();
+  }
+
+  /**
+   * The name of the last weight matrix/kernel of m in parameter order, skipping CTM's s-embedding path
+   * ({@code map_layer0_s}, {@code map_layer1_s}, {@code affine_s}): SongUNet registers that path after the decoder, and
+   * the DSM weighting belongs at the output convolution, as sony/ctm computes it.
+   */
+  static String lastWeightName(Module m) {
+    String w = null;
     for (var e : m.namedParameters().entrySet()) {
-      Tensor t = e.getValue().get();
-      if (e.getKey().endsWith("weight") && t.dim() >= 2) w = t;
+      String key = e.getKey();
+      boolean sPath = false;
+      for (String part : key.split("\\.")) sPath |= part.endsWith("_s");
+      if (key.endsWith("weight") && e.getValue().get().dim() >= 2 && !sPath) w = key;
     }
     return w;
   }

@@ -40,6 +40,7 @@ class AdmCtmTrainingTest {
         "objective.distance", "l2", "objective.num_levels", "6", "objective.max_heun_steps", "2"));
     ov.putAll(Map.of("data.path", data.toString(), "data.resolution", "8", "data.use_labels", "false",
         "batch", "4", "batch_gpu", "2", "duration_kimg", "0.012", "tick_kimg", "0.004", "precision", "fp32"));
+    ov.put("cond", "false"); // the preset is class-conditional (ImageNet); this test trains on unlabelled data
     TrainingOptions probe = Presets.get("imagenet64-ctm").with(ov);
     NetworkOptions.Adm adm = (NetworkOptions.Adm) probe.network();
     assertEquals(1000, adm.noiseLabelScale());
