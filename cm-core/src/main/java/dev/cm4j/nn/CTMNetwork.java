@@ -12,4 +12,13 @@ public interface CTMNetwork extends EDMNetwork {
 
   /** Whether this network has the s-embedding path (otherwise the s input is rejected). */
   boolean hasSEmbedding();
+
+  /**
+   * The parameter name, relative to this network, of the weight at which CTM weighs its DSM term (sony/ctm's
+   * {@code last_layer} in {@code calculate_adaptive_weight}: the ratio of the two losses' gradient norms there), or
+   * null for the default: the last weight matrix or kernel outside the s path.
+   */
+  default String dsmLayer() {
+    return null;
+  }
 }

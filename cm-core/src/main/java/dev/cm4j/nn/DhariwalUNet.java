@@ -166,8 +166,8 @@ public final class DhariwalUNet extends Module implements CTMNetwork {
     Conv2d conv = new Conv2d(cout, c.outChannels(), 3, true, false, false, BOX, false, INIT_ZERO);
 
     // CTM's s path (created last, so the EDM parameters draw the same random numbers as without it). The output layers
-    // are registered after it, so they stay last in parameter order: CTM's λ_DSM takes its gradient norms at the
-    // last weight (RunObjective.lastWeight), the output convolution as in sony/ctm.
+    // are registered after it, so they stay last in parameter order; CTM's λ_DSM reads its gradient norms at
+    // dsmLayer() (the last decoder block's conv1, as sony/ctm's ImageNet code).
     if (c.sEmbedding()) {
       mapLayer0S = child("map_layer0_s", new Linear(c.modelChannels(), embChannels, true, INIT));
       mapLayer1S = child("map_layer1_s", new Linear(embChannels, embChannels, true, INIT));
@@ -200,6 +200,17 @@ public final class DhariwalUNet extends Module implements CTMNetwork {
   @Override
   public int channels() {
     return cfg.inChannels();
+  }
+
+  /**
+   * The last decoder block's second convolution, as sony/ctm's ImageNet-64 code
+   * ({@code output_blocks[15][0].out_layers[3].weight}, that block's conv1 here; docs/networks.md).
+   */
+  @Override
+  public String dsmLayer() {
+    String last = null;
+    for (var e : dec.items.entrySet()) if (e.getValue() instanceof UNetBlock) last = e.getKey();
+    return last == null ? null : "dec." + last + ".conv1.weight";
   }
 
   @Override

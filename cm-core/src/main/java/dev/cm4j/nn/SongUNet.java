@@ -262,6 +262,14 @@ public final class SongUNet extends Module implements CTMNetwork {
     return cfg.inChannels();
   }
 
+  /** The decoder's last aux_conv (the output convolution), as sony/ctm's CIFAR-10 code: dec['32x32_aux_conv'].weight. */
+  @Override
+  public String dsmLayer() {
+    String last = null;
+    for (String name : dec.items.keySet()) if (name.endsWith("_aux_conv")) last = name;
+    return last == null ? null : "dec." + last + ".weight";
+  }
+
   @Override
   public int labelDim() {
     return cfg.labelDim();

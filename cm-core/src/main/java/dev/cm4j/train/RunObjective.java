@@ -259,11 +259,16 @@ abstract class RunObjective {
   }
 
   /**
-   * The name of the last weight matrix/kernel of m in parameter order, skipping CTM's s-embedding path
-   * ({@code map_layer0_s}, {@code map_layer1_s}, {@code affine_s}): SongUNet registers that path after the decoder, and
-   * the DSM weighting belongs at the output convolution, as sony/ctm computes it.
+   * Where CTM weighs its DSM term: the network's {@link dev.cm4j.nn.CTMNetwork#dsmLayer} (sony/ctm's last_layer), found
+   * through a preconditioner's "model" child; otherwise the last weight matrix/kernel of m in parameter order, skipping
+   * CTM's s-embedding path ({@code map_layer0_s}, {@code map_layer1_s}, {@code affine_s}), which SongUNet registers after
+   * the decoder.
    */
   static String lastWeightName(Module m) {
+    if (m instanceof dev.cm4j.nn.CTMNetwork n && n.dsmLayer() != null) return n.dsmLayer();
+    if (m.children().get("model") instanceof dev.cm4j.nn.CTMNetwork n && n.dsmLayer() != null) {
+      return "model." + n.dsmLayer();
+    }
     String w = null;
     for (var e : m.namedParameters().entrySet()) {
       String key = e.getKey();
