@@ -75,8 +75,8 @@ class CtTrainArgsTest {
     assertEquals(List.of("--bench"), t.cmArgs(), "--bench defaults to True in ct_train.py, --tf32 to False");
     JsonNode o = tree(bind(t));
     // --cond=0 --arch=ddpmpp: SongUNet with ct_train.py's ddpmpp keywords, --dropout=0.2, no augmentation (0.0)
-    assertFalse(o.has("cond"), "--cond=0 is today's unconditional default");
-    assertFalse(o.has("augment"), "--augment=0.0: no augmentation pipe");
+    assertFalse(o.get("cond").asBoolean(), "--cond=0: unconditional");
+    assertEquals(0.0, o.at("/augment/p").asDouble(), "--augment=0.0: no augmentation pipe");
     JsonNode net = o.get("network");
     assertEquals("ddpmpp", net.get("arch").asText());
     assertEquals(0.2, net.get("dropout").asDouble());
@@ -192,7 +192,7 @@ class CtTrainArgsTest {
     assertTrue(e.getMessage().contains("--lr"), e.getMessage());
   }
 
-  /** Options owned by sections that arrive later bind by their final keys, and fail with the binder's message today. */
+  /** --cond, --augment, --workers and --arch map onto their sections' keys and bind. */
   @Test
   void laterSectionsUseTheirKeys() throws Exception {
     CtTrainArgs.Translation t = CtTrainArgs.translate(new String[] {"--outdir=o", "--data=d.zip", "--cond=1",
@@ -202,11 +202,19 @@ class CtTrainArgsTest {
     assertEquals("4", t.overrides().get("data.workers"));
     assertTrue(t.overrides().get("network").contains("\"arch\":\"adm\""));
     assertTrue(t.overrides().get("network").contains("\"augment_dim\":9"));
-    // the default --augment is ct_train.py's 0.12: until the augment section lands such a line does not bind
+    JsonNode o = tree(bind(t));
+    assertTrue(o.get("cond").asBoolean());
+    assertEquals(0.12, o.at("/augment/p").asDouble());
+    assertEquals(4, o.at("/data/workers").asInt());
+    assertEquals("adm", o.at("/network/arch").asText());
+    assertEquals(9, o.at("/network/augment_dim").asInt());
+    // the default --augment is ct_train.py's 0.12, with EDM's 9 augment labels
     CtTrainArgs.Translation d = CtTrainArgs.translate(new String[] {"--outdir=o", "--data=d.zip", "--cond=0"});
     assertEquals("0.12", d.overrides().get("augment.p"));
-    RuntimeException e = assertThrows(RuntimeException.class, () -> bind(d));
-    assertTrue(e.getMessage().contains("augment"), e.getMessage());
+    JsonNode od = tree(bind(d));
+    assertEquals(0.12, od.at("/augment/p").asDouble());
+    assertEquals(9, od.at("/network/augment_dim").asInt());
+    assertFalse(od.get("cond").asBoolean());
   }
 
   @ParameterizedTest(name = "{0}")
