@@ -185,16 +185,10 @@ public class Adam extends Optimizer {
     double beta2 = config.beta2();
     for (Item it : items) {
       Tensor p = it.param();
-      Tensor grad = it.grad();
       State s = it.state();
-      if (wd != 0) {
-        if (config.decoupledWeightDecay()) p.mul_(1 - lr * wd);
-        else grad = grad.add(p, wd);
-      }
+      decayAndMoments(p, it.grad(), s, lr, wd, config.decoupledWeightDecay(), beta1, beta2);
       Tensor m = s.get("exp_avg");
       Tensor v = s.get("exp_avg_sq");
-      m.lerp_(grad, 1 - beta1);
-      v.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
       Tensor bc1 = powStep(beta1, s).rsub(1.0);
       Tensor bc2 = powStep(beta2, s).rsub(1.0);
       Tensor stepSizeNeg = bc1.reciprocal().mul(-lr); // −lr / (1 − β₁ᵗ)

@@ -282,6 +282,21 @@ public abstract class Optimizer implements AutoCloseable {
   }
 
   /** β^t for the device step count t, as a float64 0-dim tensor (the bias corrections' precision on the host). */
+  /**
+   * The part of the device step that Adam and RAdam share (torch's _single_tensor_adam/_radam): weight decay —
+   * decoupled on p, else added to the gradient — then exp_avg ← lerp(exp_avg, grad, 1 − β₁) and
+   * exp_avg_sq ← β₂·exp_avg_sq + (1 − β₂)·grad², in place in s.
+   */
+  static void decayAndMoments(Tensor p, Tensor grad, State s, double lr, double wd, boolean decoupled, double beta1,
+      double beta2) {
+    if (wd != 0) {
+      if (decoupled) p.mul_(1 - lr * wd);
+      else grad = grad.add(p, wd);
+    }
+    s.get("exp_avg").lerp_(grad, 1 - beta1);
+    s.get("exp_avg_sq").mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+  }
+
   static Tensor powStep(double beta, State s) {
     return Tensor.full(new long[0], beta, DType.FLOAT64, s.device).pow(s.stepT.to(DType.FLOAT64));
   }

@@ -173,16 +173,10 @@ public final class RAdam extends Optimizer {
     double rhoInf = 2 / (1 - beta2) - 1;
     for (Item it : items) {
       Tensor p = it.param();
-      Tensor grad = it.grad();
       State s = it.state();
-      if (wd != 0) {
-        if (config.decoupledWeightDecay()) p.mul_(1 - lr * wd);
-        else grad = grad.add(p, wd);
-      }
+      decayAndMoments(p, it.grad(), s, lr, wd, config.decoupledWeightDecay(), beta1, beta2);
       Tensor m = s.get("exp_avg");
       Tensor v = s.get("exp_avg_sq");
-      m.lerp_(grad, 1 - beta1);
-      v.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
       Tensor step = s.stepT;
       Tensor beta2t = powStep(beta2, s);
       Tensor bc1 = powStep(beta1, s).rsub(1.0);
