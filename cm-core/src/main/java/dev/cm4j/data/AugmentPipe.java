@@ -362,30 +362,47 @@ public final class AugmentPipe {
   /**
    * Applies the per-image affine map gInv [N, 3, 3] (output pixel → input pixel, centred coordinates) as EDM does:
    * reflect-pad by the margin the transformed corners need, upsample 2× with the sym6 filter, resample bilinearly,
-   * filter and downsample 2× and crop. The margin is read on the host (one synchronisation).
+   * filter and downsample 2× and crop. EDM reads the tight margin on the host; that read would be a wait for the
+   * device in every training step, so the image is padded by the largest margin EDM can choose (its clamp bound,
+   * size − 1 on every side) on every device instead: the resampling grid then reads the same reflected pixels and the
+   * result equals the tight margin's up to rounding (tested), at the price of more padded pixels going through the
+   * upsampling filter. The same arithmetic on every device keeps CPU and accelerator runs equal.
    */
   private static Tensor warp(Tensor x, Tensor gInv, Device dev) {
+    return warp(x, gInv, dev, tightMarginForTests);
+  }
+
+  /** Tests: EDM's tight margin read on the host. */
+  static volatile boolean tightMarginForTests;
+
+  private static Tensor warp(Tensor x, Tensor gInv, Device dev, boolean tightMargin) {
     long n = x.size(0);
     long c = x.size(1);
     long h = x.size(2);
     long w = x.size(3);
     double cx = (w - 1) / 2.0;
     double cy = (h - 1) / 2.0;
-    Tensor corners = Tensor.of(new float[] {(float) -cx, (float) cx, (float) cx, (float) -cx, (float) -cy,
-        (float) -cy, (float) cy, (float) cy, 1, 1, 1, 1}, 3, 4).to(dev);
-    Tensor cp = gInv.matmul(corners);                                  // [N, 3, 4]
     int hzPad = SYM6.length / 4;
-    Tensor xy = cp.slice(1, 0, 2, 1).permute(1, 0, 2).reshape(2, -1);  // [2, N·4]
-    Tensor margin = Tensor.cat(List.of(xy.neg(), xy), 0).amax(false, 1);  // [x0, y0, x1, y1]
-    margin = margin.add(Tensor.of(new float[] {(float) (hzPad * 2 - cx), (float) (hzPad * 2 - cy),
-        (float) (hzPad * 2 - cx), (float) (hzPad * 2 - cy)}, 4).to(dev));
-    margin = margin.clampMin(0);
-    margin = margin.minimum(Tensor.of(new float[] {w - 1, h - 1, w - 1, h - 1}, 4).to(dev));
-    float[] mg = margin.ceil().to(DType.FLOAT32).toFloatArray();
-    int mx0 = (int) mg[0];
-    int my0 = (int) mg[1];
-    int mx1 = (int) mg[2];
-    int my1 = (int) mg[3];
+    int mx0 = (int) w - 1;
+    int my0 = (int) h - 1;
+    int mx1 = mx0;
+    int my1 = my0;
+    if (tightMargin) { // EDM: the transformed corners plus the filter's reach, clamped to [0, size − 1]
+      Tensor corners = Tensor.of(new float[] {(float) -cx, (float) cx, (float) cx, (float) -cx, (float) -cy,
+          (float) -cy, (float) cy, (float) cy, 1, 1, 1, 1}, 3, 4).to(dev);
+      Tensor cp = gInv.matmul(corners);                                  // [N, 3, 4]
+      Tensor xy = cp.slice(1, 0, 2, 1).permute(1, 0, 2).reshape(2, -1);  // [2, N·4]
+      Tensor margin = Tensor.cat(List.of(xy.neg(), xy), 0).amax(false, 1);  // [x0, y0, x1, y1]
+      margin = margin.add(Tensor.of(new float[] {(float) (hzPad * 2 - cx), (float) (hzPad * 2 - cy),
+          (float) (hzPad * 2 - cx), (float) (hzPad * 2 - cy)}, 4).to(dev));
+      margin = margin.clampMin(0);
+      margin = margin.minimum(Tensor.of(new float[] {w - 1, h - 1, w - 1, h - 1}, 4).to(dev));
+      float[] mg = margin.ceil().to(DType.FLOAT32).toFloatArray();
+      mx0 = (int) mg[0];
+      my0 = (int) mg[1];
+      mx1 = (int) mg[2];
+      my1 = (int) mg[3];
+    }
 
     // Pad and move the origin to the padded image's centre.
     x = F.pad(x, new long[] {mx0, mx1, my0, my1}, F.PadMode.REFLECT, 0);

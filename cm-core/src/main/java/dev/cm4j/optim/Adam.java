@@ -168,15 +168,15 @@ public class Adam extends Optimizer {
     p.addcdiv_(m, denom, -stepSize);
   }
 
-  /**
-   * torch.optim.adam._single_tensor_adam with capturable=True: the bias corrections from the device step count
-   * (in float64), one parameter at a time.
-   */
   @Override
   public boolean hasDeviceStep() {
     return true;
   }
 
+  /**
+   * torch.optim.adam._single_tensor_adam with capturable=True: the bias corrections from the device step count
+   * (in float64), one parameter at a time.
+   */
   @Override
   void updateOnDevice(Group g, List<Item> items) {
     double lr = g.lr();

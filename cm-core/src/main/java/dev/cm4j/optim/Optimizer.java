@@ -248,7 +248,7 @@ public abstract class Optimizer implements AutoCloseable {
         List<Tensor> before = new ArrayList<>();
         for (Item it : items) {
           State s = it.state();
-          if (s.tensors.isEmpty()) initState(it.param(), s);
+          if (s.tensors.isEmpty()) initDeviceState(it.param(), s);
           if (s.stepT == null) {
             s.stepT = TensorScope.release(Tensor.full(new long[0], s.step, DType.FLOAT32, s.device));
           }
@@ -276,12 +276,20 @@ public abstract class Optimizer implements AutoCloseable {
     throw new UnsupportedOperationException(getClass().getSimpleName() + " has no device-side (masked) step");
   }
 
-  /** Whether {@link #step(Tensor)} is implemented (Adam, AdamW, RAdam). */
+  /**
+   * Creates the state tensors of {@link #step(Tensor)} before its first update (the masked step keeps a copy of every
+   * state tensor, so none may appear during the update): {@link #initState} unless an algorithm creates lazily what
+   * a device step needs up front (SGD's momentum buffer).
+   */
+  void initDeviceState(Tensor param, State s) {
+    initState(param, s);
+  }
+
+  /** Whether {@link #step(Tensor)} is implemented (Adam, AdamW, RAdam, SGD). */
   public boolean hasDeviceStep() {
     return false;
   }
 
-  /** β^t for the device step count t, as a float64 0-dim tensor (the bias corrections' precision on the host). */
   /**
    * The part of the device step that Adam and RAdam share (torch's _single_tensor_adam/_radam): weight decay —
    * decoupled on p, else added to the gradient — then exp_avg ← lerp(exp_avg, grad, 1 − β₁) and
@@ -297,6 +305,7 @@ public abstract class Optimizer implements AutoCloseable {
     s.get("exp_avg_sq").mul_(beta2).addcmul_(grad, grad, 1 - beta2);
   }
 
+  /** β^t for the device step count t, as a float64 0-dim tensor (the bias corrections' precision on the host). */
   static Tensor powStep(double beta, State s) {
     return Tensor.full(new long[0], beta, DType.FLOAT64, s.device).pow(s.stepT.to(DType.FLOAT64));
   }

@@ -155,15 +155,15 @@ public final class RAdam extends Optimizer {
     }
   }
 
-  /**
-   * torch.optim.radam._single_tensor_radam with capturable=True: ρ_t, the rectification and the bias corrections
-   * from the device step count (in float64), the rectified or plain update chosen per step with where.
-   */
   @Override
   public boolean hasDeviceStep() {
     return true;
   }
 
+  /**
+   * torch.optim.radam._single_tensor_radam with capturable=True: ρ_t, the rectification and the bias corrections
+   * from the device step count (in float64), the rectified or plain update chosen per step with where.
+   */
   @Override
   void updateOnDevice(Group g, List<Item> items) {
     double lr = g.lr();

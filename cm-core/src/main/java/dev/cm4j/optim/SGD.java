@@ -95,8 +95,47 @@ public final class SGD extends Optimizer {
     // the momentum buffer is created from the first gradient, as in torch
   }
 
+  /** The masked step's momentum buffer exists from the start (zeros); its first applied step overwrites it with g. */
+  @Override
+  void initDeviceState(Tensor param, State s) {
+    if (config.momentum() != 0 && s.get("momentum_buffer") == null) s.put("momentum_buffer", param.zerosLike());
+  }
+
+  @Override
+  public boolean hasDeviceStep() {
+    return true;
+  }
+
+  /**
+   * The masked step: as {@link #perTensor}, with "first step" (b₁ = g) decided on the device from the device step
+   * count (b ← where(t = 1, g, μb + (1−τ)g)) instead of by the buffer's absence, so nothing is read on the host.
+   */
+  @Override
+  void updateOnDevice(Group g, List<Item> items) {
+    double wd = g.weightDecay();
+    double mu = config.momentum();
+    for (Item it : items) {
+      Tensor p = it.param();
+      Tensor grad = it.grad();
+      if (wd != 0) grad = grad.add(p, wd);
+      if (mu != 0) {
+        Tensor buf = it.state().get("momentum_buffer");
+        Tensor first = it.state().stepT.eq(1.0);
+        buf.copy_(Tensor.where(first, grad, buf.mul(mu).add(grad, 1 - config.dampening())));
+        grad = config.nesterov() ? grad.add(buf, mu) : buf;
+      }
+      p.add_(grad, -g.lr());
+    }
+  }
+
   @Override
   void update(Group g, List<Item> items) {
+    for (Item it : items) {
+      // a buffer made by masked steps that were all skipped: the first applied step starts it afresh (b₁ = g)
+      if (it.state().step == 1 && it.state().get("momentum_buffer") != null) {
+        it.state().tensors.remove("momentum_buffer").close();
+      }
+    }
     Impl impl = config.impl();
     if (impl == Impl.AUTO) impl = FUSED_SGD != null ? Impl.FUSED : Impl.FOREACH;
     if (impl == Impl.FUSED && FUSED_SGD == null) {

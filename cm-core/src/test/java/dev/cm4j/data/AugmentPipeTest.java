@@ -276,4 +276,31 @@ class AugmentPipeTest {
       assertFalse(Arrays.equals(cpu.labels().toFloatArray(), new float[cpu.labels().toFloatArray().length]));
     }
   }
+
+  /**
+   * The warp pads by the largest margin instead of reading EDM's tight one on the host: every geometric transform
+   * (with large rotations and scalings, so margins reach their bound) gives the tight margin's images and labels.
+   */
+  @Test
+  void theFixedMarginGivesTheTightMarginsImages() {
+    try (TensorScope s = TensorScope.open()) {
+      Tensor x = images(16, 3, 3, 12, 12);
+      AugmentPipe pipe = new AugmentPipe(AugmentPipe.Config.everything(1.0));
+      AugmentPipe.Result tight;
+      AugmentPipe.Result fixed;
+      try (Generator g = Generator.cpu(11)) {
+        fixed = pipe.apply(x, g);
+      }
+      AugmentPipe.tightMarginForTests = true;
+      try (Generator g = Generator.cpu(11)) {
+        tight = pipe.apply(x, g);
+      } finally {
+        AugmentPipe.tightMarginForTests = false;
+      }
+      assertEquals(0, maxAbs(fixed.labels(), tight.labels()));
+      double d = maxAbs(fixed.images(), tight.images());
+      assertTrue(d < 2e-5, "fixed vs tight margin: " + d);
+      assertTrue(maxAbs(tight.images(), x) > 0.1, "the warp did move pixels");
+    }
+  }
 }

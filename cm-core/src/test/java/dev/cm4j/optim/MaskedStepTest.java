@@ -102,7 +102,11 @@ class MaskedStepTest {
           .withWeightDecay(0.01)),
       "adamw", m -> new Adam(m, Adam.Config.defaults().withLr(0.05).withWeightDecay(0.1)
           .withDecoupledWeightDecay(true)),
-      "radam", m -> new RAdam(m, RAdam.Config.defaults().withLr(0.05)));
+      "radam", m -> new RAdam(m, RAdam.Config.defaults().withLr(0.05)),
+      "sgd", m -> new SGD(m, SGD.Config.defaults().withLr(0.05)),
+      "sgd momentum + dampening + L2", m -> new SGD(m, SGD.Config.defaults().withLr(0.05).withMomentum(0.9, 0.2)
+          .withWeightDecay(0.01)),
+      "sgd nesterov", m -> new SGD(m, SGD.Config.defaults().withLr(0.05).withMomentum(0.8, 0).withNesterov(true)));
 
   @Test
   void aSkippedStepChangesNothingAndTheOthersEqualTheAppliedStepsOnTheCpu() {
@@ -116,15 +120,50 @@ class MaskedStepTest {
   }
 
   @Test
-  void sgdHasNoMaskedStepAndANullFlagIsThePlainStep() {
+  void aNullFlagIsThePlainStep() {
     try (Linear lin = new Linear(2, 1, false, Init.DEFAULT); TensorScope s = TensorScope.open();
         SGD sgd = new SGD(lin, SGD.Config.defaults().withLr(0.1))) {
       lin.forward(Tensor.of(new float[] {1, 2}, 1, 2)).sum().backward();
-      assertThrows(UnsupportedOperationException.class, () -> sgd.step(Tensor.scalar(0).gt(0.5)));
       double[] w0 = lin.parameters().get(0).toDoubleArray();
       sgd.step(null);
       assertEquals(1, sgd.stepCount("weight"));
       assertNotEquals(w0[0], lin.parameters().get(0).toDoubleArray()[0]);
+    }
+  }
+
+  /**
+   * SGD with momentum whose first masked steps are all skipped: its zero buffer must not count as a started one,
+   * neither in the masked step nor in a plain step that follows (b₁ = g, not (1 − τ)·g).
+   */
+  @Test
+  void sgdsBufferStartsAtTheFirstAppliedStep() {
+    for (boolean plainAfter : new boolean[] {false, true}) {
+      Torch.manualSeed(3);
+      try (Linear a = new Linear(3, 2, true, Init.DEFAULT); TensorScope s = TensorScope.open()) {
+        Linear b = new Linear(3, 2, true, Init.DEFAULT);
+        b.loadStateDict(a.stateDict(), true);
+        SGD.Config cfg = SGD.Config.defaults().withLr(0.1).withMomentum(0.9, 0.3);
+        SGD sa = new SGD(a, cfg);
+        SGD sb = new SGD(b, cfg);
+        Tensor x = Tensor.of(new float[] {0.5f, -1, 2}, 1, 3);
+        for (int step = 0; step < 4; step++) {
+          boolean skip = step < 2;
+          sa.zeroGrad();
+          a.forward(x).square().sum().mul(skip ? Double.NaN : 1.0).backward();
+          if (plainAfter && step == 3) sa.step();
+          else sa.step(Tensor.full(new long[0], skip ? 1 : 0, DType.FLOAT32, Device.CPU).gt(0.5));
+          if (!skip) {
+            sb.zeroGrad();
+            b.forward(x).square().sum().backward();
+            sb.step();
+          }
+        }
+        assertArrayEquals(b.parameters().get(0).toDoubleArray(), a.parameters().get(0).toDoubleArray(), 1e-6);
+        assertEquals(2, sa.stepCount("weight"));
+        sa.close();
+        sb.close();
+        b.close();
+      }
     }
   }
 }

@@ -119,10 +119,17 @@ class StepHostSyncTest {
     runs.put("ict", TrainerTest.toy(0.192, "ect").with(Map.of("objective", "{\"kind\": \"ict\"}")));
     for (String k : List.of("scd", "cd", "ct", "ctm")) runs.put(k, TrainerObjectivesTest.forKind(k, 0.192));
     runs.put("ctm", runs.get("ctm").with(Map.of("objective.dsm", "true")));
+    runs.put("meanflow", TrainerTest.toy(0.192, "meanflow"));
+    // images with EDM's augmentation pipe (geometric warp included) feeding the network's augment labels
+    runs.put("ect-augment", AugmentTrainingTest.small(Map.of("augment.p", "1", "duration_kimg", "0.024",
+        "tick_kimg", "0.024", "batch", "8", "data.workers", "0")));
     // the per-step decisions made on the device: fp16's loss scaling (found-inf, scale update) and nan_guard skip
     runs.put("sct-fp16", TrainerTest.toy(0.192, "sct").with(Map.of("precision", "fp16")));
     runs.put("ect-skip", TrainerTest.toy(0.192, "ect").with(Map.of("nan_guard", "skip")));
     runs.put("sct-fp16-skip", TrainerTest.toy(0.192, "sct").with(Map.of("precision", "fp16", "nan_guard", "skip")));
+    // SGD's device-side (masked) step under fp16 loss scaling
+    runs.put("ect-fp16-sgd", TrainerTest.toy(0.192, "ect").with(Map.of("precision", "fp16",
+        "optimizer", "{\"kind\": \"sgd\", \"lr\": 0.01, \"momentum\": 0.9}")));
     StringBuilder bad = new StringBuilder();
     for (var e : runs.entrySet()) {
       List<String> inside = readsInsideSteps(e.getValue(), dir.resolve(e.getKey()));
