@@ -77,23 +77,27 @@ def sample_ts(n_a, n_b, u, c):
     return torch.maximum(a, b), torch.minimum(a, b)
 
 
+def bc(t, x):
+    """t [N] viewed as [N, 1, ...] against x."""
+    return t.reshape([-1] + [1] * (x.dim() - 1))
+
+
 def normalised(T, c):
-    norm = T.norm(dim=1, keepdim=True)
-    return T / (norm + c) if c > 0 else T, norm.squeeze(1)
+    norm = T.reshape(T.shape[0], -1).norm(dim=1)
+    return (T / bc(norm + c, T) if c > 0 else T), norm
 
 
-def ayf(p, x0, eps, t, s, c):
-    """Returns (loss [N], g [N, D], surrogate [N]) for one case; surrogate's gradient is the theorem's."""
-    v_phi = teacher(c["guidance"])
-    tb, sb = t.view(-1, 1), s.view(-1, 1)
+def ayf(F_fn, v_phi, x0, eps, t, s, c):
+    """One batch of AYF-EMD or AYF-LMD (c["loss"]) for the network F_fn(x, t, s) and the teacher v_phi(x, t).
+
+    Returns (loss [N], g [N, ...], ||g|| [N], surrogate [N]); the surrogate's gradient is the theorem's.
+    """
+    tb, sb = bc(t, x0), bc(s, x0)
     x_t = (1 - tb) * x0 + tb * eps
     r = c["r"]
 
-    def F_fn(x, t_, s_):
-        return mlp_forward(p, x, t_, t_ - s_)
-
     def f_fn(x, t_, s_):
-        return x + (s_ - t_).view(-1, 1) * F_fn(x, t_, s_)
+        return x + bc(s_ - t_, x) * F_fn(x, t_, s_)
 
     F = F_fn(x_t, t, s)
     f = x_t + (sb - tb) * F
@@ -122,10 +126,24 @@ def ayf(p, x0, eps, t, s, c):
         g = T
     T_hat, norm = normalised(T.detach(), c["c"])
     w = 2.0 / (t - s).abs()           # w' that makes the theorem's gradient cm4j's ||F - sg(F - g_hat)||^2's
-    surrogate = w * sign * (f * T_hat).sum(dim=1)
+    surrogate = w * sign * (f * T_hat).reshape(f.shape[0], -1).sum(dim=1)
     g_hat, _ = normalised(g.detach(), c["c"])
-    loss = ((F - (F.detach() - g_hat)) ** 2).sum(dim=1)
+    loss = ((F - (F.detach() - g_hat)) ** 2).reshape(F.shape[0], -1).sum(dim=1)
     return loss, g.detach(), norm, surrogate
+
+
+def mlp_F(p):
+    return lambda x, t, s: mlp_forward(p, x, t, t - s)
+
+
+def edm_velocity(D, sigma_max=80.0):
+    """v(x_t, t) = (x_t - D(x_t/(1 - t); t/(1 - t)))/t, sigma capped at sigma_max (docs/algorithms/ayf.md sec. 2)."""
+    t_max = sigma_max / (1 + sigma_max)
+
+    def v(x, t):
+        tc = t.clamp(1e-6, t_max)
+        return (x - D(x / bc(1 - tc, x), tc / (1 - tc))) / bc(t.clamp(min=1e-6), x)
+    return v
 
 
 BASE = dict(tr_sampler="interval", P_mean=-0.8, P_std=1.0, c=0.1, guidance=1.0)
@@ -158,7 +176,7 @@ def build():
     for name, c in CASES.items():
         params = {k: (v.clone().requires_grad_(k in GRADS)) for k, v in p.items()}
         t, s = sample_ts(n_a, n_b, u, c)
-        loss, g, norm, surrogate = ayf(params, x0, eps, t, s, c)
+        loss, g, norm, surrogate = ayf(mlp_F(params), teacher(c["guidance"]), x0, eps, t, s, c)
         surrogate.sum().backward()
         out.update({f"{name}.t": t, f"{name}.s": s, f"{name}.loss": loss.detach(), f"{name}.g": g,
                     f"{name}.norm": norm})
@@ -166,6 +184,40 @@ def build():
             out[f"{name}.grad.{k}"] = params[k].grad.detach()
         meta[name] = json.dumps(c)
     return {k: v.contiguous() for k, v in out.items()}, meta
+
+
+def songunet_step(loss="emd", batch=8, seed=0, lr=1e-3, warmup_iterations=10000):
+    """One AYF training step on bench/objective_step.py's small SongUNet, for step benchmarks (not run by the fixture):
+    the student F is the SongUNet with the second-time path fed (t, t - s), the teacher an EDM-preconditioned small
+    SongUNet (random weights) converted by edm_velocity; draws as cm4j's (interval sampler), per-sample loss, mean,
+    backward, Adam. Returns (step, student): step() runs one iteration and returns the loss."""
+    bench = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench")
+    sys.path.insert(0, bench)
+    import edm_songunet as E  # noqa: E402
+    from objective_step import small_net  # noqa: E402
+    torch.manual_seed(seed)
+    student = small_net(dropout=False, s_embedding=True)
+    teacher_net = E.EDMPrecond(small_net(dropout=False)).requires_grad_(False).eval()
+    v_phi = edm_velocity(lambda x, sigma: teacher_net(x, sigma), 80.0)
+    opt = torch.optim.Adam(student.parameters(), lr=lr)
+    x0 = torch.randn(batch, 3, 16, 16)
+    it = [0]
+
+    def F_fn(x, t, s):
+        return student(x, t, s_noise_labels=t - s)
+
+    def step():
+        c = dict(BASE, loss=loss, r=min(0.99, it[0] / warmup_iterations) if warmup_iterations else 0.99)
+        n_a, n_b, u = torch.randn(batch), torch.randn(batch), torch.rand(batch)
+        t, s = sample_ts(n_a, n_b, u, c)
+        per_sample = ayf(F_fn, v_phi, x0, torch.randn_like(x0), t, s, c)[0]
+        value = per_sample.mean()
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+        it[0] += 1
+        return value.detach()
+    return step, student
 
 
 def main():
