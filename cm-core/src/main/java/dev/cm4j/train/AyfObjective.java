@@ -1,0 +1,225 @@
+package dev.cm4j.train;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.cm4j.nn.CTMNetwork;
+import dev.cm4j.nn.LoadReport;
+import dev.cm4j.nn.Module;
+import dev.cm4j.nn.TwoTimeNetwork;
+import dev.cm4j.objectives.AlignYourFlow;
+import dev.cm4j.precond.EDMPrecond;
+import dev.cm4j.tensor.Generator;
+import dev.cm4j.tensor.Tensor;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Align Your Flow (docs/algorithms/ayf.md): a flow map f_θ(x, t, s) = x + (s − t)·F_θ(x, t, s), F_θ the raw network
+ * with its second-time path fed (t, t − s), distilled from a teacher's probability-flow ODE by AYF-EMD or AYF-LMD. The
+ * teacher is an EDM snapshot (teacher_kind "edm": D(x; σ) converted to the flow velocity) or a flow network
+ * (teacher_kind "flow": u(x, t, t) of a MeanFlow/AYF snapshot, e.g. a toy2d-meanflow run's), optionally autoguided by
+ * a weaker snapshot of the same kind. Samples with the flow-map chain from 1 to 0 through sample_steps.
+ */
+final class AyfObjective extends RunObjective {
+  /**
+   * objective.kind "ayf": {@link AlignYourFlow.Config}'s parameters (defaults: docs/algorithms/ayf.md §1), the teacher
+   * and the guide.
+   *
+   * @param loss "emd" (AYF-EMD) or "lmd" (AYF-LMD)
+   * @param trSampler "interval" (t − s logit-normal, s uniform below) or "sorted" (two logit-normals ordered)
+   * @param teacher the teacher's safetensors file (required)
+   * @param teacherKind "edm" (an EDM-preconditioned network's state dict) or "flow" (a two-time network's: u(x, t, t))
+   * @param teacherNetwork the teacher's network when it differs from options.network (null: the same)
+   * @param guide autoguidance: the weaker teacher's file, of the same kind (null: none)
+   * @param guideNetwork the guide's network (null: the teacher's)
+   * @param guidance λ of v_weak + λ·(v_teacher − v_weak) (1: no guidance)
+   * @param timeScale c of the student's (and a flow teacher's) time inputs c·t and c·(t − s)
+   * @param initFromTeacher start the student from a flow teacher's weights when init_from is not given (Algorithm 1's
+   *     θ ← φ; the teacher is a two-time network of the same structure)
+   */
+  record Options(
+      @JsonProperty("kind") String kind,
+      @JsonProperty("loss") String loss,
+      @JsonProperty("tr_sampler") String trSampler,
+      @JsonProperty("P_mean") double pMean,
+      @JsonProperty("P_std") double pStd,
+      @JsonProperty("tangent_norm_c") double tangentNormC,
+      @JsonProperty("warmup_iterations") long warmupIterations,
+      @JsonProperty("warmup_max") double warmupMax,
+      @JsonProperty("teacher") String teacher,
+      @JsonProperty("teacher_kind") String teacherKind,
+      @JsonProperty("teacher_network") NetworkOptions teacherNetwork,
+      @JsonProperty("guide") String guide,
+      @JsonProperty("guide_network") NetworkOptions guideNetwork,
+      @JsonProperty("guidance") double guidance,
+      @JsonProperty("time_scale") double timeScale,
+      @JsonProperty("init_from_teacher") boolean initFromTeacher) implements ObjectiveOptions {
+    public Options {
+      OptionException.oneOf("kind", kind, List.of("ayf"));
+      OptionException.oneOf("loss", loss, List.of("emd", "lmd"));
+      OptionException.oneOf("tr_sampler", trSampler, List.of("interval", "sorted"));
+      OptionException.finite("P_mean", pMean);
+      OptionException.positive("P_std", pStd);
+      OptionException.atLeast("tangent_norm_c", tangentNormC, 0);
+      OptionException.atLeast("warmup_iterations", warmupIterations, 0);
+      OptionException.within("warmup_max", warmupMax, 0, 1);
+      if (warmupMax <= 0) throw new OptionException("warmup_max", "must be positive, got " + warmupMax);
+      OptionException.oneOf("teacher_kind", teacherKind, List.of("edm", "flow"));
+      OptionException.finite("guidance", guidance);
+      if (guidance != 1.0 && guide == null) {
+        throw new OptionException("guidance", "autoguidance needs the weaker teacher: set objective.guide to its file");
+      }
+      OptionException.positive("time_scale", timeScale);
+      if (initFromTeacher && !teacherKind.equals("flow")) {
+        throw new OptionException("init_from_teacher", "only for teacher_kind flow (an EDM teacher's network is "
+            + "preconditioned differently from the flow map's F)");
+      }
+    }
+
+    static Options defaults(String kind) {
+      AlignYourFlow.Config c = AlignYourFlow.Config.defaults();
+      return new Options("ayf", c.loss().name().toLowerCase(Locale.ROOT), c.sampler().name().toLowerCase(Locale.ROOT),
+          c.pMean(), c.pStd(), c.tangentNormC(), c.warmupIterations(), c.warmupMax(), null, "edm", null, null, null,
+          1.0, 1.0, false);
+    }
+
+    AlignYourFlow.Config config() {
+      return new AlignYourFlow.Config(AlignYourFlow.Loss.valueOf(loss.toUpperCase(Locale.ROOT)),
+          AlignYourFlow.TimeSampler.valueOf(trSampler.toUpperCase(Locale.ROOT)), pMean, pStd, tangentNormC,
+          warmupIterations, warmupMax);
+    }
+
+    @Override
+    public String precondition() {
+      return "ayf";
+    }
+  }
+
+  final TwoTimeNetwork net;
+  final AlignYourFlow ayf;
+  final Generator gen;
+  private final TrainingOptions opts;
+  private final NetFactory nets;
+  private AlignYourFlow.Velocity teacher;
+
+  AyfObjective(TrainingOptions o, NetFactory nets, long seed, dev.cm4j.tensor.Device device) {
+    super(device);
+    Options ob = (Options) o.objective();
+    if (ob.teacher() == null) {
+      throw new IllegalArgumentException("objective.teacher is required for ayf (Align Your Flow distils a teacher): "
+          + (ob.teacherKind().equals("flow")
+              ? "a flow network's snapshot, e.g. the network-snapshot-*.safetensors of a `cm train --preset "
+                  + "toy2d-meanflow` run, --set objective.teacher=PATH"
+              : "an EDM network's safetensors (tools/export_pytorch.py converts EDM's network-snapshot .pkl), "
+                  + "--set objective.teacher=edm.safetensors"));
+    }
+    Module raw = nets.build(o.network(), true);
+    if (!(raw instanceof CTMNetwork)) {
+      throw new IllegalArgumentException("network.arch " + o.network().arch() + " has no second time input for AYF");
+    }
+    net = new TwoTimeNetwork(asTwoTime(raw), ob.timeScale());
+    this.opts = o;
+    this.nets = nets;
+    ayf = new AlignYourFlow(ob.config());
+    gen = newGenerator(seed ^ 0xa7f0L);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <N extends Module & CTMNetwork> N asTwoTime(Module m) {
+    return (N) m;
+  }
+
+  @Override
+  Module model() {
+    return net;
+  }
+
+  @Override
+  String defaultInit() {
+    Options ob = (Options) opts.objective();
+    return ob.initFromTeacher() ? ob.teacher() : null;
+  }
+
+  /** The (autoguided) teacher velocity, loaded at the first step (the objective is also built to sample snapshots). */
+  AlignYourFlow.Velocity teacher() {
+    if (teacher == null) {
+      Options ob = (Options) opts.objective();
+      NetworkOptions tn = ob.teacherNetwork() != null ? ob.teacherNetwork() : opts.network();
+      AlignYourFlow.Velocity strong = velocity(ob, ob.teacher(), tn, "teacher");
+      teacher = ob.guide() == null ? strong : AlignYourFlow.autoguided(strong,
+          velocity(ob, ob.guide(), ob.guideNetwork() != null ? ob.guideNetwork() : tn, "guide"), ob.guidance());
+    }
+    return teacher;
+  }
+
+  /** A frozen teacher's velocity from its file: an EDM denoiser converted, or a two-time network's u(x, t, t). */
+  private AlignYourFlow.Velocity velocity(Options ob, String path, NetworkOptions tn, String what) {
+    Path file = Path.of(path);
+    Module m;
+    if (ob.teacherKind().equals("edm")) {
+      m = new EDMPrecond(asNet(nets.build(tn, false)), opts.precond().sigmaData(), opts.precond().sigmaMin(),
+          opts.precond().sigmaMax(), EDMPrecond.Boundary.EDM);
+    } else {
+      Module raw = nets.build(tn, true);
+      if (!(raw instanceof CTMNetwork)) {
+        throw new IllegalArgumentException("objective." + what + "_network arch " + tn.arch() + " has no second time input");
+      }
+      m = new TwoTimeNetwork(asTwoTime(raw), ob.timeScale());
+    }
+    LoadReport r = InitFrom.apply(m, file);
+    if (!r.missing().isEmpty() || !r.shapeMismatched().isEmpty()) {
+      throw new IllegalArgumentException("objective." + what + " " + path + " does not fit its network (objective."
+          + what + "_network or options.network, teacher_kind " + ob.teacherKind() + "): "
+          + InitFrom.summary(file, r, m.namedState().size()));
+    }
+    m.eval();
+    m.requiresGrad_(false);
+    onDevice(m);
+    return m instanceof EDMPrecond e
+        ? AlignYourFlow.fromDenoiser(e, opts.precond().sigmaMax())
+        : AlignYourFlow.fromFlowNetwork((TwoTimeNetwork) m);
+  }
+
+  @Override
+  Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats) {
+    boolean conditional = net.labelDim() > 0;
+    long[] n = {x.size(0)};
+    dev.cm4j.tensor.DType f32 = dev.cm4j.tensor.DType.FLOAT32;
+    Tensor nA = draw(n, f32, x.device(), gen);
+    Tensor nB = draw(n, f32, x.device(), gen);
+    Tensor u = draw(n, f32, x.device(), gen).mul(0.7071067811865476).erf().add(1.0).mul(0.5); // Φ(n): uniform
+    Tensor eps = draw(x.shape(), x.dtype(), x.device(), gen);
+    AlignYourFlow.Result r = ayf.loss(net, teacher(), x, conditional ? labels : null, iteration,
+        new AlignYourFlow.Draws(nA, nB, u, eps), null);
+    stats.put("tangent_norm", r.tangentNorm().mean());
+    return r.loss();
+  }
+
+  @Override
+  Map<String, Tensor> randomState() {
+    return Map.of("noise", stateOf(gen));
+  }
+
+  @Override
+  void restoreRandomState(Map<String, Tensor> state) {
+    restore(gen, state, "noise");
+  }
+
+  @Override
+  Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator g) {
+    if (guide != null || w != 1) {
+      throw new IllegalArgumentException("ayf distils the (auto)guided teacher (objective.guide, objective.guidance); "
+          + "sampling-time guidance (--guidance, --guide) does not apply to it");
+    }
+    double[] times = new double[mids.length + 2];
+    times[0] = 1;
+    System.arraycopy(mids, 0, times, 1, mids.length);
+    times[times.length - 1] = 0;
+    TwoTimeNetwork tn = (TwoTimeNetwork) m;
+    if (labels == null && tn.labelDim() > 0) {
+      labels = Tensor.zeros(new long[] {z.size(0), tn.labelDim()}, z.dtype(), z.device());
+    }
+    return AlignYourFlow.sample(tn, z, times, labels);
+  }
+}

@@ -1,0 +1,171 @@
+package dev.cm4j.learning;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.cm4j.eval.SlicedWasserstein;
+import dev.cm4j.nn.MLPDenoiser;
+import dev.cm4j.nn.TwoTimeNetwork;
+import dev.cm4j.objectives.AlignYourFlow;
+import dev.cm4j.optim.Adam;
+import dev.cm4j.optim.EMA;
+import dev.cm4j.precond.Denoiser;
+import dev.cm4j.precond.TrigFlowPrecond;
+import dev.cm4j.tensor.DType;
+import dev.cm4j.tensor.Device;
+import dev.cm4j.tensor.Generator;
+import dev.cm4j.tensor.GradMode;
+import dev.cm4j.tensor.Tensor;
+import dev.cm4j.tensor.TensorScope;
+import dev.cm4j.tensor.Torch;
+import java.util.List;
+import java.util.Random;
+import java.util.function.IntFunction;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Proof that Align Your Flow distils (docs/algorithms/ayf.md §4): a flow map trained by AYF-EMD (and AYF-LMD) from an
+ * <b>analytic teacher</b> — the exact velocity of the data's mixture, converted from its exact EDM denoiser by
+ * {@link AlignYourFlow#fromDenoiser}, so that the test isolates the distillation from the teacher's own error — on the
+ * eight Gaussians of {@link Toy} and on MeanFlowToyLearningTest's two-arm spiral (whose teacher is the mixture of 512
+ * Gaussians of the spiral's noise std centred on its arms at the quantiles of the arm position: the data's density up
+ * to that discretisation). Scored as MeanFlowToyLearningTest and ToyLearningTest score: the 1-step samples
+ * f_θ(x_1, 1, 0) of the EMA model for fixed latents, sliced Wasserstein-2 against fresh data, beside the data's noise
+ * floor and the untrained model. Same MLP (96 wide, 3 blocks, 32-channel embedding, second time path), batch 128,
+ * Adam 1e-3 → 3e-4 after 4,000 of 6,000 steps, EMA 0.998, seed 1, so the numbers compare with sCT's and ECT's there
+ * (eight Gaussians: sCT 0.023, ECT 0.028, floor 0.020) and MeanFlow's (0.062 / 0.053).
+ */
+class AyfToyLearningTest {
+  static final int EVAL = 8000;
+  static final int BATCH = 128;
+  static final int ITERS = 6000;
+
+  @BeforeAll
+  static void threads() {
+    Torch.setNumThreads(1);
+  }
+
+  /** The exact EDM denoiser of an isotropic Gaussian mixture with equal weights: the posterior mean. */
+  static Denoiser mixture(double[][] centers, double std) {
+    double[] c = new double[2 * centers.length];
+    for (int k = 0; k < centers.length; k++) {
+      c[2 * k] = centers[k][0];
+      c[2 * k + 1] = centers[k][1];
+    }
+    return (x, sigma, labels) -> {
+      Tensor xd = x.to(DType.FLOAT64);
+      Tensor var = TrigFlowPrecond.broadcast(sigma.to(DType.FLOAT64), xd).square().add(std * std); // [N,1]
+      Tensor mu = Tensor.of(c, centers.length, 2);
+      Tensor diff = xd.unsqueeze(1).sub(mu.unsqueeze(0));                // [N,K,2]
+      Tensor w = diff.square().sum(false, 2).div(var.mul(-2.0)).softmax(1).unsqueeze(2);
+      Tensor comp = mu.unsqueeze(0).add(diff.mul(var.rdiv(std * std).unsqueeze(2)));
+      return comp.mul(w).sum(false, 1).to(x.dtype());
+    };
+  }
+
+  /** The spiral's arms at the quantiles of its arm position s = √U (MeanFlowToyLearningTest.spiral's law). */
+  static double[][] spiralCenters(int perArm) {
+    double[][] c = new double[2 * perArm][];
+    for (int i = 0; i < perArm; i++) {
+      double s = Math.sqrt((i + 0.5) / perArm);
+      double th = 0.3 + s * 3 * Math.PI;
+      double rad = 0.08 + 0.8 * s;
+      c[2 * i] = new double[] {rad * Math.cos(th), rad * Math.sin(th)};
+      c[2 * i + 1] = new double[] {rad * Math.cos(th + Math.PI), rad * Math.sin(th + Math.PI)};
+    }
+    return c;
+  }
+
+  record Outcome(double sw2, double twoStep, double floor, double untrained) {
+    @Override
+    public String toString() {
+      return String.format("1-step SW2 %.4f, 2-step %.4f (noise floor %.4f, untrained %.4f)", sw2, twoStep, floor,
+          untrained);
+    }
+  }
+
+  static double sw2(TwoTimeNetwork net, double[] ref, int steps) {
+    try (TensorScope s = TensorScope.open(); GradMode g = GradMode.noGrad()) {
+      Tensor z = Tensor.randn(new long[] {EVAL, 2}, DType.FLOAT32, Device.CPU, Generator.cpu(100));
+      return SlicedWasserstein.sw2(AlignYourFlow.sample(net, z, steps, null).toDoubleArray(), ref, 2, 200, 7);
+    }
+  }
+
+  static TwoTimeNetwork net() {
+    return new TwoTimeNetwork(new MLPDenoiser(new MLPDenoiser.Config(2, 96, 3, 32, 0, true)));
+  }
+
+  /** Distils teacher into a flow map with cfg on data drawn by sample; scores against fresh data. */
+  static Outcome train(String what, AlignYourFlow.Config cfg, AlignYourFlow.Velocity teacher,
+      IntFunction<double[]> sampleBatch, double[] ref, double[] second) {
+    Torch.manualSeed(1);
+    try (TwoTimeNetwork net = net(); TwoTimeNetwork ema = net();
+        Adam opt = new Adam(net, Adam.Config.defaults().withLr(1e-3))) {
+      ema.copyFrom(net);
+      ema.eval();
+      EMA e = EMA.of(net, List.of(ema), List.of(new EMA.Fixed(0.998)));
+      double floor = SlicedWasserstein.sw2(second, ref, 2, 200, 7);
+      double before = sw2(ema, ref, 1);
+      AlignYourFlow ayf = new AlignYourFlow(cfg);
+      Generator gen = Generator.cpu(4);
+      ToyLearningTest.Budget budget = new ToyLearningTest.Budget();
+      for (int it = 0; it < ITERS; it++) {
+        if (it == 4000) opt.setLr(3e-4);
+        try (TensorScope s = TensorScope.open()) {
+          opt.zeroGrad();
+          ayf.loss(net, teacher, MeanFlowToyLearningTest.tensor(sampleBatch.apply(BATCH)), null, it, gen, null).loss()
+              .mean().backward();
+          opt.step();
+          e.update(BATCH);
+        }
+      }
+      Outcome o = new Outcome(sw2(ema, ref, 1), sw2(ema, ref, 2), floor, before);
+      System.out.printf("AYF %s %s: %s of training; %s%n", cfg.loss(), what, budget, o);
+      return o;
+    }
+  }
+
+  /** The toy settings: the defaults (interval sampler, logit-normal (−0.8, 1.0), c 0.1, r_max 0.99) with a 1,000-step warm-up. */
+  static AlignYourFlow.Config toyConfig(AlignYourFlow.Loss loss) {
+    return AlignYourFlow.Config.defaults().withLoss(loss).withWarmup(1000, 0.99);
+  }
+
+  static final AlignYourFlow.Velocity GAUSSIANS = AlignYourFlow.fromDenoiser(Toy.EXACT, 80);
+  static final AlignYourFlow.Velocity SPIRAL = AlignYourFlow.fromDenoiser(mixture(spiralCenters(128), 0.02), 80);
+
+  /**
+   * AYF-LMD: the 1-step samples reach the data's noise floor (measured 0.0197 = the floor, 2-step 0.0179), within the
+   * issue's 2× and below sCT's (0.023) and ECT's (0.028) at the same budget (ToyLearningTest, docs/toy2d.md).
+   */
+  @Test
+  void lmdDistilsTheEightGaussiansIntoOneStep() {
+    Random data = new Random(3);
+    Outcome o = train("eight Gaussians", toyConfig(AlignYourFlow.Loss.LMD), GAUSSIANS, n -> Toy.sample(n, data),
+        Toy.sample(EVAL, new Random(101)), Toy.sample(EVAL, new Random(5)));
+    assertTrue(o.sw2() < 2 * o.floor(), "1-step SW2 not within 2× the noise floor: " + o);
+    assertTrue(o.sw2() < 0.023, "1-step SW2 not below sCT's 0.023 at the same budget: " + o);
+  }
+
+  @Test
+  void lmdDistilsTheTwoArmSpiralIntoOneStep() {
+    Random data = new Random(3);
+    Outcome o = train("two-arm spiral", toyConfig(AlignYourFlow.Loss.LMD), SPIRAL,
+        n -> MeanFlowToyLearningTest.spiral(n, data), MeanFlowToyLearningTest.spiral(EVAL, new Random(101)),
+        MeanFlowToyLearningTest.spiral(EVAL, new Random(5)));
+    assertTrue(o.sw2() < 2 * o.floor(), "1-step SW2 not within 2× the noise floor: " + o);
+  }
+
+  /**
+   * AYF-EMD on the same budget does not reach the criterion (docs/toy2d.md, AYF section: 0.054, 2.7× the floor; with
+   * r_max = 1 0.053): asserted is what was measured, a clear improvement over the untrained model and a bound above the
+   * measured value. (The paper is reported, second-hand, to find LMD the better one on toys too but the worse on images.)
+   */
+  @Test
+  void emdDistilsTheEightGaussiansBelowTheMeasuredBound() {
+    Random data = new Random(3);
+    Outcome o = train("eight Gaussians", toyConfig(AlignYourFlow.Loss.EMD), GAUSSIANS, n -> Toy.sample(n, data),
+        Toy.sample(EVAL, new Random(101)), Toy.sample(EVAL, new Random(5)));
+    assertTrue(o.sw2() < o.untrained() / 5, "not far below the untrained model: " + o);
+    assertTrue(o.sw2() < 0.07, "1-step SW2 above the measured level (bound 0.07): " + o);
+  }
+}

@@ -1,0 +1,175 @@
+package dev.cm4j.train;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.cm4j.io.SafeTensorFile;
+import dev.cm4j.io.SafeTensors;
+import dev.cm4j.tensor.Device;
+import dev.cm4j.tensor.Tensor;
+import dev.cm4j.tensor.TensorScope;
+import dev.cm4j.testing.TestDevice;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Align Your Flow in the training loop: toy2d-ayf end to end from a toy2d-meanflow teacher (the student starts from the
+ * teacher's weights, trains, writes grids and resumes bit-exactly), autoguidance by an earlier snapshot, the presets'
+ * values, the errors for a missing teacher and bad options, and one step on the test device equal to the CPU's.
+ */
+class AyfObjectiveTest {
+  static final Map<String, String> SMALL = Map.of("tick_kimg", "0.064", "snap_ticks", "1", "state_ticks", "1",
+      "batch", "64", "network.hidden", "32", "network.blocks", "1", "data.size", "2000");
+
+  /** A small toy2d-meanflow run (4 steps); returns its snapshots, oldest first. */
+  static List<Path> teacherSnapshots(Path dir) throws Exception {
+    TrainingOptions o = Presets.get("toy2d-meanflow").with(SMALL).with(Map.of("duration_kimg", "0.256"));
+    try (Trainer t = Trainer.start(o, dir, TrainerTest.QUIET)) {
+      Path run = t.run().runDir();
+      try (var f = Files.list(run)) {
+        List<Path> snaps = f.filter(p -> p.getFileName().toString().startsWith("network-snapshot-")).sorted().toList();
+        assertFalse(snaps.isEmpty(), "the teacher run wrote snapshots");
+        return snaps;
+      }
+    }
+  }
+
+  static TrainingOptions toy(double kimg, Path teacher) {
+    return Presets.get("toy2d-ayf").with(SMALL).with(Map.of("duration_kimg", Double.toString(kimg),
+        "objective.teacher", "\"" + teacher + "\""));
+  }
+
+  @Test
+  void toyRunFromAMeanflowTeacherTrainsWritesGridsAndResumesBitExactly(@TempDir Path dir) throws Exception {
+    List<Path> snaps = teacherSnapshots(dir.resolve("teacher"));
+    Path teacher = snaps.get(snaps.size() - 1);
+    // the student starts from the teacher's weights (θ ← φ)
+    try (Trainer t = Trainer.start(toy(0.001, teacher), dir.resolve("init"), TrainerTest.QUIET);
+        SafeTensorFile f = SafeTensors.read(teacher); TensorScope s = TensorScope.open()) {
+      int compared = 0;
+      for (var e : t.model().stateDict().entrySet()) {
+        String k = f.names().contains(e.getKey()) ? e.getKey() : null;
+        for (String p : new String[] {"ema.", "model."}) if (k == null && f.names().contains(p + e.getKey())) k = p + e.getKey();
+        assertNotNull(k, e.getKey() + " in the teacher snapshot " + f.names());
+        assertArrayEquals(f.tensor(k).toFloatArray(), e.getValue().toFloatArray(), 0f, e.getKey());
+        compared++;
+      }
+      assertTrue(compared > 5);
+    }
+    float[][] full;
+    try (Trainer a = Trainer.start(toy(0.256, teacher), dir.resolve("a"), TrainerTest.QUIET)) {
+      var r = a.run();
+      assertEquals(4, r.iterations());
+      assertTrue(Double.isFinite(r.lastLoss()) && r.lastLoss() > 0, "loss " + r.lastLoss());
+      try (var f = Files.list(r.runDir())) {
+        List<String> names = f.map(p -> p.getFileName().toString()).toList();
+        assertTrue(names.stream().anyMatch(n -> n.startsWith("samples-1step-")), names.toString());
+        assertTrue(names.stream().anyMatch(n -> n.startsWith("samples-2step-")), names.toString());
+      }
+      full = a.model().stateDict().values().stream().map(Tensor::toFloatArray).toArray(float[][]::new);
+    }
+    Path half;
+    try (Trainer b = Trainer.start(toy(0.128, teacher), dir.resolve("b"), TrainerTest.QUIET)) {
+      half = b.run().runDir();
+    }
+    Path of = half.resolve("training_options.json");
+    Files.writeString(of, TrainingOptions.read(of).with(Map.of("duration_kimg", "0.256")).toJson());
+    try (Trainer c = Trainer.resume(half, TrainerTest.QUIET)) {
+      c.run();
+      float[][] resumed = c.model().stateDict().values().stream().map(Tensor::toFloatArray).toArray(float[][]::new);
+      assertEquals(full.length, resumed.length);
+      for (int i = 0; i < full.length; i++) assertArrayEquals(full[i], resumed[i], 0f, "tensor " + i);
+    }
+    // AYF-LMD, autoguided by the teacher's first snapshot (λ 2): runs, and differs from the unguided run
+    TrainingOptions guided = toy(0.256, teacher).with(Map.of("objective.loss", "\"lmd\"", "objective.guide",
+        "\"" + snaps.get(0) + "\"", "objective.guidance", "2"));
+    try (Trainer g = Trainer.start(guided, dir.resolve("g"), TrainerTest.QUIET)) {
+      var r = g.run();
+      assertTrue(Double.isFinite(r.lastLoss()), "guided LMD loss " + r.lastLoss());
+      float[][] w = g.model().stateDict().values().stream().map(Tensor::toFloatArray).toArray(float[][]::new);
+      double diff = 0;
+      for (int i = 0; i < w.length; i++) for (int j = 0; j < w[i].length; j++) diff = Math.max(diff, Math.abs(w[i][j] - full[i][j]));
+      assertTrue(diff > 1e-6, "guided LMD trains differently from EMD: " + diff);
+    }
+  }
+
+  @Test
+  void aMissingOrWrongTeacherIsAClearError(@TempDir Path dir) throws Exception {
+    TrainingOptions none = Presets.get("toy2d-ayf").with(SMALL).with(Map.of("duration_kimg", "0.064"));
+    var e = assertThrows(IllegalArgumentException.class, () -> Trainer.start(none, dir.resolve("a"), TrainerTest.QUIET));
+    assertTrue(e.getMessage().contains("objective.teacher") && e.getMessage().contains("toy2d-meanflow"), e.getMessage());
+    var c = assertThrows(IllegalArgumentException.class, () -> RunObjective.create(Presets.get("cifar10-ayf"),
+        (cfg, s) -> Builders.network(cfg, 32, 3, s), 0, Device.CPU));
+    assertTrue(c.getMessage().contains("objective.teacher") && c.getMessage().contains("export_pytorch"), c.getMessage());
+    // a teacher file that does not fit the network: named, at the first step
+    List<Path> snaps = teacherSnapshots(dir.resolve("teacher"));
+    TrainingOptions wrong = toy(0.064, snaps.get(0)).with(Map.of("objective.init_from_teacher", "false",
+        "objective.teacher_network", "{\"arch\": \"mlp\", \"hidden\": 16, \"blocks\": 1, \"emb_channels\": 32}"));
+    var w = assertThrows(IllegalArgumentException.class, () -> {
+      try (Trainer t = Trainer.start(wrong, dir.resolve("c"), TrainerTest.QUIET)) {
+        t.run();
+      }
+    });
+    assertTrue(w.getMessage().contains("objective.teacher") && w.getMessage().contains("does not fit"), w.getMessage());
+  }
+
+  @Test
+  void presetsAndBadOptions() {
+    TrainingOptions c = Presets.get("cifar10-ayf");
+    AyfObjective.Options a = (AyfObjective.Options) c.objective();
+    assertEquals("ayf", a.kind());
+    assertEquals("emd", a.loss());
+    assertEquals("edm", a.teacherKind());
+    assertEquals(-0.8, a.pMean());
+    assertEquals(1.0, a.pStd());
+    assertEquals(0.1, a.tangentNormC());
+    assertEquals(10000, a.warmupIterations());
+    assertEquals(0.99, a.warmupMax());
+    assertNull(a.teacher());
+    assertEquals(80, c.precond().sigmaMax());
+    AyfObjective.Options t = (AyfObjective.Options) Presets.get("toy2d-ayf").objective();
+    assertEquals("flow", t.teacherKind());
+    assertTrue(t.initFromTeacher());
+    // the defaults are the objective's (docs/algorithms/ayf.md §1)
+    AyfObjective.Options d = (AyfObjective.Options) Presets.get("toy2d-meanflow")
+        .with(Map.of("objective", "{\"kind\": \"ayf\"}")).objective();
+    assertEquals("interval", d.trSampler());
+    assertEquals(1.0, d.guidance());
+    for (String[] bad : new String[][] {{"objective.loss", "\"xmd\""}, {"objective.tr_sampler", "\"uniform\""},
+        {"objective.warmup_max", "0"}, {"objective.P_std", "0"}, {"objective.teacher_kind", "\"pkl\""},
+        {"objective.guidance", "2"}}) {
+      var e = assertThrows(OptionException.class, () -> Presets.get("toy2d-ayf").with(Map.of(bad[0], bad[1])));
+      assertTrue(e.getMessage().contains(bad[0].substring("objective.".length())), e.getMessage());
+    }
+    var e = assertThrows(OptionException.class,
+        () -> Presets.get("cifar10-ayf").with(Map.of("objective.init_from_teacher", "true")));
+    assertTrue(e.getMessage().contains("init_from_teacher"), e.getMessage());
+  }
+
+  /** One step and its samples on the test device (TestDeviceTrainingTest's harness) equal the CPU's to 1e-6. */
+  @Test
+  void oneStepOnTheTestDeviceEqualsTheCpu(@TempDir Path dir) throws Exception {
+    Device device = TestDevice.device();
+    List<Path> snaps = teacherSnapshots(dir.resolve("teacher"));
+    TrainingOptions o = toy(0.064, snaps.get(snaps.size() - 1));
+    TestDeviceTrainingTest.Outcome cpu;
+    TestDeviceTrainingTest.Outcome dev;
+    List<String> syncs = new ArrayList<>();
+    try (Trainer t = Trainer.start(TestDeviceTrainingTest.on(o, Device.CPU), dir.resolve("cpu"), TrainerTest.QUIET)) {
+      cpu = TestDeviceTrainingTest.outcome(t, t.run().runDir(), Device.CPU, 0.5);
+    }
+    try (Trainer t = Trainer.start(TestDeviceTrainingTest.on(o, device), dir.resolve("dev"), TrainerTest.QUIET)) {
+      t.setStepListener(TestDeviceTrainingTest.syncCounter(syncs));
+      dev = TestDeviceTrainingTest.outcome(t, t.run().runDir(), device, 0.5);
+    }
+    TestDeviceTrainingTest.assertClose(cpu.weights(), dev.weights(), "weights after a step");
+    TestDeviceTrainingTest.assertClose(cpu.snapshot(), dev.snapshot(), "EMA snapshot");
+    TestDeviceTrainingTest.assertClose(cpu.oneStep(), dev.oneStep(), "1-step samples");
+    TestDeviceTrainingTest.assertClose(cpu.twoStep(), dev.twoStep(), "2-step samples");
+    assertEquals(List.of(), syncs, "host round trips inside the training step");
+  }
+}
