@@ -146,8 +146,7 @@ final class TrainingLoop {
         }
         Trainer.StepListener listener = stepListener;
         listener.beforeStep(iteration, images);
-        double rampup = opts.lrRampupKimg() > 0 ? Math.min(images / (opts.lrRampupKimg() * 1000), 1) : 1;
-        run.optimizer().setLr(baseLr * rampup);
+        run.optimizer().setLr(lrAt(opts, baseLr, images));
         run.optimizer().zeroGrad();
         try (TensorScope step = TensorScope.open()) {
           Tensor stepLoss = accumulate(stats);
@@ -496,5 +495,17 @@ final class TrainingLoop {
     try (Generator g = Generator.create(device, 1234)) {
       return Tensor.randn(shape, DType.FLOAT32, device, g);
     }
+  }
+
+  /**
+   * The learning rate before the step at {@code images} trained images (ECT imgnet / EDM2
+   * {@code learning_rate_schedule(cur_nimg, batch_size, ref_lr, ref_batches, rampup_kimg)}): lr, divided by
+   * √max(images / (lr_decay_batches · batch), 1) when lr_decay_batches > 0, times min(images / lr_rampup_kimg, 1)
+   * when lr_rampup_kimg > 0.
+   */
+  static double lrAt(TrainingOptions opts, double lr, long images) {
+    if (opts.lrDecayBatches() > 0) lr /= Math.sqrt(Math.max(images / (opts.lrDecayBatches() * opts.batch()), 1));
+    if (opts.lrRampupKimg() > 0) lr *= Math.min(images / (opts.lrRampupKimg() * 1000), 1);
+    return lr;
   }
 }
