@@ -37,9 +37,10 @@ import java.util.function.Consumer;
  *
  * <p>Image i of an evaluation is drawn from its own generator seeded {@code eval.seed + i} (EDM's per-image seeds,
  * 0…N−1 by default): its latent first, then, for multistep sampling, its re-noising, so an image does not depend on
- * the batch size or on the other images. One-step sampling runs in batches; multistep sampling runs image by image,
- * since the samplers draw one batch-wide noise tensor per step. Rank 0 evaluates; the other ranks wait for it at the
- * next tick's collectives.
+ * the batch size or on the other images. Sampling runs in batches of eval.batch, multistep too: a stacked generator
+ * ({@link Generator#stacked}) draws each row of the samplers' noise from that image's generator. A conditional
+ * model samples class-balanced (image i: class i mod C). Rank 0 evaluates; the other ranks wait for it at the next
+ * tick's collectives.
  */
 final class InTrainingEval implements AutoCloseable {
   private final EvalOptions eo;
@@ -225,28 +226,22 @@ final class InTrainingEval implements AutoCloseable {
   }
 
   /**
-   * Samples for seeds first … first + count − 1, each from its own generator on the run's device: the latent, then
-   * (multistep) the re-noising; independent of how the seeds are batched.
+   * Samples for seeds first … first + count − 1 in one batch: image i has its own generator on the run's device
+   * ({@link Generator#stacked}, EDM's StackedRandomGenerator), which draws its latent and then, multistep, its
+   * re-noising at each step, so an image is independent of how the seeds are batched. A conditional model samples
+   * class-balanced (EDM2/ECT-style): image {@code first − eval.seed} gets class (first − eval.seed) mod C.
    */
   Tensor samples(Module m, long first, int count, double[] mids) {
     long[] item = itemShape();
-    List<Generator> gens = new ArrayList<>();
-    try {
-      List<Tensor> zs = new ArrayList<>();
-      for (int i = 0; i < count; i++) {
-        Generator g = Generator.create(device, first + i);
-        gens.add(g);
-        long[] shape = new long[item.length + 1];
-        shape[0] = 1;
-        System.arraycopy(item, 0, shape, 1, item.length);
-        zs.add(Tensor.randn(shape, DType.FLOAT32, device, g));
-      }
-      if (mids.length == 0) return objective.sample(m, Tensor.cat(zs, 0), mids, gens.get(0)); // draws no noise
-      List<Tensor> out = new ArrayList<>();
-      for (int i = 0; i < count; i++) out.add(objective.sample(m, zs.get(i), mids, gens.get(i)));
-      return Tensor.cat(out, 0);
-    } finally {
-      for (Generator g : gens) g.close();
+    long[] shape = new long[item.length + 1];
+    shape[0] = count;
+    System.arraycopy(item, 0, shape, 1, item.length);
+    try (Generator rnd = Generator.stacked(device, first, count)) {
+      Tensor z = Tensor.randn(shape, DType.FLOAT32, device, rnd);
+      Tensor labels = objective.labelDim == 0 ? null : dev.cm4j.sampling.ClassLabels.oneHot(
+          dev.cm4j.sampling.ClassLabels.BALANCED.classes(first - eo.seed(), count, objective.labelDim, null),
+          objective.labelDim, device);
+      return objective.sample(m, z, mids, labels, 1, null, rnd);
     }
   }
 

@@ -114,6 +114,43 @@ class InTrainingEvalTest {
   }
 
   /**
+   * Batched multistep evaluation is the per-image computation: image i's latent and re-noising from generator seed i
+   * (drawn here one image at a time, as the evaluation did before it was batched), and a conditional model's image i
+   * gets class i mod C (class-balanced, EDM2/ECT-style).
+   */
+  @Test
+  void batchedMultistepEqualsPerImageSamplingWithBalancedClasses() throws Exception {
+    TrainingOptions o = options(Map.of("cond", "true", "network.label_dim", "3"));
+    try (ImageFolderDataset data = ImageFolderDataset.open(dir.resolve("images")); TensorScope s = TensorScope.open();
+        dev.cm4j.tensor.GradMode g = dev.cm4j.tensor.GradMode.noGrad()) {
+      RunObjective obj = RunObjective.create(o, (cfg, sEmb) -> Builders.network(cfg, 8, 3, sEmb), 0, Device.CPU);
+      assertEquals(3, obj.labelDim);
+      Module m = AugmentTrainingTest.randomised(obj.model(), dev.cm4j.tensor.Generator.cpu(8)); // labels matter
+      m.eval();
+      InTrainingEval ev = new InTrainingEval(o, obj, data, RunDirectory.of(dir), Device.CPU, 1, l -> {});
+      double[] mids = {0.821};
+      long seed = o.eval().seed();
+      float[] batched = ev.samples(m, seed, 5, mids).toFloatArray();
+      int per = 3 * 8 * 8;
+      for (int i = 0; i < 5; i++) {
+        try (dev.cm4j.tensor.Generator gi = dev.cm4j.tensor.Generator.cpu(seed + i)) {
+          Tensor z = Tensor.randn(new long[] {1, 3, 8, 8}, dev.cm4j.tensor.DType.FLOAT32, Device.CPU, gi);
+          Tensor y = dev.cm4j.sampling.ClassLabels.oneHot(new int[] {i % 3}, 3, Device.CPU);
+          float[] one = obj.sample(m, z, mids, y, 1, null, gi).toFloatArray();
+          assertArrayEquals(one, java.util.Arrays.copyOfRange(batched, i * per, (i + 1) * per), 1e-5f, "image " + i);
+          Tensor other = dev.cm4j.sampling.ClassLabels.oneHot(new int[] {(i + 1) % 3}, 3, Device.CPU);
+          try (dev.cm4j.tensor.Generator gj = dev.cm4j.tensor.Generator.cpu(seed + i)) {
+            Tensor zj = Tensor.randn(new long[] {1, 3, 8, 8}, dev.cm4j.tensor.DType.FLOAT32, Device.CPU, gj);
+            assertFalse(java.util.Arrays.equals(one, obj.sample(m, zj, mids, other, 1, null, gj).toFloatArray()),
+                "the class matters");
+          }
+        }
+      }
+      obj.model().close();
+    }
+  }
+
+  /**
    * A run with fid and two_step_fid every tick writes one line per tick to each metric-NAME.jsonl, in EDM's form, and
    * each value equals the FID recomputed from that tick's snapshot with the same seeds.
    */
