@@ -57,7 +57,7 @@ final class TrainingLoop {
   private long iteration;
   private long tick;
   private Map<String, String> dataDescription; // Snapshot.describe of the run's data (computed once)
-  private InTrainingEval evaluation; // options.eval's metrics, on rank 0 (null: none)
+  private InTrainingEval evaluation; // options.eval's metrics, on every rank (null: none)
   volatile boolean stopRequested;
   private boolean stopAgreed; // data-parallel: every rank's stop request, agreed at the last tick's end
   volatile Trainer.StepListener stepListener = new Trainer.StepListener() {};
@@ -136,8 +136,9 @@ final class TrainingLoop {
     reporter.startTick(images);
     boolean interrupted = false;
     try (StepStats stats = new StepStats(); TickLoss tickLoss = new TickLoss(device);
-        InTrainingEval ev = dir == null || opts.eval().metrics().isEmpty() ? null : new InTrainingEval(opts,
-            run.objective(), run.dataset(), dir, device, dp == null ? 1 : dp.world(), reporter::log)) {
+        InTrainingEval ev = opts.eval().metrics().isEmpty() ? null : new InTrainingEval(opts, run.objective(),
+            run.dataset(), dir, device, dp == null ? 0 : dp.rank(), dp == null ? 1 : dp.world(),
+            dp == null ? null : dp::allGather, reporter::log)) {
       evaluation = ev;
       while (images < total) {
         if (dp == null ? stopRequested : stopAgreed) {
@@ -406,8 +407,9 @@ final class TrainingLoop {
     if (dir != null) {
       if (tick % opts.snapTicks() == 0 || done) snapshot();
       if (tick % opts.stateTicks() == 0 || done || stopRequested) writeState(dir.state(images));
-      if (evaluation != null && evaluation.due(tick, done)) evaluation.evaluate(sampledModel(), images);
     }
+    // every rank samples its share of the seeds; rank 0 gathers the features and writes the lines
+    if (evaluation != null && evaluation.due(tick, done)) evaluation.evaluate(sampledModel(), images);
     reporter.startTick(images);
   }
 
