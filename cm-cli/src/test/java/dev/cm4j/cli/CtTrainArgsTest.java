@@ -238,6 +238,7 @@ class CtTrainArgsTest {
       "--augment=1.5|--augment: must be in [0, 1]",
       "--cres=1,a|--cres: not a list",
       "--scheme=ect|--scheme: an option of ECT's imgnet branch",
+      "--decay=2000|--set lr_decay_batches=N",
       "--preset=cifar10-ect|--preset cannot be combined with ct_train.py options",
       "--precision=bf16|--precision cannot be combined with ct_train.py options: use ct_train.py's --fp16",
       "--init-from=w.safetensors|--init-from cannot be combined with ct_train.py options: use ct_train.py's --transfer",
