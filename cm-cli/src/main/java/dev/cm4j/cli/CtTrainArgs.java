@@ -175,7 +175,9 @@ final class CtTrainArgs {
       String n = name(a);
       if (n == null) throw new ParseException("unexpected argument '" + a + "' (ct_train.py takes options only)");
       if (IMGNET_ONLY.contains(n)) {
-        throw new ParseException(n + ": an option of ECT's imgnet branch, not of ct_train.py on main; not supported");
+        throw new ParseException(n + ": an option of ECT's imgnet branch, not of ct_train.py on main; not supported"
+            + (n.equals("--decay") ? " (its lr decay is the option lr_decay_batches: --set lr_decay_batches=N, or "
+                + "--preset imagenet64-ect-s)" : ""));
       }
       if (COUNTERPARTS.containsKey(n)) {
         throw new ParseException(n + " cannot be combined with ct_train.py options: " + COUNTERPARTS.get(n));

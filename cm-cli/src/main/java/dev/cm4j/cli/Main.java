@@ -296,9 +296,6 @@ public final class Main {
       out.println(opts.toJson());
       return 0;
     }
-    if (ct.nosubdir()) {
-      throw new ParseException("--nosubdir: cm4j always creates NNNNN-desc/ under --outdir (resume finds states by it)");
-    }
     String tr = ct.transfer();
     if (tr != null && (tr.contains("://") || tr.endsWith(".pkl") || tr.endsWith(".pt"))) {
       throw new ParseException("--transfer " + tr + ": cm4j reads .safetensors weights and fetches nothing; download "
@@ -319,7 +316,7 @@ public final class Main {
       }
       return 0;
     }
-    try (Trainer t = Trainer.start(opts, Path.of(ct.outdir()), out)) {
+    try (Trainer t = Trainer.start(opts, Path.of(ct.outdir()), out, !ct.nosubdir())) {
       t.installSignalHandler();
       Trainer.Result r = t.run();
       out.println("run directory: " + r.runDir());

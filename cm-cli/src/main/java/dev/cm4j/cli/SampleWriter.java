@@ -65,17 +65,17 @@ final class SampleWriter {
   }
 
   /**
-   * n point samples [N, D] as a row-major float array, drawn in batches: batch k uses seed + 1000003·k (as image
-   * sampling does), so the samples depend on n, seed and batch only.
+   * n point samples [N, D] as a row-major float array, drawn in batches; sample i by its own generator seeded
+   * seed + i (as image sampling does), so the samples do not depend on the batch size.
    */
   static float[] samplePoints(Snapshot s, int n, double[] mids, long seed, int batch) {
     long[] item = s.itemShape();
     if (item.length != 1) throw new IllegalArgumentException("point outputs need point data; this snapshot samples images");
     int d = (int) item[0];
     float[] all = new float[Math.multiplyExact(n, d)];
-    for (int i = 0, k = 0; i < n; i += batch, k++) {
+    for (int i = 0; i < n; i += batch) {
       try (TensorScope sc = TensorScope.open()) {
-        float[] part = s.sample(Math.min(batch, n - i), mids, seed + 1000003L * k, i).contiguous().toFloatArray();
+        float[] part = s.sample(Math.min(batch, n - i), mids, seed, i).contiguous().toFloatArray();
         System.arraycopy(part, 0, all, i * d, part.length);
       }
     }

@@ -79,6 +79,38 @@ class ConditionalSampleTest {
   }
 
   @Test
+  void randomClassesAndLatentsFollowEachImagesSeedNotTheBatch() throws Exception {
+    // EDM's per-image seeds: image i's latent, class and re-noising come from seed S + i
+    String[] two = {"--class", "random", "--steps", "2", "--t-mid", "0.821", "--seed", "5"};
+    float[] b4 = sample(cond, "r4.npy", cat(two, "--batch", "4"));
+    float[] b7 = sample(cond, "r7.npy", cat(two, "--batch", "7"));
+    assertArrayEquals(b4, b7, 0f, "batch 4 and batch 7 give the same samples");
+    assertFalse(java.util.Arrays.equals(b4, sample(cond, "r7s.npy", "--class", "random", "--steps", "2", "--t-mid",
+        "0.821", "--seed", "6", "--batch", "7")), "the seed draws them");
+    int[] k;
+    try (dev.cm4j.train.Snapshot s = dev.cm4j.train.Snapshot.load(cond)) {
+      s.setSampling(dev.cm4j.sampling.ClassLabels.RANDOM, 1, null);
+      k = s.classes(0, 40, 5);
+    }
+    assertTrue(java.util.Arrays.stream(k).distinct().count() > 1, "random classes vary");
+    for (int c = 0; c < 4; c++) { // image i equals image i sampled with its drawn class fixed
+      float[] fixed = sample(cond, "fix" + c + ".npy", "--class", String.valueOf(c), "--steps", "2", "--t-mid",
+          "0.821", "--seed", "5");
+      for (int i = 0; i < 40; i++) {
+        if (k[i] != c) continue;
+        assertEquals(fixed[2 * i], b4[2 * i], 0f, "image " + i);
+        assertEquals(fixed[2 * i + 1], b4[2 * i + 1], 0f, "image " + i);
+      }
+    }
+  }
+
+  static String[] cat(String[] a, String... b) {
+    String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+
+  @Test
   void badClassesAndGuidanceAreClearErrors() {
     Out word = fails(cond, "--class", "cat");
     assertEquals(2, word.code());

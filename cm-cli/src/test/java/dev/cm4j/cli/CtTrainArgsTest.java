@@ -238,6 +238,7 @@ class CtTrainArgsTest {
       "--augment=1.5|--augment: must be in [0, 1]",
       "--cres=1,a|--cres: not a list",
       "--scheme=ect|--scheme: an option of ECT's imgnet branch",
+      "--decay=2000|--set lr_decay_batches=N",
       "--preset=cifar10-ect|--preset cannot be combined with ct_train.py options",
       "--precision=bf16|--precision cannot be combined with ct_train.py options: use ct_train.py's --fp16",
       "--init-from=w.safetensors|--init-from cannot be combined with ct_train.py options: use ct_train.py's --transfer",
@@ -272,11 +273,36 @@ class CtTrainArgsTest {
     MainTest.Out r = MainTest.run("train", "--outdir=" + tmp, data, "--augment=0", "--seed=3", "-q", "4", "-n");
     assertEquals(0, r.code(), r.err());
     assertEquals(4.0, JSON.readTree(r.out()).at("/objective/q").asDouble());
-    r = MainTest.run("train", "--outdir=" + tmp, data, "--augment=0", "--nosubdir", "--cond=0");
-    assertEquals(2, r.code(), r.err() + r.out());
-    assertTrue(r.err().contains("--nosubdir"), r.err());
     r = MainTest.run("train", "--outdir=" + tmp, data, "--augment=0", "--cond=0", "--transfer=https://x/y.pkl");
     assertEquals(2, r.code(), r.err() + r.out());
     assertTrue(r.err().contains("--transfer https://x/y.pkl: cm4j reads .safetensors"), r.err());
+  }
+
+  /** --nosubdir (EDM/ECT: run_dir = outdir): a short ct_train.py run writes straight into --outdir. */
+  @Test
+  void nosubdirWritesIntoTheOutputDirectory() throws Exception {
+    Path data = Files.createDirectories(tmp.resolve("images"));
+    java.util.Random rnd = new java.util.Random(3);
+    for (int i = 0; i < 8; i++) {
+      byte[] px = new byte[3 * 8 * 8];
+      rnd.nextBytes(px);
+      dev.cm4j.image.Png.write(new dev.cm4j.image.UInt8Image(3, 8, 8, px), data.resolve("img" + i + ".png"));
+    }
+    Path out = tmp.resolve("flat");
+    String[] args = {"train", "--outdir=" + out, "--data=" + data, "--nosubdir", "--cond=0", "--augment=0",
+        "--arch=ddpmpp", "--cbase=8", "--cres=1", "--batch=4", "--metrics=none", "--seed=1", "--set", "duration_kimg=0.008", "--set",
+        "network.num_blocks=1", "--set", "network.attn_resolutions=[]"};
+    MainTest.Out r = MainTest.run(args);
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertTrue(Files.isRegularFile(out.resolve("training_options.json")), "the options sit in --outdir itself");
+    assertTrue(Files.isRegularFile(out.resolve("log.txt")));
+    try (var f = Files.list(out)) {
+      List<String> names = f.map(p -> p.getFileName().toString()).toList();
+      assertTrue(names.stream().anyMatch(n -> n.startsWith("network-snapshot-")), names.toString());
+      assertTrue(names.stream().noneMatch(n -> n.matches("\\d{5}-.*")), "no numbered sub-directory: " + names);
+    }
+    MainTest.Out again = MainTest.run(args);
+    assertNotEquals(0, again.code(), "a second run into the same directory is refused");
+    assertTrue(again.err().contains("--nosubdir") && again.err().contains("already holds a run"), again.err());
   }
 }

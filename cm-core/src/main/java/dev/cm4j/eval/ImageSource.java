@@ -35,8 +35,9 @@ public interface ImageSource {
   }
 
   /**
-   * n samples of a snapshot: 1 step plus one per intermediate time, latents from seed + batch offset; a conditional
-   * snapshot's classes by image index.
+   * n samples of a snapshot: 1 step plus one per intermediate time; image i drawn by its own generator seeded
+   * seed + i (latent, class, re-noising: {@link Snapshot#sample(int, double[], long, long)}), so the images do not
+   * depend on the batch size.
    */
   static ImageSource snapshot(Snapshot s, int n, double[] mids, long seed) {
     if (s.itemShape().length != 3) throw new IllegalArgumentException("the snapshot does not generate images");
@@ -46,9 +47,9 @@ public interface ImageSource {
       }
 
       public void forEach(int batch, Consumer<Tensor> sink) {
-        for (int i = 0, k = 0; i < n; i += batch, k++) {
+        for (int i = 0; i < n; i += batch) {
           try (TensorScope sc = TensorScope.open()) {
-            sink.accept(toUInt8(s.sample(Math.min(batch, n - i), mids, seed + 1000003L * k, i)));
+            sink.accept(toUInt8(s.sample(Math.min(batch, n - i), mids, seed, i)));
           }
         }
       }

@@ -16,14 +16,30 @@ public final class CTMPrecond extends Module implements Denoiser {
   private final double sigmaData;
   private final double sigmaMin;
   private final double sigmaMax;
+  private final Tensor augmentLabels; // EDM AugmentPipe labels passed to every raw call, or null
 
   /** Wraps net (registered as child "model"); EDM scalings with σ_d. */
   public <N extends Module & CTMNetwork> CTMPrecond(N net, double sigmaData, double sigmaMin, double sigmaMax) {
-    child("model", net);
+    this(net, net, sigmaData, sigmaMin, sigmaMax, null);
+  }
+
+  private CTMPrecond(Module model, CTMNetwork net, double sigmaData, double sigmaMin, double sigmaMax,
+      Tensor augmentLabels) {
+    child("model", model);
     this.net = net;
     this.sigmaData = sigmaData;
     this.sigmaMin = sigmaMin;
     this.sigmaMax = sigmaMax;
+    this.augmentLabels = augmentLabels;
+  }
+
+  /**
+   * A view of this model that passes augmentLabels [N, augment_dim] (EDM's AugmentPipe labels; null: this model) to
+   * the raw network's augmentation input in every call (g, G, D). It shares the raw network and its weights.
+   */
+  public CTMPrecond withAugmentLabels(Tensor augmentLabels) {
+    if (augmentLabels == null) return this;
+    return new CTMPrecond(children().get("model"), net, sigmaData, sigmaMin, sigmaMax, augmentLabels);
   }
 
   /** CTM's CIFAR-10 setting: σ_d 0.5, σ_min 0.002, σ_max 80. */
@@ -63,8 +79,8 @@ public final class CTMPrecond extends Module implements Denoiser {
         ? classLabels.to(DType.FLOAT32).reshape(-1, net.labelDim()) : null;
     Tensor tNoise = t.to(DType.FLOAT32).flatten().log().div(4.0);
     Tensor sNoise = s == null ? null : s.to(DType.FLOAT32).flatten().log().div(4.0);
-    Tensor fx = sNoise == null ? net.forward(cIn.mul(x), tNoise, labels, null)
-        : net.forward(cIn.mul(x), tNoise, sNoise, labels, null);
+    Tensor fx = sNoise == null ? net.forward(cIn.mul(x), tNoise, labels, augmentLabels)
+        : net.forward(cIn.mul(x), tNoise, sNoise, labels, augmentLabels);
     return cSkip.mul(x).add(cOut.mul(fx.to(DType.FLOAT32)));
   }
 

@@ -23,17 +23,29 @@ public final class TrigFlowPrecond extends Module implements Denoiser {
   private final EDMNetwork net;
   private final double sigmaData;
   private final TimeLabel timeLabel;
+  private final Tensor augmentLabels; // EDM AugmentPipe labels passed to every raw call, or null
 
   /** Wraps net (registered as child "model"). */
   public <N extends Module & EDMNetwork> TrigFlowPrecond(N net, double sigmaData, TimeLabel timeLabel) {
-    this(net, (EDMNetwork) net, sigmaData, timeLabel);
+    this(net, (EDMNetwork) net, sigmaData, timeLabel, null);
   }
 
-  private TrigFlowPrecond(Module model, EDMNetwork net, double sigmaData, TimeLabel timeLabel) {
+  private TrigFlowPrecond(Module model, EDMNetwork net, double sigmaData, TimeLabel timeLabel, Tensor augmentLabels) {
     child("model", model);
     this.net = net;
     this.sigmaData = sigmaData;
     this.timeLabel = timeLabel;
+    this.augmentLabels = augmentLabels;
+  }
+
+  /**
+   * A view of this model that passes augmentLabels [N, augment_dim] (EDM's AugmentPipe labels; null: this model) to
+   * the raw network's augmentation input in every call, as EDM's losses do with {@code augment_labels}. It shares the
+   * raw network and its weights.
+   */
+  public TrigFlowPrecond withAugmentLabels(Tensor augmentLabels) {
+    if (augmentLabels == null) return this;
+    return new TrigFlowPrecond(children().get("model"), net, sigmaData, timeLabel, augmentLabels);
   }
 
   /**
@@ -41,7 +53,7 @@ public final class TrigFlowPrecond extends Module implements Denoiser {
    * weights: close only one of the two wrappers.
    */
   public static TrigFlowPrecond fromEDM(EDMPrecond edm) {
-    return new TrigFlowPrecond((Module) edm.network(), edm.network(), edm.sigmaData(), TimeLabel.EDM);
+    return new TrigFlowPrecond((Module) edm.network(), edm.network(), edm.sigmaData(), TimeLabel.EDM, null);
   }
 
   /** σ_d. */
@@ -72,7 +84,7 @@ public final class TrigFlowPrecond extends Module implements Denoiser {
   /** F_trig(x_t/σ_d, t): the network output in TrigFlow units, t [N]. */
   public Tensor rawF(Tensor xt, Tensor t, Tensor classLabels) {
     Tensor labels = classLabels == null ? null : classLabels.to(DType.FLOAT32).reshape(-1, net.labelDim());
-    Tensor out = net.forward(xt.div(sigmaData), noiseLabels(t.flatten()), labels, null);
+    Tensor out = net.forward(xt.div(sigmaData), noiseLabels(t.flatten()), labels, augmentLabels);
     return timeLabel == TimeLabel.EDM ? out.neg() : out;
   }
 

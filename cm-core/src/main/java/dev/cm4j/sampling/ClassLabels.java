@@ -1,8 +1,8 @@
 package dev.cm4j.sampling;
 
-import dev.cm4j.data.SplitMix64;
 import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Device;
+import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Locale;
@@ -14,7 +14,8 @@ import java.util.Locale;
  * <ul>
  *   <li>{@link #BALANCED}: class {@code i mod C} (EDM2/ECT-style class-balanced evaluation: every class equally often,
  *       exactly so when n is a multiple of C);</li>
- *   <li>{@link #RANDOM}: a class drawn uniformly from {@code SplitMix64(derive(seed, i))};</li>
+ *   <li>{@link #RANDOM}: a class drawn uniformly by the image's own generator (EDM's generate.py: seed i draws image
+ *       i's latent, then its class, {@code rnd.randint(label_dim)}), so the class depends on the image's seed only;</li>
  *   <li>a list {@code k₀, k₁, …}: class {@code k_(i mod len)} (one class for {@code --class K}).</li>
  * </ul>
  *
@@ -24,7 +25,7 @@ import java.util.Locale;
 public record ClassLabels(int[] list, boolean random) {
   /** Image i gets class i mod C. */
   public static final ClassLabels BALANCED = new ClassLabels(null, false);
-  /** Image i gets a uniformly random class drawn from (seed, i). */
+  /** Image i gets a uniformly random class drawn by its own generator (seed i). */
   public static final ClassLabels RANDOM = new ClassLabels(null, true);
 
   public ClassLabels {
@@ -66,10 +67,11 @@ public record ClassLabels(int[] list, boolean random) {
   /**
    * The classes of images {@code first .. first + n − 1} for a model with {@code dim} classes.
    *
-   * @param seed the sampling seed ({@link #RANDOM} only)
-   * @throws IllegalArgumentException if a listed class is not below dim
+   * @param rnd {@link #RANDOM} only: a {@link Generator#stacked} generator with one row per image (image j's own
+   *     generator, after its latent was drawn), which draws each image's class; unused otherwise (may be null)
+   * @throws IllegalArgumentException if a listed class is not below dim, or random classes have no generator
    */
-  public int[] classes(long first, int n, int dim, long seed) {
+  public int[] classes(long first, int n, int dim, Generator rnd) {
     if (dim < 1) throw new IllegalArgumentException("the model is unconditional (no classes)");
     if (list != null) {
       for (int k : list) {
@@ -80,11 +82,17 @@ public record ClassLabels(int[] list, boolean random) {
       }
     }
     int[] c = new int[n];
+    if (random) {
+      if (rnd == null) throw new IllegalArgumentException("random classes are drawn by the images' generators: none given");
+      try (Tensor k = Tensor.randint(0, dim, new long[] {n}, DType.INT64, rnd.device(), rnd)) {
+        long[] v = k.to(Device.CPU).toLongArray();
+        for (int i = 0; i < n; i++) c[i] = (int) v[i];
+      }
+      return c;
+    }
     for (int i = 0; i < n; i++) {
       long idx = first + i;
-      if (list != null) c[i] = list[(int) Math.floorMod(idx, (long) list.length)];
-      else if (random) c[i] = new SplitMix64(SplitMix64.derive(seed, idx)).nextInt(dim);
-      else c[i] = (int) Math.floorMod(idx, (long) dim);
+      c[i] = list != null ? list[(int) Math.floorMod(idx, (long) list.length)] : (int) Math.floorMod(idx, (long) dim);
     }
     return c;
   }

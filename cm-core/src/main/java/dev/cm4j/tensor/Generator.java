@@ -16,10 +16,41 @@ public final class Generator implements AutoCloseable {
 
   private MemorySegment handle;
   private final Device device;
+  private Generator[] rows; // a stacked generator's per-row generators, else null
 
   private Generator(MemorySegment handle, Device device) {
     this.handle = handle;
     this.device = device;
+  }
+
+  /**
+   * n generators on device seeded {@code firstSeed … firstSeed + n − 1}, one per row of a batch (EDM's
+   * {@code StackedRandomGenerator} in generate.py): {@link Tensor#randn}, {@link Tensor#rand}, {@link Tensor#randint}
+   * and {@link Tensor#normal} with this generator draw row i of a shape {@code [n, …]} from generator i, as a draw of
+   * shape {@code [1, …]}, so a row's numbers depend on its seed only, never on the other rows or the batch size. Any
+   * other use (dropout, state, re-seeding) throws. Closing closes the n generators.
+   */
+  public static Generator stacked(Device device, long firstSeed, int n) {
+    if (n < 1) throw new IllegalArgumentException("a stacked generator needs at least one row, got " + n);
+    Generator g = new Generator(null, device);
+    g.rows = new Generator[n];
+    try {
+      for (int i = 0; i < n; i++) g.rows[i] = create(device, firstSeed + i);
+    } catch (RuntimeException e) {
+      g.close();
+      throw e;
+    }
+    return g;
+  }
+
+  /** The per-row generators of a {@link #stacked} generator, or null for a plain one. */
+  Generator[] rows() {
+    return rows;
+  }
+
+  /** Whether this is a {@link #stacked} generator. */
+  public boolean isStacked() {
+    return rows != null;
   }
 
   /** A new CPU generator seeded with seed. */
@@ -42,6 +73,10 @@ public final class Generator implements AutoCloseable {
   }
 
   MemorySegment handle() {
+    if (rows != null) {
+      throw new IllegalStateException("a stacked generator (one generator per row, " + rows.length + " rows) only "
+          + "draws randn/rand/randint/normal with the rows as the first dimension");
+    }
     if (handle == null) throw new IllegalStateException("generator was closed");
     return handle;
   }
@@ -85,6 +120,11 @@ public final class Generator implements AutoCloseable {
 
   @Override
   public void close() {
+    if (rows != null) {
+      Generator[] r = rows;
+      for (Generator g : r) if (g != null) g.close();
+      return;
+    }
     MemorySegment h = handle;
     if (h == null) return;
     handle = null;

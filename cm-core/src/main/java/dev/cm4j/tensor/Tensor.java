@@ -461,9 +461,32 @@ public final class Tensor implements AutoCloseable {
     return result(s, cm_linspace(start, end, steps, dtype.code(), device.code(), s.out));
   }
 
+  /**
+   * A draw with a {@link Generator#stacked} generator: row i of shape {@code [n, …]} drawn by {@code one} with row
+   * generator i as a tensor of shape {@code [1, …]}, the rows concatenated.
+   */
+  private static Tensor stackedDraw(long[] shape, Generator gen,
+      java.util.function.BiFunction<long[], Generator, Tensor> one) {
+    Generator[] rows = gen.rows();
+    if (shape.length == 0 || shape[0] != rows.length) {
+      throw new IllegalArgumentException("a stacked generator of " + rows.length + " rows draws shapes [" + rows.length
+          + ", ...], not " + Arrays.toString(shape));
+    }
+    long[] row = shape.clone();
+    row[0] = 1;
+    List<Tensor> parts = new ArrayList<>(rows.length);
+    try {
+      for (Generator g : rows) parts.add(one.apply(row, g));
+      return cat(parts, 0);
+    } finally {
+      for (Tensor p : parts) p.close();
+    }
+  }
+
   /** Standard normal samples (gen may be null for the default generator). */
   public static Tensor randn(long[] shape, DType dtype, Device device, Generator gen) {
     checkShape(shape);
+    if (gen != null && gen.isStacked()) return stackedDraw(shape, gen, (r, g) -> randn(r, dtype, device, g));
     Native.Scratch s = Native.scratch();
     return result(s, cm_randn(s.longs(shape), shape.length, dtype.code(), device.code(), gen(gen), s.out));
   }
@@ -476,6 +499,7 @@ public final class Tensor implements AutoCloseable {
   /** Uniform samples on [0, 1). */
   public static Tensor rand(long[] shape, DType dtype, Device device, Generator gen) {
     checkShape(shape);
+    if (gen != null && gen.isStacked()) return stackedDraw(shape, gen, (r, g) -> rand(r, dtype, device, g));
     Native.Scratch s = Native.scratch();
     return result(s, cm_rand(s.longs(shape), shape.length, dtype.code(), device.code(), gen(gen), s.out));
   }
@@ -488,6 +512,9 @@ public final class Tensor implements AutoCloseable {
   /** Uniform integers on [low, high). */
   public static Tensor randint(long low, long high, long[] shape, DType dtype, Device device, Generator gen) {
     checkShape(shape);
+    if (gen != null && gen.isStacked()) {
+      return stackedDraw(shape, gen, (r, g) -> randint(low, high, r, dtype, device, g));
+    }
     Native.Scratch s = Native.scratch();
     return result(s, cm_randint(low, high, s.longs(shape), shape.length, dtype.code(), device.code(), gen(gen),
         s.out));
@@ -496,6 +523,7 @@ public final class Tensor implements AutoCloseable {
   /** Normal(mean, std) samples. */
   public static Tensor normal(double mean, double std, long[] shape, DType dtype, Device device, Generator gen) {
     checkShape(shape);
+    if (gen != null && gen.isStacked()) return stackedDraw(shape, gen, (r, g) -> normal(mean, std, r, dtype, device, g));
     Native.Scratch s = Native.scratch();
     return result(s, cm_normal(mean, std, s.longs(shape), shape.length, dtype.code(), device.code(), gen(gen),
         s.out));

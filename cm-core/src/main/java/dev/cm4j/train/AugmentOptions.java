@@ -82,8 +82,11 @@ public record AugmentOptions(
     return config().labelDim();
   }
 
-  /** The objectives that pass augmentation labels to their networks (the EDM-preconditioned ones). */
-  static final List<String> OBJECTIVES = List.of("ect", "ict", "cd", "ct");
+  /**
+   * The objectives that augment and pass the augmentation labels to all their network calls (EDM-, TrigFlow- and
+   * CTM-preconditioned; MeanFlow's two-time network has no augmentation input).
+   */
+  static final List<String> OBJECTIVES = List.of("ect", "ict", "cd", "ct", "sct", "scd", "ctm");
 
   /**
    * The network options with augment_dim fitted to this pipe: unchanged when augmentation is off; with p > 0 an

@@ -145,6 +145,9 @@ final class CtmObjective extends RunObjective {
       ctm.withLpips(dev.cm4j.jit.ScriptModule.load(java.nio.file.Path.of(lpipsPath), device));
       lpipsLoaded = true;
     }
+    var y = augmented(x, gen); // EDM's augmentation, its labels to every network call (student, target, teacher)
+    x = y.images();
+    Tensor a = y.labels();
     CTM.Draw d;
     if (shardWorld == 1) {
       d = ctm.draw(x, rnd, gen);
@@ -166,7 +169,9 @@ final class CtmObjective extends RunObjective {
       rankGen.setSeed(dev.cm4j.data.SplitMix64.derive(dev.cm4j.data.SplitMix64.derive(opts.seed() ^ 0xd5, shardRank),
           iteration));
     }
-    CTM.Result r = ctm.loss(student, target(), teacher, x, labels, d, lastWeight(student), shardWorld == 1 ? gen : rankGen);
+    CTM.Result r = ctm.loss(student.withAugmentLabels(a), target().withAugmentLabels(a),
+        teacher == null ? null : teacher.withAugmentLabels(a), x, labels, d, lastWeight(student),
+        shardWorld == 1 ? gen : rankGen);
     stats.put("ctm", r.ctm().mean());
     if (r.dsm() != null) stats.put("dsm", r.dsm().mean());
     stats.put("lambda_dsm", r.lambdaDsm());

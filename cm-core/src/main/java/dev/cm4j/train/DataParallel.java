@@ -104,6 +104,11 @@ final class DataParallel implements AutoCloseable {
     return pg.allReduce(v, ReduceOp.AVG);
   }
 
+  /** Every rank's copy of t (same shape and dtype everywhere), by rank: a collective on t's device. */
+  java.util.List<Tensor> allGather(Tensor t) {
+    return pg.allGather(t);
+  }
+
   /** True when any rank's flag is true. */
   boolean any(boolean flag) {
     return pg.allReduce(flag ? 1 : 0, ReduceOp.MAX) > 0;

@@ -37,9 +37,12 @@ import java.util.function.Consumer;
  *
  * <p>Image i of an evaluation is drawn from its own generator seeded {@code eval.seed + i} (EDM's per-image seeds,
  * 0…N−1 by default): its latent first, then, for multistep sampling, its re-noising, so an image does not depend on
- * the batch size or on the other images. One-step sampling runs in batches; multistep sampling runs image by image,
- * since the samplers draw one batch-wide noise tensor per step. Rank 0 evaluates; the other ranks wait for it at the
- * next tick's collectives.
+ * the batch size or on the other images. Sampling runs in batches of eval.batch, multistep too: a stacked generator
+ * ({@link Generator#stacked}) draws each row of the samplers' noise from that image's generator. A conditional
+ * model samples class-balanced (image i: class i mod C). In a data-parallel run the seeds are split into one
+ * contiguous block per rank (ceil(N/W) each); every rank samples its block and computes its features (points: its
+ * samples), which are all-gathered, and rank 0 computes the metric from all N in seed order and writes the line — the
+ * same numbers as one process, up to the batch-size rounding of the convolutions.
  */
 final class InTrainingEval implements AutoCloseable {
   private final EvalOptions eo;
@@ -51,6 +54,8 @@ final class InTrainingEval implements AutoCloseable {
   private final RunDirectory dir;
   private final Device device;
   private final int numGpus;
+  private final int rank;
+  private final java.util.function.Function<Tensor, List<Tensor>> gather; // all-gather over the ranks, or null
   private final Consumer<String> log;
   private final Map<String, FeatureNetwork> nets = new HashMap<>(); // by base metric, loaded once
   private final Map<String, GaussianStats> refStats = new HashMap<>();
@@ -62,6 +67,19 @@ final class InTrainingEval implements AutoCloseable {
    */
   InTrainingEval(TrainingOptions opts, RunObjective objective, Dataset dataset, RunDirectory dir, Device device,
       int numGpus, Consumer<String> log) {
+    this(opts, objective, dataset, dir, device, 0, numGpus, null, log);
+  }
+
+  /**
+   * For rank {@code rank} of {@code world} processes: gather all-gathers a tensor over the ranks (null with one
+   * process); dir is rank 0's run directory (null elsewhere: the other ranks compute their share and write nothing).
+   */
+  InTrainingEval(TrainingOptions opts, RunObjective objective, Dataset dataset, RunDirectory dir, Device device,
+      int rank, int world, java.util.function.Function<Tensor, List<Tensor>> gather, Consumer<String> log) {
+    int numGpus = world;
+    this.rank = rank;
+    this.gather = gather;
+    if ((gather == null) != (world == 1)) throw new IllegalArgumentException("a gather is needed exactly when world > 1");
     this.eo = opts.eval();
     this.sampleSteps = opts.sampleSteps();
     this.data = opts.data();
@@ -102,8 +120,8 @@ final class InTrainingEval implements AutoCloseable {
   void evaluate(Module m, long images) {
     boolean wasTraining = m.isTraining();
     m.eval();
-    Path snap = dir.snapshot(images);
-    String snapshotName = Files.exists(snap) ? snap.getFileName().toString() : null;
+    Path snap = dir == null ? null : dir.snapshot(images);
+    String snapshotName = snap != null && Files.exists(snap) ? snap.getFileName().toString() : null;
     try (GradMode g = GradMode.noGrad()) {
       for (EvalOptions.Metric metric : metrics) {
         long t0 = System.nanoTime();
@@ -112,6 +130,7 @@ final class InTrainingEval implements AutoCloseable {
           value = compute(m, metric);
         }
         double sec = (System.nanoTime() - t0) / 1e9;
+        if (rank != 0) continue; // rank 0 has the gathered result
         Map<String, Object> line = new LinkedHashMap<>();
         line.put("results", Map.of(metric.name(), value));
         line.put("metric", metric.name());
@@ -143,12 +162,15 @@ final class InTrainingEval implements AutoCloseable {
       PointDataset data = (PointDataset) dataset;
       int dim = data.dim();
       int k = Math.min(n, data.size());
-      double[] gen = new double[k * dim];
-      for (int i = 0; i < k; i += eo.batch()) {
-        int b = Math.min(eo.batch(), k - i);
-        float[] part = samples(m, eo.seed() + i, b, mids(metric)).contiguous().toFloatArray();
-        for (int j = 0; j < part.length; j++) gen[i * dim + j] = part[j];
+      Block blk = block(k);
+      List<Tensor> parts = new ArrayList<>();
+      for (int i = 0; i < Math.max(blk.count, 1); i += eo.batch()) { // an empty block samples one to pad with
+        int b = Math.min(eo.batch(), Math.max(blk.count, 1) - i);
+        parts.add(samples(m, eo.seed() + (blk.count == 0 ? 0 : blk.start) + i, b, mids(metric)).to(DType.FLOAT64));
       }
+      Tensor all = gathered(Tensor.cat(parts, 0), k);
+      if (all == null) return Double.NaN; // not rank 0
+      double[] gen = all.to(Device.CPU).contiguous().toDoubleArray();
       double[] ref = new double[k * dim];
       float[] p = new float[dim];
       java.util.Random rnd = new java.util.Random(eo.seed() ^ 0x5eedL); // k of the training points, without replacement
@@ -165,17 +187,57 @@ final class InTrainingEval implements AutoCloseable {
       return SlicedWasserstein.sw2(gen, ref, dim, eo.projections(), 7);
     }
     FeatureNetwork net = network(metric.base());
-    ImageSource gen = generated(m, n, mids(metric));
+    Block blk = block(n);
+    ImageSource gen = generated(m, blk.count == 0 ? 0 : blk.start, Math.max(blk.count, 1), mids(metric));
+    Tensor features = gathered(Metrics.features(net, gen, eo.batch()), n); // [n, D] float64 on rank 0
+    if (features == null) return Double.NaN; // not rank 0
+    features = features.to(Device.CPU);
     if (metric.base().equals("kid")) {
       Tensor real = refFeatures.computeIfAbsent(metric.base(), b -> TensorScope.release(
           Metrics.features(net, ImageSource.dataset((ImageDataset) dataset, Integer.MAX_VALUE), eo.batch())));
-      return KernelDistance.kid(Metrics.features(net, gen, eo.batch()), real, KernelDistance.NUM_SUBSETS,
-          KernelDistance.MAX_SUBSET_SIZE, 0);
+      return KernelDistance.kid(features, real, KernelDistance.NUM_SUBSETS, KernelDistance.MAX_SUBSET_SIZE, 0);
     }
     GaussianStats ref = refStats.computeIfAbsent(metric.base(), b -> eo.ref() != null && b.equals("fid")
         ? GaussianStats.load(Path.of(eo.ref()))
         : Metrics.stats(net, ImageSource.dataset((ImageDataset) dataset, Integer.MAX_VALUE), eo.batch()));
-    return Frechet.distance(Metrics.stats(net, gen, eo.batch()), ref);
+    try (dev.cm4j.eval.FeatureStats fs = new dev.cm4j.eval.FeatureStats()) {
+      fs.add(features);
+      return Frechet.distance(fs.stats(), ref);
+    }
+  }
+
+  /** This rank's block of the n seeds: images start … start + count − 1 (count may be 0 when n < ranks). */
+  private record Block(int start, int count, int per) {}
+
+  private Block block(int n) {
+    int per = (n + numGpus - 1) / numGpus;
+    int start = rank * per;
+    return new Block(start, Math.max(0, Math.min(per, n - start)), per);
+  }
+
+  /**
+   * The rows of every rank's block [count_r or 1, D] in seed order, [n, D], on rank 0 (null on the others); local
+   * itself with one process. Blocks are padded to the same length for the all-gather (a collective on the device).
+   */
+  private Tensor gathered(Tensor local, int n) {
+    if (gather == null) return local;
+    Block mine = block(n);
+    long d = local.shape()[1];
+    Tensor rows = local.slice(0, 0, mine.count, 1);
+    Tensor padded = mine.count == mine.per ? rows
+        : Tensor.cat(List.of(rows, Tensor.zeros(new long[] {mine.per - mine.count, d}, local.dtype(), local.device())), 0);
+    List<Tensor> all = gather.apply(padded.to(device).contiguous());
+    if (rank != 0) {
+      for (Tensor t : all) t.close();
+      return null;
+    }
+    List<Tensor> parts = new ArrayList<>();
+    for (int r = 0; r < all.size(); r++) {
+      int start = r * mine.per;
+      int count = Math.max(0, Math.min(mine.per, n - start));
+      parts.add(all.get(r).slice(0, 0, count, 1));
+    }
+    return Tensor.cat(parts, 0);
   }
 
   private FeatureNetwork network(String base) {
@@ -205,8 +267,8 @@ final class InTrainingEval implements AutoCloseable {
     });
   }
 
-  /** n generated images as uint8 batches, image i from seed eval.seed + i. */
-  private ImageSource generated(Module m, int n, double[] mids) {
+  /** n generated images from image start on as uint8 batches, image i from seed eval.seed + i. */
+  private ImageSource generated(Module m, int start, int n, double[] mids) {
     return new ImageSource() {
       @Override
       public long size() {
@@ -217,7 +279,7 @@ final class InTrainingEval implements AutoCloseable {
       public void forEach(int batch, Consumer<Tensor> sink) {
         for (int i = 0; i < n; i += batch) {
           try (TensorScope sc = TensorScope.open()) {
-            sink.accept(ImageSource.toUInt8(samples(m, eo.seed() + i, Math.min(batch, n - i), mids)));
+            sink.accept(ImageSource.toUInt8(samples(m, eo.seed() + start + i, Math.min(batch, n - i), mids)));
           }
         }
       }
@@ -225,28 +287,22 @@ final class InTrainingEval implements AutoCloseable {
   }
 
   /**
-   * Samples for seeds first … first + count − 1, each from its own generator on the run's device: the latent, then
-   * (multistep) the re-noising; independent of how the seeds are batched.
+   * Samples for seeds first … first + count − 1 in one batch: image i has its own generator on the run's device
+   * ({@link Generator#stacked}, EDM's StackedRandomGenerator), which draws its latent and then, multistep, its
+   * re-noising at each step, so an image is independent of how the seeds are batched. A conditional model samples
+   * class-balanced (EDM2/ECT-style): image {@code first − eval.seed} gets class (first − eval.seed) mod C.
    */
   Tensor samples(Module m, long first, int count, double[] mids) {
     long[] item = itemShape();
-    List<Generator> gens = new ArrayList<>();
-    try {
-      List<Tensor> zs = new ArrayList<>();
-      for (int i = 0; i < count; i++) {
-        Generator g = Generator.create(device, first + i);
-        gens.add(g);
-        long[] shape = new long[item.length + 1];
-        shape[0] = 1;
-        System.arraycopy(item, 0, shape, 1, item.length);
-        zs.add(Tensor.randn(shape, DType.FLOAT32, device, g));
-      }
-      if (mids.length == 0) return objective.sample(m, Tensor.cat(zs, 0), mids, gens.get(0)); // draws no noise
-      List<Tensor> out = new ArrayList<>();
-      for (int i = 0; i < count; i++) out.add(objective.sample(m, zs.get(i), mids, gens.get(i)));
-      return Tensor.cat(out, 0);
-    } finally {
-      for (Generator g : gens) g.close();
+    long[] shape = new long[item.length + 1];
+    shape[0] = count;
+    System.arraycopy(item, 0, shape, 1, item.length);
+    try (Generator rnd = Generator.stacked(device, first, count)) {
+      Tensor z = Tensor.randn(shape, DType.FLOAT32, device, rnd);
+      Tensor labels = objective.labelDim == 0 ? null : dev.cm4j.sampling.ClassLabels.oneHot(
+          dev.cm4j.sampling.ClassLabels.BALANCED.classes(first - eo.seed(), count, objective.labelDim, null),
+          objective.labelDim, device);
+      return objective.sample(m, z, mids, labels, 1, null, rnd);
     }
   }
 

@@ -23,7 +23,8 @@ public record PrecondOptions(
     @JsonProperty("time_label") String timeLabel) {
   public PrecondOptions {
     OptionException.positive("sigma_data", sigmaData);
-    OptionException.positive("sigma_min", sigmaMin);
+    OptionException.finite("sigma_min", sigmaMin);
+    OptionException.atLeast("sigma_min", sigmaMin, 0); // 0: EDM's boundary (ect only, TrainingOptions checks)
     OptionException.greater("sigma_max", sigmaMax, sigmaMin);
     OptionException.oneOf("time_label", timeLabel, List.of("identity", "edm"));
   }

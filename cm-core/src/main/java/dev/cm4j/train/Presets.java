@@ -124,17 +124,18 @@ public final class Presets {
         """);
     // ImageNet-64 with EDM2's U-Net (docs/networks.md, EDM2 section; PresetsTest checks each value against the upstream
     // lines in test resource reference/edm2-presets-upstream.txt). ECT's imgnet branch (locuslab/ect 75aa88a):
-    // run_imgnet_ecm.sh with --preset=edm2-img64-{s,m,l,xl} of ct_train.py; its lr decay (decay=2000), --transfer of
-    // EDM2's pretrained network, the EDM boundary in eval mode and the fid50k evaluation have no cm4j option (see the docs).
+    // run_imgnet_ecm.sh with --preset=edm2-img64-{s,m,l,xl} of ct_train.py, with its lr decay (decay=2000 batches:
+    // lr_decay_batches) and Precond's EDM boundary in every mode (sigma_min 0); --transfer of EDM2's pretrained network
+    // and the fid50k evaluation need files a preset cannot name (see the docs).
     String ectImagenet = """
         {"desc": "imagenet64-ect-SIZE",
          "cond": true,
          "network": {"arch": "edm2", "label_dim": 1000, "model_channels": CHANNELS, "dropout": DROPOUT,
                      "dropout_res": 16},
-         "precond": {"sigma_data": 0.5, "sigma_min": 0.002, "sigma_max": 80},
+         "precond": {"sigma_data": 0.5, "sigma_min": 0, "sigma_max": 80},
          "objective": {"kind": "ect", "P_mean": -0.8, "P_std": 1.6, "q": 4, "k": 8, "b": 1, "c": 0.06,
                        "mapping": "sigmoid", "weighting": "edm2", "denoise_kimg": 0, "double_kimg": 3200},
-         "optimizer": {"kind": "adam", "lr": LR, "betas": [0.9, 0.99], "eps": 1e-8},
+         "optimizer": {"kind": "adam", "lr": LR, "betas": [0.9, 0.99], "eps": 1e-8}, "lr_decay_batches": 2000,
          "ema": [{"kind": "fixed", "beta": 0.9999}, {"kind": "power", "sigma_rel": 0.010},
                  {"kind": "power", "sigma_rel": 0.050}, {"kind": "power", "sigma_rel": 0.100}],
          "data": {"kind": "folder", "path": "datasets/edm2-imagenet-64x64.zip", "resolution": 64, "xflip": false,

@@ -54,6 +54,29 @@ final class RunDirectory {
     }
   }
 
+  /**
+   * Uses outdir itself as the run directory (EDM's and ECT's {@code --nosubdir}: {@code c.run_dir = opts.outdir}),
+   * creating it if needed. A directory that already holds a run (training_options.json, a snapshot or a training
+   * state) is refused, since the new run's files would mix with it.
+   */
+  static RunDirectory createFlat(Path outdir) {
+    try {
+      Files.createDirectories(outdir);
+      try (var s = Files.list(outdir)) {
+        for (Path p : (Iterable<Path>) s::iterator) {
+          String n = p.getFileName().toString();
+          if (n.equals("training_options.json") || NUMBERED.matcher(n).matches()) {
+            throw new IllegalArgumentException("--nosubdir: " + outdir + " already holds a run (" + n + "); give an "
+                + "empty directory, resume that run with --resume, or drop --nosubdir for a numbered sub-directory");
+          }
+        }
+      }
+      return new RunDirectory(outdir);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create the run directory " + outdir, e);
+    }
+  }
+
   Path path() {
     return dir;
   }

@@ -111,10 +111,11 @@ final class SctObjective extends RunObjective {
   @Override
   Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats) {
     Tensor n = draw(new long[] {x.size(0)}, dev.cm4j.tensor.DType.FLOAT32, x.device(), gen);
+    var y = augmented(x, gen); // as ECT's ECMLoss: after the time draw, before the noise; labels to every call
     Tensor z = draw(x.shape(), x.dtype(), x.device(), gen);
     if (distill && teacher == null) teacher = TrigFlowPrecond.fromEDM(loadTeacher(opts, nets, model.net.sigmaData()));
-    SCM.Result r = scm.loss(model.net, model.weight, x, labels, iteration, distill ? teacher : null,
-        scm.timeFromDraw(n, model.net.sigmaData()), z, null);
+    SCM.Result r = scm.loss(model.net.withAugmentLabels(y.labels()), model.weight, y.images(), labels, iteration,
+        distill ? teacher.withAugmentLabels(y.labels()) : null, scm.timeFromDraw(n, model.net.sigmaData()), z, null);
     stats.put("tangent_norm", r.tangentNorm().mean());
     stats.put("logvar", r.logWeight().mean());
     return r.loss();

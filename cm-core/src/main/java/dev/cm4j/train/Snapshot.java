@@ -249,20 +249,39 @@ public final class Snapshot implements AutoCloseable {
     this.guide = guide;
   }
 
-  /** The one-hot labels of images first .. first + n − 1 under the classes set (null when unconditional). */
-  public Tensor labels(long first, int n, long seed) {
-    if (labelDim == 0) return null;
-    return ClassLabels.oneHot(classes.classes(first, n, labelDim, seed), labelDim, objective.device);
-  }
-
-  /** The classes of images first .. first + n − 1 under the classes set (null when unconditional). */
+  /**
+   * The classes of images first .. first + n − 1 under the classes set, with image i seeded {@code seed + i} (null when
+   * unconditional); random classes are drawn as {@link #sample(int, double[], long, long)} draws them.
+   */
   public int[] classes(long first, int n, long seed) {
-    return labelDim == 0 ? null : classes.classes(first, n, labelDim, seed);
+    if (labelDim == 0) return null;
+    if (!classes.random()) return classes.classes(first, n, labelDim, null);
+    try (TensorScope sc = TensorScope.open(); Generator rnd = Generator.stacked(objective.device, seed + first, n)) {
+      Tensor.randn(batchShape(n), DType.FLOAT32, objective.device, rnd); // the latents come first
+      return classesOf(first, n, rnd);
+    }
   }
 
   /**
-   * n samples on {@link #device()}: one step, then one more per intermediate time in mids; latents and re-noising from
-   * generators of the device seeded with seed and seed + 1; a conditional snapshot's classes are those of images
+   * The classes of images first.. whose generators drew their latents: as EDM's generate.py, every image of a
+   * conditional model draws a random class (so the re-noising that follows is the same whatever --class says), which
+   * a listed or balanced choice then replaces.
+   */
+  private int[] classesOf(long first, int n, Generator rnd) {
+    int[] drawn = ClassLabels.RANDOM.classes(first, n, labelDim, rnd);
+    return classes.random() ? drawn : classes.classes(first, n, labelDim, null);
+  }
+
+  private long[] batchShape(int n) {
+    long[] shape = new long[itemShape.length + 1];
+    shape[0] = n;
+    System.arraycopy(itemShape, 0, shape, 1, itemShape.length);
+    return shape;
+  }
+
+  /**
+   * n samples on {@link #device()}: one step, then one more per intermediate time in mids; image i drawn by its own
+   * generator seeded {@code seed + i} (EDM's per-image seeds); a conditional snapshot's classes are those of images
    * 0 .. n − 1 ({@link #sample(int, double[], long, long)}).
    */
   public Tensor sample(int n, double[] mids, long seed) {
@@ -270,19 +289,20 @@ public final class Snapshot implements AutoCloseable {
   }
 
   /**
-   * n samples as {@link #sample(int, double[], long)}, being images {@code first .. first + n − 1} of a larger request:
-   * a conditional snapshot gives image i its class from {@link #setSampling}'s {@link ClassLabels} (default: i mod C),
-   * so the classes do not depend on how a request is split into batches. Guidance as set.
+   * n samples as {@link #sample(int, double[], long)}, being images {@code first .. first + n − 1} of a larger request.
+   * Image i has its own generator on the device, seeded {@code seed + i} (EDM generate.py's per-image seeds and
+   * {@code StackedRandomGenerator}, {@link Generator#stacked}), which draws its latent, then (conditional model) its
+   * class, then its re-noising at each intermediate time; listed and balanced classes replace the drawn one by the
+   * index i, as generate.py's {@code --class} does. So an image does not depend on the batch it is drawn in. Guidance
+   * as set.
    */
   public Tensor sample(int n, double[] mids, long seed, long first) {
-    long[] shape = new long[itemShape.length + 1];
-    shape[0] = n;
-    System.arraycopy(itemShape, 0, shape, 1, itemShape.length);
     Device device = objective.device;
-    try (GradMode g = GradMode.noGrad(); Generator zg = Generator.create(device, seed);
-        Generator ng = Generator.create(device, seed + 1)) {
-      Tensor z = Tensor.randn(shape, DType.FLOAT32, device, zg);
-      return objective.sample(model, z, mids, labels(first, n, seed), guidance, guide == null ? null : guide.model, ng);
+    try (GradMode g = GradMode.noGrad(); Generator rnd = Generator.stacked(device, seed + first, n)) {
+      Tensor z = Tensor.randn(batchShape(n), DType.FLOAT32, device, rnd);
+      Tensor labels = labelDim == 0 ? null
+          : ClassLabels.oneHot(classesOf(first, n, rnd), labelDim, device);
+      return objective.sample(model, z, mids, labels, guidance, guide == null ? null : guide.model, rnd);
     }
   }
 

@@ -223,10 +223,19 @@ public final class Trainer implements AutoCloseable {
 
   /** Starts a new run in a fresh NNNNN-desc directory under outdir. */
   public static Trainer start(TrainingOptions opts, Path outdir, PrintStream console) {
+    return start(opts, outdir, console, true);
+  }
+
+  /**
+   * Starts a new run in a fresh NNNNN-desc directory under outdir (subdir), or in outdir itself (EDM's/ECT's
+   * {@code --nosubdir}), which must not hold a run already.
+   */
+  public static Trainer start(TrainingOptions opts, Path outdir, PrintStream console, boolean subdir) {
     Device device = Devices.resolve(opts.device(), DataParallel.localRank(System.getenv()));
     DataParallel dp = DataParallel.fromEnvironment(System.getenv(), device);
     try {
-      RunDirectory dir = dp == null || dp.rank() == 0 ? RunDirectory.create(outdir, opts.desc()) : null;
+      RunDirectory dir = dp != null && dp.rank() != 0 ? null
+          : subdir ? RunDirectory.create(outdir, opts.desc()) : RunDirectory.createFlat(outdir);
       Trainer t = new Trainer(opts, device, dir, console, null, dp, List.of());
       if (dir != null) Atomic.writeString(dir.options(), t.parts.opts().toJson()); // label_dim filled in
       return t;

@@ -57,7 +57,7 @@ final class TrainingLoop {
   private long iteration;
   private long tick;
   private Map<String, String> dataDescription; // Snapshot.describe of the run's data (computed once)
-  private InTrainingEval evaluation; // options.eval's metrics, on rank 0 (null: none)
+  private InTrainingEval evaluation; // options.eval's metrics, on every rank (null: none)
   volatile boolean stopRequested;
   private boolean stopAgreed; // data-parallel: every rank's stop request, agreed at the last tick's end
   volatile Trainer.StepListener stepListener = new Trainer.StepListener() {};
@@ -136,8 +136,9 @@ final class TrainingLoop {
     reporter.startTick(images);
     boolean interrupted = false;
     try (StepStats stats = new StepStats(); TickLoss tickLoss = new TickLoss(device);
-        InTrainingEval ev = dir == null || opts.eval().metrics().isEmpty() ? null : new InTrainingEval(opts,
-            run.objective(), run.dataset(), dir, device, dp == null ? 1 : dp.world(), reporter::log)) {
+        InTrainingEval ev = opts.eval().metrics().isEmpty() ? null : new InTrainingEval(opts, run.objective(),
+            run.dataset(), dir, device, dp == null ? 0 : dp.rank(), dp == null ? 1 : dp.world(),
+            dp == null ? null : dp::allGather, reporter::log)) {
       evaluation = ev;
       while (images < total) {
         if (dp == null ? stopRequested : stopAgreed) {
@@ -146,8 +147,7 @@ final class TrainingLoop {
         }
         Trainer.StepListener listener = stepListener;
         listener.beforeStep(iteration, images);
-        double rampup = opts.lrRampupKimg() > 0 ? Math.min(images / (opts.lrRampupKimg() * 1000), 1) : 1;
-        run.optimizer().setLr(baseLr * rampup);
+        run.optimizer().setLr(lrAt(opts, baseLr, images));
         run.optimizer().zeroGrad();
         try (TensorScope step = TensorScope.open()) {
           Tensor stepLoss = accumulate(stats);
@@ -407,8 +407,9 @@ final class TrainingLoop {
     if (dir != null) {
       if (tick % opts.snapTicks() == 0 || done) snapshot();
       if (tick % opts.stateTicks() == 0 || done || stopRequested) writeState(dir.state(images));
-      if (evaluation != null && evaluation.due(tick, done)) evaluation.evaluate(sampledModel(), images);
     }
+    // every rank samples its share of the seeds; rank 0 gathers the features and writes the lines
+    if (evaluation != null && evaluation.due(tick, done)) evaluation.evaluate(sampledModel(), images);
     reporter.startTick(images);
   }
 
@@ -496,5 +497,17 @@ final class TrainingLoop {
     try (Generator g = Generator.create(device, 1234)) {
       return Tensor.randn(shape, DType.FLOAT32, device, g);
     }
+  }
+
+  /**
+   * The learning rate before the step at {@code images} trained images (ECT imgnet / EDM2
+   * {@code learning_rate_schedule(cur_nimg, batch_size, ref_lr, ref_batches, rampup_kimg)}): lr, divided by
+   * √max(images / (lr_decay_batches · batch), 1) when lr_decay_batches > 0, times min(images / lr_rampup_kimg, 1)
+   * when lr_rampup_kimg > 0.
+   */
+  static double lrAt(TrainingOptions opts, double lr, long images) {
+    if (opts.lrDecayBatches() > 0) lr /= Math.sqrt(Math.max(images / (opts.lrDecayBatches() * opts.batch()), 1));
+    if (opts.lrRampupKimg() > 0) lr *= Math.min(images / (opts.lrRampupKimg() * 1000), 1);
+    return lr;
   }
 }

@@ -29,6 +29,9 @@ import java.util.Map;
  * @param objective the objective, by kind, with its parameters
  * @param optimizer the optimizer, by kind
  * @param lrRampupKimg linear learning-rate warm-up in kimg (0: none)
+ * @param lrDecayBatches EDM2's inverse-square-root decay as ECT's imgnet branch uses it ({@code --decay},
+ *     {@code learning_rate_schedule(ref_batches=decay)}): lr / √max(images / (lr_decay_batches · batch), 1), i.e. the
+ *     rate halves at 4 × lr_decay_batches iterations (0: none)
  * @param ema EMA tracks, each by kind
  * @param data the training data, by kind
  * @param cond class-conditional training (ECT's {@code --cond}): the loader delivers the data's labels (one-hot), and
@@ -62,6 +65,7 @@ public record TrainingOptions(
     @JsonProperty("objective") ObjectiveOptions objective,
     @JsonProperty("optimizer") OptimizerOptions optimizer,
     @JsonProperty("lr_rampup_kimg") double lrRampupKimg,
+    @JsonProperty("lr_decay_batches") double lrDecayBatches,
     @JsonProperty("ema") List<EmaOptions> ema,
     @JsonProperty("data") DataOptions data,
     @JsonProperty("cond") boolean cond,
@@ -95,7 +99,7 @@ public record TrainingOptions(
    * intervals); network, objective, optimizer, data, batch and duration_kimg have none.
    */
   static final String DEFAULTS = """
-      {"desc": null, "precond": {}, "lr_rampup_kimg": 0, "ema": [], "batch_gpu": 0, "tick_kimg": 50,
+      {"desc": null, "precond": {}, "lr_rampup_kimg": 0, "lr_decay_batches": 0, "ema": [], "batch_gpu": 0, "tick_kimg": 50,
        "snap_ticks": 50, "state_ticks": 500, "seed": 0, "threads": 0, "clip_grad_norm": 0, "nan_guard": "stop",
        "precision": "fp32", "sample_steps": [], "init_from": null, "device": "auto",
        "channels_last": false, "augment": {}, "cond": false, "eval": {}}""";
@@ -109,6 +113,12 @@ public record TrainingOptions(
     ema = List.copyOf(ema);
     network = augment.fit(network, objective);
     OptionException.atLeast("lr_rampup_kimg", lrRampupKimg, 0);
+    OptionException.finite("lr_decay_batches", lrDecayBatches);
+    OptionException.atLeast("lr_decay_batches", lrDecayBatches, 0);
+    if (precond.sigmaMin() == 0 && !objective.kind().equals("ect")) {
+      throw new OptionException("precond.sigma_min", "0 (EDM's boundary in eval mode, as ECT's imgnet branch) is only for "
+          + "objective ect; " + objective.kind() + " needs sigma_min > 0");
+    }
     OptionException.atLeast("batch", batch, 1);
     if (batchGpu < 0 || (batchGpu > 0 && batch % batchGpu != 0)) {
       throw new OptionException("batch_gpu", "must divide batch (" + batch + ") or be 0, got " + batchGpu);

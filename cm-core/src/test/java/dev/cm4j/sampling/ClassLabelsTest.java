@@ -20,22 +20,33 @@ class ClassLabelsTest {
   @Test
   void classesDependOnTheImageIndexNotOnTheBatching() {
     for (ClassLabels c : new ClassLabels[] {ClassLabels.BALANCED, ClassLabels.RANDOM, ClassLabels.of(3, 1)}) {
-      int[] whole = c.classes(0, 100, 10, 42);
-      int[] parts = IntStream.concat(Arrays.stream(c.classes(0, 37, 10, 42)), Arrays.stream(c.classes(37, 63, 10, 42)))
+      int[] whole = random(c, 0, 100, 10, 42);
+      int[] parts = IntStream.concat(Arrays.stream(random(c, 0, 37, 10, 42)), Arrays.stream(random(c, 37, 63, 10, 42)))
           .toArray();
       assertArrayEquals(whole, parts, c.toString());
     }
-    assertArrayEquals(new int[] {8, 9, 0, 1}, ClassLabels.BALANCED.classes(8, 4, 10, 0));
+    assertArrayEquals(new int[] {8, 9, 0, 1}, ClassLabels.BALANCED.classes(8, 4, 10, null));
     int[] counts = new int[10];
-    for (int k : ClassLabels.BALANCED.classes(0, 1000, 10, 0)) counts[k]++;
+    for (int k : ClassLabels.BALANCED.classes(0, 1000, 10, null)) counts[k]++;
     for (int n : counts) assertEquals(100, n, "balanced: every class equally often");
-    int[] r = ClassLabels.RANDOM.classes(0, 2000, 4, 7);
+    int[] r = random(ClassLabels.RANDOM, 0, 2000, 4, 7);
     int[] rc = new int[4];
     for (int k : r) rc[k]++;
     for (int n : rc) assertTrue(n > 400 && n < 600, "random classes roughly uniform: " + Arrays.toString(rc));
-    assertFalse(Arrays.equals(r, ClassLabels.RANDOM.classes(0, 2000, 4, 8)), "the seed draws the classes");
+    assertFalse(Arrays.equals(r, random(ClassLabels.RANDOM, 0, 2000, 4, 8)), "the seeds draw the classes");
+    try (Generator g = Generator.cpu(7 + 5)) { // image 5's class is the first randint(4) of its generator
+      assertEquals(Tensor.randint(0, 4, new long[] {1}, DType.INT64, Device.CPU, g).toLongArray()[0], r[5]);
+    }
+    assertThrows(IllegalArgumentException.class, () -> ClassLabels.RANDOM.classes(0, 3, 4, null));
     assertArrayEquals(new int[] {0, 0, 0, 1, 1, 1, 2, 2}, ClassLabels.gridRows(8, 3, 4));
     assertArrayEquals(new int[] {0, 0, 1, 1, 0, 0}, ClassLabels.gridRows(6, 2, 2), "rows wrap around the classes");
+  }
+
+  /** Classes of images first.. with image i's generator seeded seed + i (as Snapshot.sample seeds them). */
+  static int[] random(ClassLabels c, long first, int n, int dim, long seed) {
+    try (Generator g = Generator.stacked(Device.CPU, seed + first, n)) {
+      return c.classes(first, n, dim, g);
+    }
   }
 
   @Test
@@ -49,7 +60,7 @@ class ClassLabelsTest {
       assertTrue(e.getMessage().contains("'" + bad + "'"), e.getMessage());
     }
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> ClassLabels.of(2, 10).classes(0, 4, 10, 0));
+        () -> ClassLabels.of(2, 10).classes(0, 4, 10, null));
     assertTrue(e.getMessage().contains("class 10") && e.getMessage().contains("10 classes"), e.getMessage());
   }
 

@@ -133,4 +133,28 @@ class GeneratorTest {
     Torch.manualSeed(123);
     assertArrayEquals(ref.get("drop").data(), F.dropout(Tensor.ones(500), 0.4, true, null).toDoubleArray(), 1e-7);
   }
+
+  @Test
+  void stackedGeneratorDrawsEachRowFromItsOwnSeed() {
+    long[] shape = {5, 3, 4, 4};
+    try (Generator st = Generator.stacked(Device.CPU, 100, 5)) {
+      assertTrue(st.isStacked());
+      float[] all = Tensor.randn(shape, DType.FLOAT32, Device.CPU, st).toFloatArray();
+      float[] cls = Tensor.randint(0, 10, new long[] {5}, DType.INT64, Device.CPU, st).toFloatArray();
+      for (int i = 0; i < 5; i++) {
+        try (Generator g = Generator.cpu(100 + i)) {
+          float[] row = Tensor.randn(new long[] {3, 4, 4}, DType.FLOAT32, Device.CPU, g).toFloatArray();
+          assertArrayEquals(row, Arrays.copyOfRange(all, i * 48, (i + 1) * 48), 0f, "row " + i);
+          assertEquals(Tensor.randint(0, 10, new long[] {1}, DType.INT64, Device.CPU, g).toFloatArray()[0], cls[i],
+              "row " + i + "'s second draw continues its own stream");
+        }
+      }
+      IllegalArgumentException wrong = assertThrows(IllegalArgumentException.class,
+          () -> Tensor.randn(new long[] {4, 2}, DType.FLOAT32, Device.CPU, st));
+      assertTrue(wrong.getMessage().contains("5 rows"), wrong.getMessage());
+      IllegalStateException state = assertThrows(IllegalStateException.class, st::getState);
+      assertTrue(state.getMessage().contains("stacked"), state.getMessage());
+    }
+    assertThrows(IllegalArgumentException.class, () -> Generator.stacked(Device.CPU, 0, 0));
+  }
 }

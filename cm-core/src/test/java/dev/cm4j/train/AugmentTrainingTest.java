@@ -61,7 +61,8 @@ class AugmentTrainingTest {
     assertTrue(e.getMessage().contains("9"), e.getMessage());
     e = assertThrows(OptionException.class, () -> small(Map.of("augment.p", "-0.1")));
     assertEquals("augment.p", e.key());
-    e = assertThrows(OptionException.class, () -> small(Map.of("augment.p", "0.1", "objective", "{\"kind\": \"sct\"}")));
+    e = assertThrows(OptionException.class, () -> small(Map.of("augment.p", "0.1", "objective",
+        "{\"kind\": \"meanflow\"}")));
     assertEquals("augment.p", e.key());
     e = assertThrows(OptionException.class, () -> Presets.get("toy2d-ect").with(Map.of("augment.p", "0.1")));
     assertEquals("augment.p", e.key());
@@ -70,10 +71,13 @@ class AugmentTrainingTest {
     assertEquals("augment.scale_sd", e.key());
   }
 
-  /** The gradient of the network's map_augment weight: non-zero only if augmentation labels reached the network. */
-  static double mapAugmentGrad(String kind, double p) {
+  /**
+   * The gradient of the network's map_augment weight after one loss of the objective (a JSON object): non-zero only if
+   * augmentation labels reached the network.
+   */
+  static double mapAugmentGrad(String objective, double p) {
     TrainingOptions o = small(Map.of("augment.p", Double.toString(p), "network.augment_dim", "9",
-        "objective", "{\"kind\": \"" + kind + "\"}"));
+        "objective", objective));
     RunObjective obj = RunObjective.create(o, (cfg, s) -> Builders.network(cfg, 8, 1, s), 3, Device.CPU);
     try (TensorScope s = TensorScope.open(); Generator g = Generator.cpu(5)) {
       assertEquals(p > 0, obj.augment != null);
@@ -81,7 +85,8 @@ class AugmentTrainingTest {
       Tensor x = Tensor.rand(new long[] {6, 1, 8, 8}, DType.FLOAT32, Device.CPU, g).mul(2.0).sub(1.0);
       StepStats st = new StepStats();
       obj.loss(x, null, 0, 0, st).mean().backward();
-      Param w = m.namedParameters().get("model.map_augment.weight");
+      Param w = m.namedParameters().entrySet().stream().filter(e -> e.getKey().endsWith("model.map_augment.weight"))
+          .map(Map.Entry::getValue).findFirst().orElse(null);
       assertNotNull(w, m.namedParameters().keySet().toString());
       Tensor grad = w.get().grad();
       double v = grad == null ? 0 : grad.abs().amax(false).item();
@@ -93,10 +98,73 @@ class AugmentTrainingTest {
   }
 
   @Test
-  void objectivesPassAugmentLabelsToTheNetwork() {
-    for (String kind : new String[] {"ect", "ict", "ct"}) {
-      assertTrue(mapAugmentGrad(kind, 0.5) > 0, kind + ": map_augment got no gradient");
-      assertEquals(0, mapAugmentGrad(kind, 0), kind + ": without augmentation no labels are passed");
+  void objectivesPassAugmentLabelsToTheNetwork(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    // a frozen EDM teacher of the same network (augment_dim 9) for sCD and CTM
+    java.nio.file.Path teacher = dir.resolve("teacher.safetensors");
+    TrainingOptions base = small(Map.of("augment.p", "0.5"));
+    dev.cm4j.tensor.Torch.manualSeed(4);
+    try (var t = new dev.cm4j.precond.EDMPrecond(RunObjective.asNet(Builders.network(base.network(), 8, 1, false)),
+        0.5, 0.002, 80, dev.cm4j.precond.EDMPrecond.Boundary.EDM); TensorScope s = TensorScope.open()) {
+      dev.cm4j.io.SafeTensors.write(teacher, t.stateDict());
     }
+    String tp = teacher.toString().replace("\\", "\\\\");
+    Map<String, String> objectives = new java.util.LinkedHashMap<>();
+    for (String kind : new String[] {"ect", "ict", "ct", "sct"}) objectives.put(kind, "{\"kind\": \"" + kind + "\"}");
+    objectives.put("scd", "{\"kind\": \"scd\", \"teacher\": \"" + tp + "\"}");
+    objectives.put("ctm", "{\"kind\": \"ctm\", \"distance\": \"l2\", \"num_levels\": 6, \"max_heun_steps\": 2, "
+        + "\"teacher\": \"" + tp + "\"}");
+    for (var e : objectives.entrySet()) {
+      assertTrue(mapAugmentGrad(e.getValue(), 0.5) > 0, e.getKey() + ": map_augment got no gradient");
+      assertEquals(0, mapAugmentGrad(e.getValue(), 0), e.getKey() + ": without augmentation no labels are passed");
+    }
+  }
+
+  /** The TrigFlow and CTM views pass the augmentation labels to the raw network: they change the output. */
+  @Test
+  void augmentLabelViewsChangeTheOutput() {
+    TrainingOptions o = small(Map.of("augment.p", "0.5"));
+    dev.cm4j.tensor.Torch.manualSeed(2);
+    try (TensorScope s = TensorScope.open(); Generator g = Generator.cpu(1)) {
+      Module raw = randomised(Builders.network(o.network(), 8, 1, false), g);
+      var edm = new dev.cm4j.precond.EDMPrecond(RunObjective.asNet(raw), 0.5, 0.002, 80,
+          dev.cm4j.precond.EDMPrecond.Boundary.EDM);
+      var trig = dev.cm4j.precond.TrigFlowPrecond.fromEDM(edm);
+      Tensor x = Tensor.randn(new long[] {2, 1, 8, 8}, DType.FLOAT32, Device.CPU, g);
+      Tensor t = Tensor.of(new float[] {0.4f, 1.1f}, 2);
+      Tensor a = Tensor.randn(new long[] {2, 9}, DType.FLOAT32, Device.CPU, g);
+      double plain = trig.f(x, t, null).sub(trig.withAugmentLabels(null).f(x, t, null)).abs().amax(false).item();
+      assertEquals(0, plain, "null labels: the same model");
+      double withA = trig.f(x, t, null).sub(trig.withAugmentLabels(a).f(x, t, null)).abs().amax(false).item();
+      assertTrue(withA > 1e-6, "augment labels change f by " + withA);
+      Tensor viaEdm = edm.denoise(x, Tensor.of(new float[] {0.5f, 2f}, 2), null, a);
+      assertEquals(0, viaEdm.sub(edm.withAugmentLabels(a).denoise(x, Tensor.of(new float[] {0.5f, 2f}, 2), null))
+          .abs().amax(false).item(), 1e-6);
+      Module craw = randomised(Builders.network(o.network(), 8, 1, true), g);
+      var ctm = new dev.cm4j.precond.CTMPrecond(asCtm(craw), 0.5, 0.002, 80);
+      Tensor s2 = Tensor.of(new float[] {0.1f, 0.3f}, 2);
+      Tensor t2 = Tensor.of(new float[] {1f, 3f}, 2);
+      double dj = ctm.jump(x, t2, s2, null).sub(ctm.withAugmentLabels(a).jump(x, t2, s2, null)).abs().amax(false).item();
+      assertTrue(dj > 1e-6, "augment labels change G by " + dj);
+      assertEquals(0, ctm.jump(x, t2, s2, null).sub(ctm.withAugmentLabels(null).jump(x, t2, s2, null)).abs()
+          .amax(false).item());
+      raw.close();
+      craw.close();
+    }
+  }
+
+  /** m with every parameter redrawn N(0, 0.1²): EDM's zero-initialised output layers would hide the labels. */
+  static Module randomised(Module m, Generator g) {
+    try (dev.cm4j.tensor.GradMode ng = dev.cm4j.tensor.GradMode.noGrad()) {
+      for (Param p : m.namedParameters().values()) {
+        p.get().copy_(Tensor.randn(p.get().shape(), DType.FLOAT32, Device.CPU, g).mul(0.1));
+      }
+    }
+    return m;
+  }
+
+  @SuppressWarnings("unchecked")
+  static <N extends Module & dev.cm4j.nn.CTMNetwork> N asCtm(Module m) {
+    return (N) m;
   }
 }

@@ -198,6 +198,21 @@ class ConditionalObjectivesTest {
       assertArrayEquals(new int[] {0, 1, 2, 0, 1}, s.classes(0, 5, 0), "balanced by default");
       s.setSampling(ClassLabels.of(2), 1, null);
       assertArrayEquals(new long[] {5, 3, RES, RES}, s.sample(5, new double[0], 1).shape());
+      // EDM's per-image seeds: image i's latent, class and re-noising come from seed + i, whatever the batching
+      s.setSampling(ClassLabels.RANDOM, 1, null);
+      double[] mids = {0.5};
+      float[] whole = s.sample(7, mids, 3).toFloatArray();
+      float[] split = Tensor.cat(java.util.List.of(s.sample(4, mids, 3, 0), s.sample(3, mids, 3, 4)), 0).toFloatArray();
+      assertArrayEquals(whole, split, 1e-5f, "batches of 4 + 3 give the batch of 7 (to the convolutions' rounding)");
+      int[] k = s.classes(0, 7, 3);
+      assertArrayEquals(k, java.util.stream.IntStream.concat(java.util.Arrays.stream(s.classes(0, 4, 3)),
+          java.util.Arrays.stream(s.classes(4, 3, 3))).toArray());
+      int per = 3 * RES * RES;
+      for (int i = 0; i < 7; i++) { // image i alone with its drawn class as a fixed class: the same image
+        s.setSampling(ClassLabels.of(k[i]), 1, null);
+        float[] one = s.sample(1, mids, 3, i).toFloatArray();
+        assertArrayEquals(one, java.util.Arrays.copyOfRange(whole, i * per, (i + 1) * per), 1e-5f, "image " + i);
+      }
       s.setSampling(null, 1.5, null); // trained with label dropout: classifier-free guidance allowed
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
           () -> s.setSampling(ClassLabels.of(C), 1, null));

@@ -114,6 +114,46 @@ class DataParallelTrainingTest {
     assertFalse(Files.exists(dir.resolve("out1")), "rank 1 must not write");
   }
 
+  /**
+   * In-training evaluation with two processes: each samples its block of the seeds (51 + 50 of 101), rank 0 gathers
+   * them and writes the same metric lines as one process (swd, 1 and 2 steps, point data).
+   */
+  @Test
+  void evaluationSplitsTheSeedsOverTheRanksAndGathers() throws Exception {
+    TrainingOptions opts = tiny("toy2d-ect", 0.192).with(Map.of("eval",
+        "{\"metrics\": [\"swd\", \"two_step_swd\"], \"every_ticks\": 3, \"num_images\": 101, \"batch\": 16}"));
+    Path singleRun;
+    try (Trainer t = Trainer.start(opts, dir.resolve("single"),
+        new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))) {
+      singleRun = t.run().runDir();
+    }
+    Path options = dir.resolve("options.json");
+    Files.writeString(options, opts.toJson());
+    int port = freePort();
+    Process p0 = worker(options, 0, 2, port, dir.resolve("out0"), dir.resolve("r0.safetensors"), 60);
+    Process p1 = worker(options, 1, 2, port, dir.resolve("out1"), dir.resolve("r1.safetensors"), 60);
+    assertTrue(p0.waitFor(120, TimeUnit.SECONDS) && p1.waitFor(120, TimeUnit.SECONDS), "workers hung");
+    assertEquals(0, p0.exitValue(), log(0));
+    assertEquals(0, p1.exitValue(), log(1));
+    Path run;
+    try (var s = Files.list(dir.resolve("out0"))) {
+      run = s.findFirst().orElseThrow();
+    }
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    for (String name : List.of("swd", "two_step_swd")) {
+      List<String> one = Files.readAllLines(singleRun.resolve("metric-" + name + ".jsonl"));
+      List<String> two = Files.readAllLines(run.resolve("metric-" + name + ".jsonl"));
+      assertEquals(1, one.size(), name);
+      assertEquals(1, two.size(), name + ": rank 0 alone writes");
+      double a = json.readTree(one.get(0)).at("/results/" + name).asDouble();
+      double b = json.readTree(two.get(0)).at("/results/" + name).asDouble();
+      assertTrue(Double.isFinite(a) && a > 0, one.get(0));
+      assertEquals(2, json.readTree(two.get(0)).get("num_gpus").asInt());
+      assertEquals(a, b, 1e-4 * a, name + ": one process vs two (models equal to ~1e-6)");
+    }
+    assertFalse(Files.exists(dir.resolve("out1")), "rank 1 must not write");
+  }
+
   @Test
   void theParametersReallyTrain() throws Exception {
     // guards the equality test against a no-op: 3 steps move the parameters

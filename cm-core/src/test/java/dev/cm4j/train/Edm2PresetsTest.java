@@ -59,9 +59,7 @@ class Edm2PresetsTest {
 
   /** Upstream settings with no cm4j option (also in docs/networks.md); each names a field that must stay absent. */
   static final Map<String, String> NOT_REPRESENTED = Map.of(
-      "lr_decay", "ECT decay=2000 / sCM EDM2 decay: lr/√max(n/(ref_batches·batch), 1); cm4j has lr ramp-up only",
       "transfer", "--transfer=<EDM2 pkl>: set init_from to the converted checkpoint (pickles are not read)",
-      "boundary", "ECT imgnet's Precond keeps EDM's boundary in eval; cm4j's ect objective shifts to sigma_min > 0",
       "ckpt_ticks", "--ckpt 50: latest-checkpoint interval",
       "cache", "--cache=True: dataset caching in memory");
 
@@ -132,6 +130,10 @@ class Edm2PresetsTest {
       assertEquals(num(betas[1]), at(o, "optimizer.betas.1"), 1e-12, n + "beta2");
       assertEquals(1e-8, at(o, "optimizer.eps"), 1e-20, n + "eps (ct_train.py: eps=1e-8)");
       assertEquals(0, at(o, "lr_rampup_kimg"), n + "lr_rampup_kimg 0 (training_loop default)");
+      // learning_rate_schedule(ref_lr=lr, ref_batches=decay): lr / sqrt(max(cur_nimg / (decay * batch), 1))
+      assertEquals(num(p.get("decay")), at(o, "lr_decay_batches"), 1e-12, n + "decay");
+      // Precond: c_skip = σ_d²/(σ² + σ_d²), c_out = σσ_d/√(σ² + σ_d²) in every mode: EDM's boundary, sigma_min 0
+      assertEquals(0, at(o, "precond.sigma_min"), n + "EDM boundary in eval");
       // EMA: TraditionalEMA(ema_beta) + PowerFunctionEMA(stds).
       assertEquals(num(dflt.get("--ema_beta")), at(o, "ema.0.beta"), 1e-12, n + "ema_beta");
       assertEquals("None", dflt.get("--ema"), "no half-life: the fixed beta applies");

@@ -114,6 +114,101 @@ class InTrainingEvalTest {
   }
 
   /**
+   * Batched multistep evaluation is the per-image computation: image i's latent and re-noising from generator seed i
+   * (drawn here one image at a time, as the evaluation did before it was batched), and a conditional model's image i
+   * gets class i mod C (class-balanced, EDM2/ECT-style).
+   */
+  @Test
+  void batchedMultistepEqualsPerImageSamplingWithBalancedClasses() throws Exception {
+    TrainingOptions o = options(Map.of("cond", "true", "network.label_dim", "3"));
+    try (ImageFolderDataset data = ImageFolderDataset.open(dir.resolve("images")); TensorScope s = TensorScope.open();
+        dev.cm4j.tensor.GradMode g = dev.cm4j.tensor.GradMode.noGrad()) {
+      RunObjective obj = RunObjective.create(o, (cfg, sEmb) -> Builders.network(cfg, 8, 3, sEmb), 0, Device.CPU);
+      assertEquals(3, obj.labelDim);
+      Module m = AugmentTrainingTest.randomised(obj.model(), dev.cm4j.tensor.Generator.cpu(8)); // labels matter
+      m.eval();
+      InTrainingEval ev = new InTrainingEval(o, obj, data, RunDirectory.of(dir), Device.CPU, 1, l -> {});
+      double[] mids = {0.821};
+      long seed = o.eval().seed();
+      float[] batched = ev.samples(m, seed, 5, mids).toFloatArray();
+      int per = 3 * 8 * 8;
+      for (int i = 0; i < 5; i++) {
+        try (dev.cm4j.tensor.Generator gi = dev.cm4j.tensor.Generator.cpu(seed + i)) {
+          Tensor z = Tensor.randn(new long[] {1, 3, 8, 8}, dev.cm4j.tensor.DType.FLOAT32, Device.CPU, gi);
+          Tensor y = dev.cm4j.sampling.ClassLabels.oneHot(new int[] {i % 3}, 3, Device.CPU);
+          float[] one = obj.sample(m, z, mids, y, 1, null, gi).toFloatArray();
+          assertArrayEquals(one, java.util.Arrays.copyOfRange(batched, i * per, (i + 1) * per), 1e-5f, "image " + i);
+          Tensor other = dev.cm4j.sampling.ClassLabels.oneHot(new int[] {(i + 1) % 3}, 3, Device.CPU);
+          try (dev.cm4j.tensor.Generator gj = dev.cm4j.tensor.Generator.cpu(seed + i)) {
+            Tensor zj = Tensor.randn(new long[] {1, 3, 8, 8}, dev.cm4j.tensor.DType.FLOAT32, Device.CPU, gj);
+            assertFalse(java.util.Arrays.equals(one, obj.sample(m, zj, mids, other, 1, null, gj).toFloatArray()),
+                "the class matters");
+          }
+        }
+      }
+      obj.model().close();
+    }
+  }
+
+  /**
+   * Rank r of W samples only its block of the seeds (ceil(N/W) each, padded with zero rows for the all-gather), and
+   * rank 0 computes the metric from the gathered rows in seed order: with N = 7, W = 2, rank 1 gives the features of
+   * images 4, 5, 6 plus one zero row; rank 0 fed those rows returns the one-process FID; rank 1 writes nothing.
+   */
+  @Test
+  void ranksSampleTheirBlockAndRankZeroComputesFromTheGatheredRows() throws Exception {
+    String det = dir.resolve("det.pt").toString();
+    TrainingOptions o = options(Map.of("eval", "{\"metrics\": [\"fid\"], \"num_images\": 7, \"batch\": 3, "
+        + "\"detector\": \"" + det + "\"}"));
+    Path runDir = Files.createDirectories(dir.resolve("ranks"));
+    try (ImageFolderDataset data = ImageFolderDataset.open(dir.resolve("images")); TensorScope s = TensorScope.open();
+        FeatureNetwork net = TorchScriptDetector.load(Path.of(det), Device.CPU)) {
+      RunObjective obj = RunObjective.create(o, (cfg, sEmb) -> Builders.network(cfg, 8, 3, sEmb), 0, Device.CPU);
+      Module m = obj.model();
+      m.eval();
+      float[] all;
+      try (dev.cm4j.tensor.GradMode g = dev.cm4j.tensor.GradMode.noGrad()) {
+        all = net.features(ImageSource.toUInt8(new InTrainingEval(o, obj, data, RunDirectory.of(runDir), Device.CPU,
+            1, l -> {}).samples(m, o.eval().seed(), 7, new double[0]))).to(dev.cm4j.tensor.DType.FLOAT32).toFloatArray();
+      }
+      int d = all.length / 7;
+      Tensor[] sent = new Tensor[2];
+      // rank 1: its block, and no line
+      InTrainingEval r1 = new InTrainingEval(o, obj, data, null, Device.CPU, 1, 2, t -> {
+        sent[1] = TensorScope.release(t.clone());
+        return List.of(t.clone(), t.clone());
+      }, l -> {});
+      r1.evaluate(m, 0);
+      assertArrayEquals(new long[] {4, d}, sent[1].shape(), "ceil(7/2) rows");
+      float[] got = sent[1].to(dev.cm4j.tensor.DType.FLOAT32).toFloatArray();
+      assertArrayEquals(java.util.Arrays.copyOfRange(all, 4 * d, 7 * d), java.util.Arrays.copyOfRange(got, 0, 3 * d),
+          1e-4f, "images 4..6");
+      for (int j = 3 * d; j < 4 * d; j++) assertEquals(0f, got[j], "padding row");
+      // rank 0: gathers its own rows and rank 1's, and writes the one-process value
+      InTrainingEval r0 = new InTrainingEval(o, obj, data, RunDirectory.of(runDir), Device.CPU, 0, 2, t -> {
+        sent[0] = TensorScope.release(t.clone());
+        return List.of(t.clone(), sent[1].clone());
+      }, l -> {});
+      r0.evaluate(m, 0);
+      assertArrayEquals(new long[] {4, d}, sent[0].shape());
+      InTrainingEval single = new InTrainingEval(o, obj, data, RunDirectory.of(dir.resolve("single-rank")), Device.CPU,
+          1, l -> {});
+      Files.createDirectories(dir.resolve("single-rank"));
+      single.evaluate(m, 0);
+      double two = JSON.readTree(Files.readAllLines(runDir.resolve("metric-fid.jsonl")).get(0)).at("/results/fid")
+          .asDouble();
+      double one = JSON.readTree(Files.readAllLines(dir.resolve("single-rank").resolve("metric-fid.jsonl")).get(0))
+          .at("/results/fid").asDouble();
+      assertEquals(one, two, 1e-6 * one, "gathered rows give the one-process FID");
+      assertEquals(1, Files.readAllLines(runDir.resolve("metric-fid.jsonl")).size(), "rank 1 wrote no line");
+      r0.close();
+      r1.close();
+      single.close();
+      m.close();
+    }
+  }
+
+  /**
    * A run with fid and two_step_fid every tick writes one line per tick to each metric-NAME.jsonl, in EDM's form, and
    * each value equals the FID recomputed from that tick's snapshot with the same seeds.
    */
