@@ -163,12 +163,15 @@ def laplace(x, y, w, eps):
 
 
 def imm_loss(net, x, e, u_t, u_s, c):
+    """Per-group IMM losses (Eq. 67 times Eq. 13) for data x [B, ...] (points [B, D] or images [B, C, H, W]), noise e
+    like x (standard normal; scaled by sigma_d here) and per-group uniforms u_t, u_s [B/M] (float64)."""
     M = c["M"]
+    B = x.shape[0]
     t = net.eps + u_t * (net.T - net.eps)
     s = net.eps + u_s * (t - net.eps)
     r = mapping(net, s, t, c)
     rep = lambda v: v.repeat_interleave(M).view(-1, 1, 1, 1)
-    x4, e4 = x.view(B, -1, 1, 1), e.view(B, -1, 1, 1)
+    x4, e4 = (x, e) if x.dim() == 4 else (x.view(B, -1, 1, 1), e.view(B, -1, 1, 1))
     yt, noise = net.add_noise(x4, rep(t), noise=e4 * net.sigma_data)
     yr = net.ddim(yt, x4, rep(t), rep(r), noise=noise)
     f_st = net(yt, rep(t), rep(s))
@@ -180,6 +183,22 @@ def imm_loss(net, x, e, u_t, u_s, c):
            - 2 * laplace(a, b, w_tilde, c["kernel_eps"]).mean((1, 2)))
     w = weight(net, t, c)
     return w * mmd, mmd, w, t, s, r, f_st, f_sr
+
+
+def imm_train_step(net, optimizer, x, c, gen=None):
+    """One IMM training step in PyTorch, for benchmarks: per-group uniforms (float64) and noise from gen (on x's
+    device), imm_loss, the mean over groups, backward, optimizer.step(). net is an upstream IMMPrecond (e.g. built with
+    model_type="SongUNet" and s_embed=True, the official CIFAR-10 network; or make_net's MLP), c a CASES-style dict
+    whose schedule entries match net's. Returns the mean loss as a tensor (no host synchronisation)."""
+    g = x.shape[0] // c["M"]
+    u_t = torch.rand(g, generator=gen, dtype=torch.float64, device=x.device)
+    u_s = torch.rand(g, generator=gen, dtype=torch.float64, device=x.device)
+    e = torch.randn(x.shape, generator=gen, dtype=x.dtype, device=x.device)
+    optimizer.zero_grad(set_to_none=True)
+    loss = imm_loss(net, x, e, u_t, u_s, c)[0].mean()
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
 
 
 BASE = dict(noise_schedule="fm", f_type="simple_edm", temb_type="identity", T=0.994, eps=0.006, time_scale=1000.0,
