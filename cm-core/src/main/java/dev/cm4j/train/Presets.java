@@ -271,7 +271,7 @@ public final class Presets {
          "state_ticks": 50, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp32",
          "sample_steps": [1.4]}
         """);
-    // IMM on the 2-D toy (docs/algorithms/imm.md §6; the settings of ImmToyLearningTest).
+    // IMM on the 2-D toy (docs/algorithms/imm.md §7; the objective settings of ImmToyLearningTest, k 10).
     PRESETS.put("toy2d-imm", """
         {"desc": "toy2d-imm",
          "network": {"arch": "mlp", "hidden": 128, "blocks": 3, "emb_channels": 32, "dropout": 0.0},

@@ -22,14 +22,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Proof that IMM learns from scratch (docs/algorithms/imm.md §6): on the eight Gaussians of {@link Toy} and on
+ * Proof that IMM learns from scratch (docs/algorithms/imm.md §7): on the eight Gaussians of {@link Toy} and on
  * MeanFlowToyLearningTest's two-arm spiral, the 1-step and 2-step pushforward samples of the EMA model, for fixed
  * latents, are scored by sliced Wasserstein-2 against fresh data, next to the data's own noise floor (a second set of
  * true samples) and the untrained model. Same MLP (96 wide, 3 blocks, 32-channel embedding, second time path), batch
  * 128, Adam 1e-3 → 3e-4, EMA 0.998 and step count (6,000) as ToyLearningTest's sCT and MeanFlowToyLearningTest, so the
  * numbers compare with theirs (eight Gaussians: sCT 0.023, ECT 0.028, floor 0.020).
  *
- * <p>Measured (docs/algorithms/imm.md §6; k 10 was the best of 6, 8, 10, 12, 14 on the Gaussians): eight Gaussians
+ * <p>Measured (docs/algorithms/imm.md §7; k 10 was the best of 6, 8, 10, 12, 14 on the Gaussians): eight Gaussians
  * 1-step 0.041 (2.1× the floor 0.0197), 2-step 0.027 (1.4×); spiral 1-step 0.033 (3.8× the floor 0.0087), 2-step 0.025
  * (2.9×). The issue's criterion is met by the 2-step samples on the Gaussians (within 2× the floor, below ECT's
  * 1-step 0.028, not below sCT's 0.023) and not by the 1-step samples or on the spiral; the tests assert what was
@@ -61,7 +61,7 @@ class ImmToyLearningTest {
     }
   }
 
-  /** The toy settings (docs/algorithms/imm.md §6): the CIFAR-10 choices with k 10 instead of 15 (a 6,000-step budget). */
+  /** The toy settings (docs/algorithms/imm.md §7): the CIFAR-10 choices with k 10 instead of 15 (a 6,000-step budget). */
   static IMMPrecond.Config toyPrecond() {
     return new IMMPrecond.Config(IMMPrecond.Schedule.FM, IMMPrecond.Param.SIMPLE_EDM,
         IMMPrecond.TimeEmbedding.IDENTITY, 0.5, 0.994, 0.006, 1000);
