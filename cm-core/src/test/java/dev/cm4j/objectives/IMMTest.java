@@ -55,6 +55,10 @@ class IMMTest {
         / ref.to(DType.FLOAT64).abs().amax(false).item();
   }
 
+  static double ibid(Tensor ours, String key) {
+    return relErr(ours, file.tensor(key));
+  }
+
   static JsonNode meta(String key) throws Exception {
     return JSON.readTree(file.metadata().get(key));
   }
@@ -95,6 +99,8 @@ class IMMTest {
         double er = relErr(r.yR().reshape(16, -1), file.tensor(key + ".yr"));
         double em = relErr(r.mmd(), file.tensor(key + ".mmd"));
         double el = relErr(r.loss().detach(), file.tensor(key + ".loss"));
+        System.out.printf("IMM parity %s: y_t %.2e, y_r %.2e, mmd %.2e, loss %.2e (relative to the largest)%n", key, ey, er,
+            ibid(r.mmd(), key + ".mmd"), ibid(r.loss().detach(), key + ".loss"));
         assertTrue(ey <= 1e-5 && er <= 1e-5, key + ": y_t " + ey + ", y_r " + er);
         assertTrue(em <= 1e-4 && el <= 1e-4, key + ": mmd " + em + ", loss " + el);
         // every group's loss to 1e-4 relative, not only the largest
@@ -109,6 +115,22 @@ class IMMTest {
 
   static void zeroGrad() {
     for (var p : mlp.namedParameters().values()) p.get().setGrad(null);
+  }
+
+  /** The comparison is sensitive: one more halving of the decrement (k + 1), or b − 1, moves the losses well past 1e-4. */
+  @Test
+  void aDifferentMappingOrWeightingIsDetected() throws Exception {
+    try (TensorScope s = TensorScope.open()) {
+      JsonNode c = meta("cifar10");
+      IMM.Config base = imm(c).config();
+      IMM.Config[] changed = {new IMM.Config(base.groupSize(), base.mapping(), base.k() + 1, base.minGap(), base.a(),
+          base.b(), base.kernelEps()), new IMM.Config(base.groupSize(), base.mapping(), base.k(), base.minGap(), base.a(),
+          base.b() - 1, base.kernelEps())};
+      for (IMM.Config cc : changed) {
+        IMM.Result r = new IMM(cc).loss(precond(c), null, file.tensor("draw.x"), null, draws(4), null);
+        assertTrue(relErr(r.loss().detach(), file.tensor("cifar10.loss")) > 1e-3, cc.toString());
+      }
+    }
   }
 
   @Test
