@@ -19,7 +19,8 @@ What comes from upstream (lumalabs/imm @ PINNED, imported):
     (x_r from the same noise, Algorithm 3 lines 4-5), nt_to_t (eta^-1), nt_low / nt_high (eta_min, eta_max), and
     forward: c_in, the time labels (temb_type identity (t, s) / stride (t, t - s), time_scale), the float32 network
     call, and the three maps (f_type identity / simple_edm / euler_fm).
-  * generate_images.py pushforward_generator_fn: the sampler and its step schedules (mid_nt, 'uniform', 'edm').
+  * generate_images.py pushforward_generator_fn: the sampler and its step schedules (mid_nt, 'uniform', 'edm');
+    restart_generator_fn: the restart sampler (its noise from torch's default generator, seeded).
 What is transcribed from the paper (there is no official training code):
   * times: p(t) = U(eps, T), p(s|t) = U(eps, t) (Sec. 4.2, Appendix C.7), from uniform draws, in float64;
   * r(s, t) (Appendix C.6): constant decrement in eta (with the clamp at eta_min), in t, in lambda (sign: lambda_t +
@@ -284,6 +285,11 @@ def build(upstream):
             for kname, kw in (("one", dict()), ("mid", dict(mid_nt=[1.4])), ("uniform4", dict(discretization="uniform", num_steps=4))):
                 y = gen_images.pushforward_generator_fn(net, (z * net.sigma_data).view(B, -1, 1, 1), **kw)
                 out[f"sample.{cname}.{kname}"] = y.reshape(B, -1).clone()
+            # the restart sampler (Algorithm 5), its re-noising drawn from torch's default generator, seed 77
+            for kname, kw in (("mid", dict(mid_nt=[1.4])), ("uniform4", dict(discretization="uniform", num_steps=4))):
+                torch.manual_seed(77)
+                y = gen_images.restart_generator_fn(net, (z * net.sigma_data).view(B, -1, 1, 1), **kw)
+                out[f"restart.{cname}.{kname}"] = y.reshape(B, -1).clone()
     return {k: v.detach().contiguous() for k, v in out.items()}, meta
 
 

@@ -326,4 +326,35 @@ public final class IMM {
       return x;
     }
   }
+
+  /**
+   * Restart sampling (Algorithm 5; generate_images.py restart_generator_fn lines 69-100): from each time of times but
+   * the last, jump straight to the last (ε), x̃ = f_{ε, t_i}(x), then re-noise to the next time, x = α·x̃ + σ·σ_d·n with
+   * n ~ N(0, I) from gen (float64, shaped like z); the last jump's x̃ is the sample. times as for {@link #sample}
+   * (e.g. {@link #pushforwardTimes}). Returns float64 samples.
+   */
+  public static Tensor restartSample(IMMPrecond net, Tensor z, double[] times, Tensor labels, Generator gen) {
+    if (times.length < 2) throw new IllegalArgumentException("need at least two times (e.g. {T, ε})");
+    for (int i = 0; i + 1 < times.length; i++) {
+      if (!(times[i] > times[i + 1]) || times[i] >= 1 || times[i + 1] < 0) {
+        throw new IllegalArgumentException("times must decrease within [0, 1): " + Arrays.toString(times));
+      }
+    }
+    try (GradMode g = GradMode.noGrad()) {
+      long n = z.size(0);
+      double end = times[times.length - 1];
+      Tensor x = z.to(DType.FLOAT64).mul(net.config().sigmaData());
+      Tensor s = Tensor.full(new long[] {n}, end, DType.FLOAT64, z.device());
+      for (int i = 0; i + 1 < times.length; i++) {
+        x = net.forward(x, Tensor.full(new long[] {n}, times[i], DType.FLOAT64, z.device()), s, labels);
+        if (i + 2 < times.length) {
+          Tensor next = Tensor.full(new long[] {1}, times[i + 1], DType.FLOAT64, z.device());
+          Tensor[] as = net.alphaSigma(next);
+          Tensor noise = Tensor.randn(x.shape(), DType.FLOAT64, z.device(), gen).mul(net.config().sigmaData());
+          x = x.mul(as[0]).add(noise.mul(as[1]));
+        }
+      }
+      return x;
+    }
+  }
 }

@@ -188,6 +188,26 @@ class IMMTest {
     }
   }
 
+  /** Restart sampling (Algorithm 5) against the official restart_generator_fn, its noise from the same seeded generator. */
+  @Test
+  void restartSamplesMatchTheOfficialSampler() throws Exception {
+    for (String key : new String[] {"cifar10", "eulerfm_stride"}) {
+      try (TensorScope s = TensorScope.open()) {
+        IMMPrecond p = precond(meta(key));
+        Tensor z = file.tensor("sample.z");
+        double[][] times = {file.tensor("schedule." + key + ".mid").toDoubleArray(), IMM.uniformTimes(p.config(), 4)};
+        String[] names = {"mid", "uniform4"};
+        for (int i = 0; i < names.length; i++) {
+          Tensor ours = IMM.restartSample(p, z, times[i], null, Generator.cpu(77));
+          double e = relErr(ours, file.tensor("restart." + key + "." + names[i]));
+          assertTrue(e <= 1e-5, key + " " + names[i] + ": " + e);
+          // and it is not the pushforward sampler's result
+          assertTrue(relErr(ours, file.tensor("sample." + key + "." + names[i])) > 1e-3, key + " " + names[i]);
+        }
+      }
+    }
+  }
+
   /** MMD² by plain double loops over the particles (an independent computation of Eq. 67 without w). */
   static double[] loopMmd(double[][][] x, double[][][] y, double[] w, double eps) {
     double[] out = new double[x.length];
