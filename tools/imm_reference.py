@@ -27,7 +27,7 @@ What is transcribed from the paper (there is no official training code):
     delta, so that r < t), constant increment in 1/eta; the minimum gap of Appendix I.6;
   * w(s, t) = 1/2 sigmoid(b - lambda_t) (-d lambda/dt) alpha_t^a / (alpha_t^2 + sigma_t^2) (Eq. 13);
   * the Laplace kernel exp(-w~(s,t) max(||x - y||, eps)/D) with w~ = 1/|c_out(s,t)| (Sec. 4.2, Appendix C.8, the
-    c_out of Appendix C.5), the max on the squared norm;
+    c_out of Appendix C.5), the max on the squared norm; the RBF alternative exp(-w~ ||x - y||^2 / (2D)) (Eq. 68);
   * the per-group V-statistic (Eq. 67): mean k(y_t, y_t) + mean k(y_r, y_r) - 2 mean k(y_t, y_r), times w(s, t);
     y_t = f_{s,t}(x_t) with gradients, y_r = f_{s,r}(x_r) without (theta^- = sg(theta), Sec. 4.1).
 
@@ -163,6 +163,11 @@ def laplace(x, y, w, eps):
     return torch.exp(-w[:, None, None] * dist / d)
 
 
+def rbf(x, y, w):
+    d = x.shape[-1]
+    return torch.exp(-0.5 * w[:, None, None] * ((x[:, :, None] - y[:, None]) ** 2).sum(-1) / d)
+
+
 def imm_loss(net, x, e, u_t, u_s, c):
     """Per-group IMM losses (Eq. 67 times Eq. 13) for data x [B, ...] (points [B, D] or images [B, C, H, W]), noise e
     like x (standard normal; scaled by sigma_d here) and per-group uniforms u_t, u_s [B/M] (float64)."""
@@ -180,8 +185,11 @@ def imm_loss(net, x, e, u_t, u_s, c):
         f_sr = net(yr, rep(r), rep(s))
     w_tilde = 1.0 / c_out(net, s, t).abs()
     a, b = f_st.reshape(B // M, M, -1), f_sr.reshape(B // M, M, -1)
-    mmd = (laplace(a, a, w_tilde, c["kernel_eps"]).mean((1, 2)) + laplace(b, b, w_tilde, c["kernel_eps"]).mean((1, 2))
-           - 2 * laplace(a, b, w_tilde, c["kernel_eps"]).mean((1, 2)))
+    if c["kernel"] == "laplace":
+        k = lambda p, q: laplace(p, q, w_tilde, c["kernel_eps"])
+    else:  # the RBF kernel of Appendix C.8, Eq. 68
+        k = lambda p, q: rbf(p, q, w_tilde)
+    mmd = k(a, a).mean((1, 2)) + k(b, b).mean((1, 2)) - 2 * k(a, b).mean((1, 2))
     w = weight(net, t, c)
     return w * mmd, mmd, w, t, s, r, f_st, f_sr
 
@@ -203,7 +211,8 @@ def imm_train_step(net, optimizer, x, c, gen=None):
 
 
 BASE = dict(noise_schedule="fm", f_type="simple_edm", temb_type="identity", T=0.994, eps=0.006, time_scale=1000.0,
-            sigma_data=0.5, M=4, mapping="eta", k=15, min_tr_gap=0.0, a=1.0, b=5.0, kernel_eps=1e-8)
+            sigma_data=0.5, M=4, mapping="eta", k=15, min_tr_gap=0.0, a=1.0, b=5.0, kernel_eps=1e-8,
+            kernel="laplace")
 CASES = {
     # the CIFAR-10 run (paper Table 5; configs/cifar10_generate_images.yaml)
     "cifar10": dict(BASE),
@@ -215,6 +224,8 @@ CASES = {
     # constant decrement in lambda (eps 0.001, Appendix C.7) and increment in 1/eta (eps 0.005), small k
     "lambda": dict(BASE, eps=0.001, mapping="lambda", k=4, time_scale=1.0),
     "inv_eta": dict(BASE, eps=0.005, mapping="inv_eta", k=3, sigma_data=0.7),
+    # the RBF kernel (Appendix C.8's alternative), k 8
+    "rbf": dict(BASE, kernel="rbf", k=8),
 }
 
 

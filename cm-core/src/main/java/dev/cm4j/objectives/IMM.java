@@ -39,6 +39,14 @@ public final class IMM {
     INV_ETA
   }
 
+  /** The kernel of the MMD (Appendix C.8). */
+  public enum Kernel {
+    /** exp(−w̃·max(‖x − y‖₂, ε_k)/D) — every published run. */
+    LAPLACE,
+    /** exp(−½·w̃·‖x − y‖²/D) — the alternative C.8 compares against (Eq. 68). */
+    RBF
+  }
+
   /**
    * @param groupSize M, particles per group (4 in every published run)
    * @param mapping the mapping function r(s, t)
@@ -47,6 +55,7 @@ public final class IMM {
    * @param a exponent of α_t in w(s, t) (CIFAR-10 1)
    * @param b the sigmoid's shift in w(s, t) (CIFAR-10 5, ImageNet 4)
    * @param kernelEps ε_k of max(‖x − y‖₂, ε_k) (Appendix C.8: 1e-8)
+   * @param kernel the MMD's kernel (Laplace in every published run)
    */
   public record Config(
       @JsonProperty("group_size") int groupSize,
@@ -55,8 +64,10 @@ public final class IMM {
       @JsonProperty("min_tr_gap") double minGap,
       @JsonProperty("a") double a,
       @JsonProperty("b") double b,
-      @JsonProperty("kernel_eps") double kernelEps) {
+      @JsonProperty("kernel_eps") double kernelEps,
+      @JsonProperty("kernel") Kernel kernel) {
     public Config {
+      if (kernel == null) throw new IllegalArgumentException("kernel is required");
       if (groupSize < 1) throw new IllegalArgumentException("group_size (M) must be ≥ 1, got " + groupSize);
       if (mapping == null) throw new IllegalArgumentException("mapping is required");
       if (k < 0 || k > 60) throw new IllegalArgumentException("k must be in [0, 60], got " + k);
@@ -67,9 +78,14 @@ public final class IMM {
       }
     }
 
-    /** CIFAR-10 (paper Table 5): M 4, constant decrement in η with k 15, a 1, b 5, ε_k 1e-8. */
+    /** A configuration with the Laplace kernel. */
+    public Config(int groupSize, Mapping mapping, int k, double minGap, double a, double b, double kernelEps) {
+      this(groupSize, mapping, k, minGap, a, b, kernelEps, Kernel.LAPLACE);
+    }
+
+    /** CIFAR-10 (paper Table 5): M 4, constant decrement in η with k 15, a 1, b 5, Laplace kernel, ε_k 1e-8. */
     public static Config cifar10() {
-      return new Config(4, Mapping.ETA, 15, 0, 1, 5, 1e-8);
+      return new Config(4, Mapping.ETA, 15, 0, 1, 5, 1e-8, Kernel.LAPLACE);
     }
   }
 
@@ -190,11 +206,25 @@ public final class IMM {
     return dist.mul(wTilde.view(-1, 1, 1)).div(-(double) d).exp();
   }
 
-  /** The V-statistic MMD² per group (Eq. 67 without w): mean k(x,x) + mean k(y,y) − 2·mean k(x,y), [G]. */
+  /** RBF kernel matrices k(x^j, y^k) = exp(−½·w̃·‖x^j − y^k‖²/D) (Appendix C.8, Eq. 68), [G, M, M]. */
+  public static Tensor rbf(Tensor x, Tensor y, Tensor wTilde) {
+    long d = x.size(2);
+    Tensor sq = x.unsqueeze(2).sub(y.unsqueeze(1)).square().sum(false, 3);
+    return sq.mul(wTilde.view(-1, 1, 1)).div(-2.0 * d).exp();
+  }
+
+  /** The V-statistic MMD² per group (Eq. 67 without w) with the Laplace kernel, [G]. */
   public static Tensor mmd(Tensor x, Tensor y, Tensor wTilde, double kernelEps) {
-    Tensor xx = laplace(x, x, wTilde, kernelEps).mean(false, 1, 2);
-    Tensor yy = laplace(y, y, wTilde, kernelEps).mean(false, 1, 2);
-    Tensor xy = laplace(x, y, wTilde, kernelEps).mean(false, 1, 2);
+    return mmd(x, y, wTilde, kernelEps, Kernel.LAPLACE);
+  }
+
+  /** The V-statistic MMD² per group (Eq. 67 without w): mean k(x,x) + mean k(y,y) − 2·mean k(x,y), [G]. */
+  public static Tensor mmd(Tensor x, Tensor y, Tensor wTilde, double kernelEps, Kernel kernel) {
+    java.util.function.BinaryOperator<Tensor> k = kernel == Kernel.LAPLACE
+        ? (a, b) -> laplace(a, b, wTilde, kernelEps) : (a, b) -> rbf(a, b, wTilde);
+    Tensor xx = k.apply(x, x).mean(false, 1, 2);
+    Tensor yy = k.apply(y, y).mean(false, 1, 2);
+    Tensor xy = k.apply(x, y).mean(false, 1, 2);
     return xx.add(yy).sub(xy.mul(2.0));
   }
 
@@ -249,7 +279,7 @@ public final class IMM {
     Tensor yT = passes.first();
     Tensor yR = passes.second().detach();
     Tensor wTilde = net.cSkipOut(s, t)[1].abs().reciprocal(); // w̃(s,t) = 1/|c_out(s,t)|
-    Tensor mmd = mmd(yT.reshape(g, m, -1), yR.reshape(g, m, -1), wTilde, cfg.kernelEps());
+    Tensor mmd = mmd(yT.reshape(g, m, -1), yR.reshape(g, m, -1), wTilde, cfg.kernelEps(), cfg.kernel());
     Tensor w = weight(net, t);
     return new Result(w.mul(mmd), mmd.detach(), w, t, s, r, yT, yR);
   }

@@ -35,6 +35,7 @@ final class ImmObjective extends RunObjective {
    * @param a exponent of α_t in w(s, t)
    * @param b the sigmoid's shift in w(s, t)
    * @param kernelEps ε of the Laplace kernel's max(‖x − y‖, ε)
+   * @param kernel "laplace" (the paper's) or "rbf" (Appendix C.8's alternative)
    * @param targetEma 0: θ⁻ is the stop-gradient of θ (the paper); μ &gt; 0: an EMA target θ⁻ ← μ·θ⁻ + (1 − μ)·θ
    */
   record Options(
@@ -52,6 +53,7 @@ final class ImmObjective extends RunObjective {
       @JsonProperty("a") double a,
       @JsonProperty("b") double b,
       @JsonProperty("kernel_eps") double kernelEps,
+      @JsonProperty("kernel") String kernel,
       @JsonProperty("target_ema") double targetEma) implements ObjectiveOptions {
     public Options {
       OptionException.oneOf("kind", kind, List.of("imm"));
@@ -75,6 +77,7 @@ final class ImmObjective extends RunObjective {
       OptionException.finite("a", a);
       OptionException.finite("b", b);
       OptionException.positive("kernel_eps", kernelEps);
+      OptionException.oneOf("kernel", kernel, List.of("laplace", "rbf"));
       OptionException.within("target_ema", targetEma, 0, 1);
       if (targetEma >= 1) throw new OptionException("target_ema", "must be below 1, got " + targetEma);
     }
@@ -83,12 +86,12 @@ final class ImmObjective extends RunObjective {
       IMM.Config c = IMM.Config.cifar10();
       IMMPrecond.Config p = IMMPrecond.Config.cifar10();
       return new Options("imm", "fm", "simple_edm", "identity", p.tMax(), p.eps(), p.timeScale(), c.groupSize(),
-          "eta", c.k(), c.minGap(), c.a(), c.b(), c.kernelEps(), 0.0);
+          "eta", c.k(), c.minGap(), c.a(), c.b(), c.kernelEps(), "laplace", 0.0);
     }
 
     IMM.Config config() {
       return new IMM.Config(groupSize, IMM.Mapping.valueOf(mapping.toUpperCase(Locale.ROOT)), k, minTrGap, a, b,
-          kernelEps);
+          kernelEps, IMM.Kernel.valueOf(kernel.toUpperCase(Locale.ROOT)));
     }
 
     IMMPrecond.Config precondConfig(double sigmaData) {

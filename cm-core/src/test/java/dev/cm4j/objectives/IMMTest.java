@@ -31,7 +31,7 @@ class IMMTest {
   static SafeTensorFile file;
   static MLPDenoiser mlp;
   static final ObjectMapper JSON = new ObjectMapper();
-  static final String[] CASES = {"cifar10", "eulerfm_stride", "cosine_identity_t", "lambda", "inv_eta"};
+  static final String[] CASES = {"cifar10", "eulerfm_stride", "cosine_identity_t", "lambda", "inv_eta", "rbf"};
 
   @BeforeAll
   static void load() throws Exception {
@@ -74,7 +74,7 @@ class IMMTest {
   static IMM imm(JsonNode c) {
     return new IMM(new IMM.Config(c.get("M").asInt(), IMM.Mapping.valueOf(c.get("mapping").asText().toUpperCase(Locale.ROOT)),
         c.get("k").asInt(), c.get("min_tr_gap").asDouble(), c.get("a").asDouble(), c.get("b").asDouble(),
-        c.get("kernel_eps").asDouble()));
+        c.get("kernel_eps").asDouble(), IMM.Kernel.valueOf(c.get("kernel").asText().toUpperCase(Locale.ROOT))));
   }
 
   static IMM.Draws draws(int groups) {
@@ -270,6 +270,13 @@ class IMMTest {
         for (int c = 0; c < d; c++) dist += Math.pow(xa[i][0][c] - ya[i][0][c], 2);
         // a particle against itself sits at the kernel's floor ε: k = exp(−w·ε/D), not 1
         assertEquals(2 * Math.exp(-w[i] * 1e-8 / d) - 2 * Math.exp(-w[i] * Math.sqrt(dist) / d), one[i], 1e-14);
+      }
+      // the RBF alternative (Eq. 68): one particle each, 2 − 2·exp(−½·w‖x − y‖²/D)
+      double[] oneRbf = IMM.mmd(x1, y1, Tensor.of(w, groups), 1e-8, IMM.Kernel.RBF).toDoubleArray();
+      for (int i = 0; i < groups; i++) {
+        double dist = 0;
+        for (int c = 0; c < d; c++) dist += Math.pow(xa[i][0][c] - ya[i][0][c], 2);
+        assertEquals(2 - 2 * Math.exp(-0.5 * w[i] * dist / d), oneRbf[i], 1e-14);
       }
     }
   }

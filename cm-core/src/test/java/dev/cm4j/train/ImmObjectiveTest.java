@@ -45,6 +45,7 @@ class ImmObjectiveTest {
     assertEquals(1, m.a());
     assertEquals(5, m.b());
     assertEquals(0.0, m.targetEma());              // θ⁻ = sg(θ)
+    assertEquals("laplace", m.kernel());           // Kernel: Laplace
     assertEquals(0.5, o.precond().sigmaData());    // σ_d 0.5
     assertEquals("radam", o.optimizer().kind());   // RAdam, lr 1e-4, β (0.9, 0.999), ε 1e-8, wd 0
     assertEquals(1e-4, PresetsTest.at(o, "optimizer.lr").asDouble());
@@ -67,7 +68,7 @@ class ImmObjectiveTest {
     assertEquals(5, m.b());
     for (String[] bad : new String[][] {{"objective.group_size", "0"}, {"objective.mapping", "\"eta2\""},
         {"objective.f_type", "\"edm\""}, {"objective.T", "1.0"}, {"objective.kernel_eps", "0"},
-        {"objective.schedule", "\"vp\""}, {"objective.target_ema", "1"}}) {
+        {"objective.schedule", "\"vp\""}, {"objective.target_ema", "1"}, {"objective.kernel", "\"gauss\""}}) {
       var e = assertThrows(OptionException.class, () -> Presets.get("toy2d-imm").with(Map.of(bad[0], bad[1])));
       assertTrue(e.getMessage().contains(bad[0].substring("objective.".length())), e.getMessage());
     }
