@@ -15,11 +15,12 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
     @JsonSubTypes.Type(value = CmObjective.Options.class, names = {"cd", "ct"}),
     @JsonSubTypes.Type(value = CtmObjective.Options.class, name = "ctm"),
     @JsonSubTypes.Type(value = MeanFlowObjective.Options.class, name = "meanflow"),
-    @JsonSubTypes.Type(value = AyfObjective.Options.class, name = "ayf")})
+    @JsonSubTypes.Type(value = AyfObjective.Options.class, name = "ayf"),
+    @JsonSubTypes.Type(value = ImmObjective.Options.class, name = "imm")})
 public sealed interface ObjectiveOptions
     permits EctObjective.Options, SctObjective.Options, IctObjective.Options, CmObjective.Options, CtmObjective.Options,
-    MeanFlowObjective.Options, AyfObjective.Options {
-  /** ect | sct | scd | ict | cd | ct | ctm | meanflow | ayf. */
+    MeanFlowObjective.Options, AyfObjective.Options, ImmObjective.Options {
+  /** ect | sct | scd | ict | cd | ct | ctm | meanflow | ayf | imm. */
   String kind();
 
   /** The preconditioning this objective trains with (the old options' precond.kind, which it replaces). */

@@ -286,6 +286,43 @@ public final class Presets {
          "state_ticks": 5, "seed": 0, "threads": 1, "nan_guard": "stop", "precision": "fp32",
          "sample_steps": [0.5]}
         """);
+    // IMM on CIFAR-10 (docs/algorithms/imm.md §5): the paper's Table 5 column and lumalabs/imm
+    // configs/cifar10_generate_images.yaml: DDPM++ (channel_mult [2,2,2], positional, filter [1,1]) with the second
+    // time input, dropout 0.2; OT-FM, Simple-EDM, (t, s) labels at c = 1000, sigma_d 0.5, T 0.994, eps 0.006; M 4,
+    // constant decrement in eta with k 15, a 1, b 5; RAdam 1e-4 (0.9, 0.999), batch 4096, 400K iterations, EMA
+    // 0.9999, x-flips; 2-step pushforward with eta_1 = 1.4. Not reproduced: the EDM augmentation (Table 5: on, p not
+    // given; the official network has no augment labels).
+    PRESETS.put("cifar10-imm", """
+        {"desc": "cifar10-imm",
+         "network": {"arch": "ddpmpp", "dropout": 0.2},
+         "precond": {"sigma_data": 0.5},
+         "objective": {"kind": "imm", "schedule": "fm", "f_type": "simple_edm", "temb_type": "identity",
+                       "T": 0.994, "eps": 0.006, "time_scale": 1000, "group_size": 4, "mapping": "eta", "k": 15,
+                       "min_tr_gap": 0, "a": 1, "b": 5, "kernel_eps": 1e-8, "kernel": "laplace",
+                       "target_ema": 0},
+         "optimizer": {"kind": "radam", "lr": 1e-4, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0},
+         "ema": [{"kind": "fixed", "beta": 0.9999}],
+         "data": {"kind": "cifar10", "resolution": 32, "xflip": true, "grid": 64},
+         "batch": 4096, "batch_gpu": 0, "duration_kimg": 1638400, "tick_kimg": 409.6, "snap_ticks": 50,
+         "state_ticks": 50, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp32",
+         "sample_steps": [1.4]}
+        """);
+    // IMM on the 2-D toy (docs/algorithms/imm.md §7; the objective settings of ImmToyLearningTest, k 10).
+    PRESETS.put("toy2d-imm", """
+        {"desc": "toy2d-imm",
+         "network": {"arch": "mlp", "hidden": 128, "blocks": 3, "emb_channels": 32, "dropout": 0.0},
+         "precond": {"sigma_data": 0.5},
+         "objective": {"kind": "imm", "schedule": "fm", "f_type": "simple_edm", "temb_type": "identity",
+                       "T": 0.994, "eps": 0.006, "time_scale": 1000, "group_size": 4, "mapping": "eta", "k": 10,
+                       "min_tr_gap": 0, "a": 1, "b": 5, "kernel_eps": 1e-8, "kernel": "laplace",
+                       "target_ema": 0},
+         "optimizer": {"kind": "adam", "lr": 1e-3},
+         "ema": [{"kind": "fixed", "beta": 0.995}],
+         "data": {"kind": "toy2d", "name": "eight-gaussians", "scale": 0.25, "size": 100000},
+         "batch": 128, "batch_gpu": 0, "duration_kimg": 640, "tick_kimg": 32, "snap_ticks": 5,
+         "state_ticks": 5, "seed": 0, "threads": 1, "nan_guard": "stop", "precision": "fp32",
+         "sample_steps": [1.4]}
+        """);
   }
 
   /** The preset names. */

@@ -201,6 +201,7 @@ abstract class RunObjective {
       case CtmObjective.Options c -> new CtmObjective(o, nets, sd, seed, device);
       case MeanFlowObjective.Options m -> new MeanFlowObjective(o, nets, seed, device);
       case AyfObjective.Options a -> new AyfObjective(o, nets, seed, device);
+      case ImmObjective.Options m -> new ImmObjective(o, nets, seed, device);
     };
     r.onDevice(r.model());
     if (o.augment().enabled()) r.augment = new dev.cm4j.data.AugmentPipe(o.augment().config());

@@ -51,7 +51,7 @@ class TrainingOptionsTest {
       {"cifar10-ect", "network", "3", "network: expected an object, got 3"},
       {"cifar10-ect", "objective.mapping", "linear", "objective.mapping: must be one of sigmoid, const, got \"linear\""},
       {"cifar10-ect", "objective.weighting", "edm", "objective.weighting: must be one of inverse_gap, edm2, got \"edm\""},
-      {"cifar10-ect", "objective.kind", "foo", "objective.kind: must be one of ect, sct, scd, ict, cd, ct, ctm, meanflow, ayf, got \"foo\""},
+      {"cifar10-ect", "objective.kind", "foo", "objective.kind: must be one of ect, sct, scd, ict, cd, ct, ctm, meanflow, ayf, imm, got \"foo\""},
       {"cifar10-ect", "network.arch", "unet", "network.arch: must be one of ddpmpp, ncsnpp, songunet, adm, mlp, edm2, got \"unet\""},
       {"cifar10-ect", "data.kind", "mnist", "data.kind: must be one of fashion-mnist, cifar10, folder, npy, toy2d, got \"mnist\""},
       // out of range
@@ -198,7 +198,7 @@ class TrainingOptionsTest {
          "data": {"kind": "toy2d"}, "batch": 64}"""));
     assertEquals("duration_kimg: required", missing.getMessage());
     OptionException noKind = assertThrows(OptionException.class, () -> o.with(Map.of("objective", "{\"q\": 3}")));
-    assertEquals("objective.kind: required, one of ect, sct, scd, ict, cd, ct, ctm, meanflow, ayf", noKind.getMessage());
+    assertEquals("objective.kind: required, one of ect, sct, scd, ict, cd, ct, ctm, meanflow, ayf, imm", noKind.getMessage());
   }
 
   @Test
