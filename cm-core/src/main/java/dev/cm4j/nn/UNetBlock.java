@@ -106,32 +106,42 @@ public final class UNetBlock extends Module {
   public Tensor forward(Tensor x, Tensor emb, Tensor embS) {
     try (TensorScope scope = TensorScope.open()) {
       Tensor orig = x;
-      x = conv0.forward(norm0.forward(x).silu());
-      Tensor cond = affine.forward(emb);
-      if (embS != null) {
-        if (affineS == null) throw new IllegalStateException("this block has no s-embedding path");
-        cond = cond.add_(affineS.forward(embS));
+      // Nested scopes free each stage's temporaries (norms, activations, the attention weights) as soon as the stage
+      // ends rather than when the block returns: a no-grad or forward-mode pass (sCT's and MeanFlow's JVP) then peaks
+      // near one stage's working set (docs/benchmarks.md §4).
+      try (TensorScope st = TensorScope.open()) {
+        x = st.escape(conv0.forward(norm0.forward(x).silu()));
       }
-      Tensor params = cond.unsqueeze(2).unsqueeze(3).to(x.dtype());
-      if (adaptiveScale) {
-        var ss = params.chunk(2, 1);
-        x = ss.get(1).add(norm1.forward(x).mul(ss.get(0).add(1.0))).silu();
-      } else {
-        x = norm1.forward(x.add_(params)).silu();
+      try (TensorScope st = TensorScope.open()) {
+        Tensor cond = affine.forward(emb);
+        if (embS != null) {
+          if (affineS == null) throw new IllegalStateException("this block has no s-embedding path");
+          cond = cond.add_(affineS.forward(embS));
+        }
+        Tensor params = cond.unsqueeze(2).unsqueeze(3).to(x.dtype());
+        Tensor h;
+        if (adaptiveScale) {
+          var ss = params.chunk(2, 1);
+          h = ss.get(1).add(norm1.forward(x).mul(ss.get(0).add(1.0))).silu();
+        } else {
+          h = norm1.forward(x.add_(params)).silu();
+        }
+        h = conv1.forward(F.dropout(h, dropout, isTraining(), dropoutGenerator));
+        Tensor first = x;
+        x = st.escape(h.add_(skip != null ? skip.forward(orig) : orig).mul(skipScale));
+        first.close(); // conv0's output: autograd keeps it if backward needs it
       }
-      x = conv1.forward(F.dropout(x, dropout, isTraining(), dropoutGenerator));
-      x = x.add_(skip != null ? skip.forward(orig) : orig);
-      x = x.mul(skipScale);
       if (numHeads > 0) {
-        long[] sh = x.shape();
-        Tensor qkvT = qkv.forward(norm2.forward(x)).reshape(sh[0] * numHeads, sh[1] / numHeads, 3, -1);
-        Tensor q = qkvT.select(2, 0);
-        Tensor k = qkvT.select(2, 1);
-        Tensor v = qkvT.select(2, 2);
-        Tensor w = Tensor.einsum("ncq,nck->nqk", q, k.div(Math.sqrt(k.size(1)))).softmax(2);
-        Tensor a = Tensor.einsum("nqk,nck->ncq", w, v);
-        x = proj.forward(a.reshape(sh)).add_(x);
-        x = x.mul(skipScale);
+        try (TensorScope st = TensorScope.open()) {
+          long[] sh = x.shape();
+          Tensor qkvT = qkv.forward(norm2.forward(x)).reshape(sh[0] * numHeads, sh[1] / numHeads, 3, -1);
+          Tensor q = qkvT.select(2, 0);
+          Tensor k = qkvT.select(2, 1);
+          Tensor v = qkvT.select(2, 2);
+          Tensor w = Tensor.einsum("ncq,nck->nqk", q, k.div(Math.sqrt(k.size(1)))).softmax(2);
+          Tensor a = Tensor.einsum("nqk,nck->ncq", w, v);
+          x = st.escape(proj.forward(a.reshape(sh)).add_(x).mul(skipScale));
+        }
       }
       return scope.escape(x);
     }
