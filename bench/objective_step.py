@@ -1,24 +1,32 @@
-"""One training step per consistency objective on the small SongUNet, Python side of bench/objective_step.sh (the
-Java side: cm-bench's dev.cm4j.bench.ObjectiveStep). Each objective is written out in PyTorch as cm4j computes it
-(cm-core's dev.cm4j.objectives.ECT, SCM and CTM), on the network of bench/edm_songunet.py with plain-op attention
-(as cm4j; EDM's AttentionOp has no forward-mode rule, which sCT's JVP needs). A step: draws, per-sample loss, mean,
-backward, Adam (lr 1e-3); no EMA.
+"""One training step per objective on the small SongUNet, Python side of bench/objective_step.sh and
+bench/objective_paired.sh (the Java side: cm-bench's dev.cm4j.bench.ObjectiveStep). Each objective is written out in
+PyTorch as cm4j computes it (cm-core's dev.cm4j.objectives.ECT, SCM, CTM and MeanFlow; MeanFlow's loss is
+tools/meanflow_reference.py's transcription of the official one), on the network of bench/edm_songunet.py with
+plain-op attention (as cm4j; EDM's AttentionOp has no forward-mode rule, which the JVPs need). A step: draws,
+per-sample loss, mean, backward, Adam (lr 1e-3); no EMA.
 
 Usage:
-  python objective_step.py time <ect|sct|ctm> [--timing W,S,R] [--variants default,fused,...]
+  python objective_step.py time <objective> [--timing W,S,R] [--variants default,fused,...]
+      objectives: ect, sct, ctm, meanflow (MeanFlow's u-loss), meanflow_v (iMF's v-loss)
       default: torch.optim.Adam as constructed by default (on the CPU: the per-tensor for-loop implementation)
       fused:   torch.optim.Adam(fused=True) (the ATen kernel cm4j's Adam uses by default)
       sct also: fused+func — the JVP by torch.func.jvp instead of torch.autograd.forward_ad
+      meanflow(_v): a suffix picks the JVP form: +func (py-meanflow's step: one torch.func.jvp pass with gradients),
+      +fwad2 (cm4j's: a u pass, then a no-grad forward_ad pass with the same dropout masks), +func2 (the same two
+      passes with torch.func.jvp)
+  python objective_step.py serve <objective> [--variants V]
+      the step protocol of bench/paired.py for variant V (default: the first of the objective's defaults)
   python objective_step.py parts sct [--timing W,S,R]
       diagnostic: the parts of an sCT step (no-grad forward, forward, forward + backward, JVP), as cm-bench's
       dev.cm4j.bench.JvpCost times them
-  python objective_step.py check <ect|sct|ctm> <java-export.safetensors> [--upstream DIR]
+  python objective_step.py check <objective> <java-export.safetensors> [--upstream DIR]
       parity with cm4j on the same weights and draws (network dropout 0); with --upstream, the ECT loss is also
       checked against the upstream ECT fixture in DIR (songunet-ddpmpp-small.safetensors).
 """
 import argparse
 import json
 import math
+import os
 import random
 import sys
 
@@ -28,7 +36,10 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 import edm_songunet as E
-from step_harness import measure, parse_timing
+from step_harness import measure, parse_timing, serve
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import meanflow_reference as MF  # noqa: E402  (tools/: the transcription of the official MeanFlow loss)
 
 SMALL = {"img_resolution": 16, "img_channels": 3, "model_channels": 32, "channel_mult": [1, 2], "num_blocks": 1,
          "attn_resolutions": [8]}
@@ -211,51 +222,135 @@ class SctPair(torch.nn.Module):
         self.logvar = E.AdaptiveWeight(128)
 
 
+# MeanFlow (cm4j's MeanFlow, CIFAR-10 settings; the loss is tools/meanflow_reference.py's) ---------------------------
+
+MF_CFG = MF.CASES["cifar10"]  # logit-normal (-2, 2) for t and r, ratio 0.75, sampler v0, p 0.75, norm_eps 1e-3
+
+
+def meanflow_u_fn(net):
+    """u(z_t, t, r) = F(z_t, t, t - r): the SongUNet with the second-time path fed (t, t - r), time scale 1, as
+    cm4j's TwoTimeNetwork."""
+    return lambda z, t, r: net(z, t, None, None, t - r)
+
+
+def jvp_two_pass_fwad(u_fn, primals, tangents):
+    """(u, du/dt) as cm4j computes them (py-meanflow README's form without compilation): the u pass with gradients,
+    then one no-grad forward_ad pass along (v, 1) in (z, t) with r held fixed and the same dropout masks."""
+    (z, t, r), (vz, vt, _) = primals, tangents
+    state = torch.get_rng_state()
+    u = u_fn(z, t, r)
+    torch.set_rng_state(state)
+    with torch.no_grad(), fwAD.dual_level():
+        du_dt = fwAD.unpack_dual(u_fn(fwAD.make_dual(z, vz), fwAD.make_dual(t, vt), r)).tangent
+    return u, du_dt
+
+
+def jvp_two_pass_func(u_fn, primals, tangents):
+    """The same two passes with the JVP by torch.func.jvp (r closed over)."""
+    (z, t, r), (vz, vt, _) = primals, tangents
+    state = torch.get_rng_state()
+    u = u_fn(z, t, r)
+    torch.set_rng_state(state)
+    with torch.no_grad():
+        _, du_dt = torch.func.jvp(lambda z_, t_: u_fn(z_, t_, r), (z, t), (vz, vt))
+    return u, du_dt
+
+
+# The JVP forms of the MeanFlow step (the variant's suffix after "+"): "func" is py-meanflow's training step (one
+# torch.func.jvp with gradients, meanflow.py 54-57) and the reference's own; "fwad2" is cm4j's computation; "func2"
+# the same two passes with torch.func.jvp.
+MF_JVP = {"func": MF.jvp_func, "fwad2": jvp_two_pass_fwad, "func2": jvp_two_pass_func}
+
+
+def meanflow_loss(net, x, kind, n_t, n_r, u_ratio, e, jvp=MF.jvp_func):
+    """Per-sample MeanFlow (kind "u") or iMF (kind "v") loss, with (du/dt) for the check."""
+    t, r = MF.sample_tr(n_t, n_r, u_ratio, MF_CFG)
+    fn = MF.meanflow_loss if kind == "u" else MF.imf_loss
+    loss, _, du_dt = fn(meanflow_u_fn(net), x, e, t, r, MF_CFG, jvp=jvp)
+    return loss, du_dt
+
+
+def meanflow_net(dropout=True):
+    return small_net(dropout, s_embedding=True)
+
+
 # Timing -------------------------------------------------------------------------------------------------------------
+
+def build_ect(variant):
+    torch.manual_seed(0)
+    net = E.EDMPrecond(small_net())
+    return net.parameters(), lambda x: ect_loss(net, x, 1, torch.randn(BATCH), torch.randn_like(x)).mean()
+
+
+def build_sct(variant):
+    torch.manual_seed(0)
+    pair = SctPair()
+    it = [0]
+    jvp = "func" if variant.endswith("+func") else "forward_ad"
+
+    def loss_fn(x):
+        t = scm_time(torch.randn(BATCH), 0.5)
+        loss = scm_loss(pair.net, pair.logvar, x, it[0], t, torch.randn_like(x), jvp)[0].mean()
+        it[0] += 1
+        return loss
+    return pair.parameters(), loss_fn
+
+
+def build_ctm(variant):
+    student, target, teacher = ctm_nets()
+    last = student.model.dec["16x16_aux_conv"].weight
+    rnd = random.Random(0)
+
+    def loss_fn(x):
+        n, m, z = draw_fixed_k(x, rnd)
+        ctm, dsm, lam = ctm_loss(student, target, teacher, x, n, m, z, last)
+        return ctm.mean() + dsm.mean() * lam
+    return student.parameters(), loss_fn
+
+
+def build_meanflow(kind):
+    def build(variant):
+        torch.manual_seed(0)
+        net = meanflow_net()
+        jvp = MF_JVP[variant.split("+")[1] if "+" in variant else "func"]
+
+        def loss_fn(x):  # draws in cm4j's order: n_t, n_r, u_ratio, eps
+            n_t, n_r, u_ratio = torch.randn(BATCH), torch.randn(BATCH), torch.rand(BATCH)
+            return meanflow_loss(net, x, kind, n_t, n_r, u_ratio, torch.randn_like(x), jvp)[0].mean()
+        return net.parameters(), loss_fn
+    return build
+
+
+# objective -> (build(variant) -> (parameters, loss_fn(x) -> scalar), default timing variants). A new objective is
+# one entry here, its check below, and its counterpart in cm-bench's ObjectiveStep.OBJECTIVES.
+OBJECTIVES = {
+    "ect": (build_ect, "default,fused"),
+    "sct": (build_sct, "default,fused,fused+func"),
+    "ctm": (build_ctm, "default,fused"),
+    "meanflow": (build_meanflow("u"), "default+func,fused+func,fused+fwad2,fused+func2"),
+    "meanflow_v": (build_meanflow("v"), "default+func,fused+func,fused+fwad2,fused+func2"),
+}
+
+
+def make_step(objective, variant):
+    """One training step of the objective: draws, loss, mean, backward, Adam (lr 1e-3); variant "default..." or
+    "fused..." picks the Adam implementation, a suffix "+..." the objective's JVP form."""
+    torch.manual_seed(1)
+    x = torch.randn(BATCH, 3, 16, 16)
+    params, loss_fn = OBJECTIVES[objective][0](variant)
+    opt = torch.optim.Adam(params, lr=1e-3, **({"fused": True} if variant.startswith("fused") else {}))
+
+    def step():
+        loss = loss_fn(x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
 
 def time_objective(objective, timing, variants):
     for variant in variants:
-        fused = variant.startswith("fused")
-        torch.manual_seed(1)
-        x = torch.randn(BATCH, 3, 16, 16)
-        if objective == "ect":
-            torch.manual_seed(0)
-            net = E.EDMPrecond(small_net())
-            params = net.parameters()
-
-            def loss_fn():
-                return ect_loss(net, x, 1, torch.randn(BATCH), torch.randn_like(x)).mean()
-        elif objective == "sct":
-            torch.manual_seed(0)
-            pair = SctPair()
-            params = pair.parameters()
-            it = [0]
-            jvp = "func" if variant.endswith("+func") else "forward_ad"
-
-            def loss_fn():
-                t = scm_time(torch.randn(BATCH), 0.5)
-                loss = scm_loss(pair.net, pair.logvar, x, it[0], t, torch.randn_like(x), jvp)[0].mean()
-                it[0] += 1
-                return loss
-        else:
-            student, target, teacher = ctm_nets()
-            params = student.parameters()
-            last = student.model.dec["16x16_aux_conv"].weight
-            rnd = random.Random(0)
-
-            def loss_fn():
-                n, m, z = draw_fixed_k(x, rnd)
-                ctm, dsm, lam = ctm_loss(student, target, teacher, x, n, m, z, last)
-                return ctm.mean() + dsm.mean() * lam
-        opt = torch.optim.Adam(params, lr=1e-3, **({"fused": True} if fused else {}))
-
-        def step():
-            loss = loss_fn()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-        measure(objective, f"py_{variant}", timing, step)
+        measure(objective, f"py_{variant}", timing, make_step(objective, variant))
 
 
 def parts_sct(timing):
@@ -362,6 +457,26 @@ def check(objective, path, upstream):
         print(f"[sct] state dict keys match {not missing and not extra}; per-sample loss {r[0]:.2e}, "
               f"w(t) {r[1]:.2e}, tangent norm {r[2]:.2e} (max|Δ|/max); gradients worst {r_grad:.2e} ({worst})")
         ok &= max(r) <= 1e-4 and r_grad <= 1e-3
+    elif objective.startswith("meanflow"):
+        net = meanflow_net(dropout=False)
+        state = {k[len("net."):]: v for k, v in t.items() if k.startswith("net.")}
+        net.load_state_dict(state, strict=True)
+        kind = meta["loss"]
+        draws = (t["in.n_t"], t["in.n_r"], t["in.u_ratio"], t["in.eps"])
+        loss, du_dt = meanflow_loss(net, x, kind, *draws)  # the reference's one torch.func.jvp pass
+        loss.mean().backward()
+        r = [rel(loss.detach(), t["out.loss"]), rel(du_dt.detach(), t["out.dudt"])]
+        r_grad, worst = grads_rel(net, t, "net.")
+        # the other JVP forms of the benchmark compute the same numbers
+        forms = {}
+        for name, jvp in MF_JVP.items():
+            with torch.no_grad() if name == "func" else torch.enable_grad():
+                lo, du = meanflow_loss(net, x, kind, *draws, jvp=jvp)
+            forms[name] = max(rel(lo.detach(), t["out.loss"]), rel(du.detach(), t["out.dudt"]))
+        print(f"[{objective}] per-sample loss {r[0]:.2e}, du/dt {r[1]:.2e} (max|Δ|/max, against "
+              f"tools/meanflow_reference.py's loss); gradients worst {r_grad:.2e} ({worst}); JVP forms "
+              + ", ".join(f"{k} {v:.2e}" for k, v in forms.items()))
+        ok &= max(r) <= 1e-4 and r_grad <= 1e-3 and max(forms.values()) <= 1e-4
     else:
         student, target, teacher = ctm_nets(dropout=False, separate_target=True)
         for prefix, m in (("student.", student), ("target.", target), ("teacher.", teacher)):
@@ -390,8 +505,8 @@ def check(objective, path, upstream):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["time", "check", "parts"])
-    ap.add_argument("objective", choices=["ect", "sct", "ctm"])
+    ap.add_argument("cmd", choices=["time", "check", "parts", "serve"])
+    ap.add_argument("objective", choices=list(OBJECTIVES))
     ap.add_argument("file", nargs="?")
     ap.add_argument("--timing")
     ap.add_argument("--variants")
@@ -400,8 +515,10 @@ def main():
     torch.set_num_threads(1)
     if a.cmd == "parts":
         parts_sct(parse_timing(a.timing, (3, 1.0, 15)))
+    elif a.cmd == "serve":
+        serve(make_step(a.objective, (a.variants or OBJECTIVES[a.objective][1]).split(",")[0]))
     elif a.cmd == "time":
-        variants = a.variants or ("default,fused,fused+func" if a.objective == "sct" else "default,fused")
+        variants = a.variants or OBJECTIVES[a.objective][1]
         time_objective(a.objective, parse_timing(a.timing, (3, 2.0, 21)), variants.split(","))
     else:
         sys.exit(0 if check(a.objective, a.file, a.upstream) else 1)

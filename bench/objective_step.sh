@@ -5,7 +5,10 @@
 # computation written out in torch), 1 intra-op thread on both sides:
 #   ect: ECT stage 1 (EDMPrecond.ect, CIFAR-10 settings), student pass + no-grad target pass with shared dropout;
 #   sct: sCT (TrigFlowPrecond IDENTITY, AdaptiveWeight(128), forward-mode JVP: torch.autograd.forward_ad in Python);
-#   ctm: CTM with the s path, teacher EDMPrecond of the same small network, k = 3 Heun steps, DSM with λ_DSM.
+#   ctm: CTM with the s path, teacher EDMPrecond of the same small network, k = 3 Heun steps, DSM with λ_DSM;
+#   meanflow, meanflow_v: MeanFlow's u-loss / iMF's v-loss (CIFAR-10 settings; TwoTimeNetwork on the SongUNet with the
+#     second-time path; Python: tools/meanflow_reference.py's loss, JVP forms +func, +fwad2, +func2). Not in the
+#     default list: they are timed paired (bench/objective_paired.sh); OBJECTIVES="meanflow" runs them here too.
 # A step: draws, loss, mean, backward, Adam (lr 1e-3); no EMA.
 #
 # First a parity check per objective: Java exports weights, draws, per-sample losses and gradients (network
@@ -15,7 +18,7 @@
 #
 # Sides: java (as written), java_scoped (diagnostic: ECT's network / CTM's teacher wrapped so each call runs in
 # its own TensorScope), py_default (Adam's CPU default, the per-tensor loop), py_fused (Adam(fused=True)), and for
-# sct py_fused+func (the JVP by torch.func.jvp).
+# sct py_fused+func (the JVP by torch.func.jvp); MeanFlow's variants name Adam and the JVP form (objective_step.py).
 #
 # Usage: bench/objective_step.sh [ROUNDS]   (default 3; env: OBJECTIVES="ect sct ctm", QUICK=1, TIMING =
 #        "warmupSteps,warmupSeconds,reps" (default 3,2.0,21), SKIP_PARITY=1, JAVA_OPTS, REBUILD=1)

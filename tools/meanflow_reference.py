@@ -123,39 +123,51 @@ def sample_tr(n_t, n_r, u, c):
 # ---------------------------------------------------------------------------
 # The JAX forward (meanflow.py 206-246), per sample, with torch.func.jvp.
 
-def meanflow_loss(p, x, e, t, r, c):
-    tb, rb = t.view(-1, 1), r.view(-1, 1)
+def bcast(t, x):
+    """t [N] viewed as [N, 1, ...] to broadcast against x."""
+    return t.view(-1, *([1] * (x.dim() - 1)))
+
+
+def jvp_func(u_fn, primals, tangents):
+    """(u, du/dt) in one torch.func.jvp call: JAX's jax.jvp (meanflow.py 226-231) and py-meanflow's one-pass form
+    (meanflow.py 54-57); the primal output keeps its graph, so u's gradient flows as in a training step."""
+    return torch.func.jvp(u_fn, primals, tangents)
+
+
+def meanflow_loss(u_fn, x, e, t, r, c, jvp=jvp_func):
+    """Per-sample MeanFlow loss of the network u_fn(z_t, t, r) (any shape of x: the sum runs over all but the batch
+    dimension); jvp(u_fn, (z_t, t, r), (v, 1, 0)) -> (u, du/dt) may be replaced by another way of computing the same
+    pair (bench/objective_step.py: a u pass plus a no-grad forward_ad pass)."""
+    tb, rb = bcast(t, x), bcast(r, x)
     z_t = (1 - tb) * x + tb * e
     v = e - x
     v_g = v  # unconditional: guidance_eq off (no guidance for an unconditional model)
-
-    def u_fn(z_t, t, r):
-        return mlp_forward(p, z_t, t, t - r)
-
-    u, du_dt = torch.func.jvp(u_fn, (z_t, t, r), (v_g, torch.ones_like(t), torch.zeros_like(r)))
+    u, du_dt = jvp(u_fn, (z_t, t, r), (v_g, torch.ones_like(t), torch.zeros_like(r)))
     u_tgt = (v_g - torch.clamp(tb - rb, 0.0, 1.0) * du_dt).detach()
-    loss = ((u - u_tgt) ** 2).sum(dim=1)
+    loss = ((u - u_tgt) ** 2).flatten(1).sum(dim=1)
     if c["norm_p"] > 0:
         loss = loss / ((loss + c["norm_eps"]) ** c["norm_p"]).detach()
     return loss, u, du_dt
 
 
-def imf_loss(p, x, e, t, r, c):
-    tb, rb = t.view(-1, 1), r.view(-1, 1)
+def imf_loss(u_fn, x, e, t, r, c, jvp=jvp_func):
+    """iMF's v-loss for the network u_fn(z_t, t, r) (see the module doc)."""
+    tb, rb = bcast(t, x), bcast(r, x)
     z_t = (1 - tb) * x + tb * e
     v = e - x
     with torch.no_grad():
-        v_hat = mlp_forward(p, z_t, t, torch.zeros_like(t))
-
-    def u_fn(z_t, t, r):
-        return mlp_forward(p, z_t, t, t - r)
-
-    u, du_dt = torch.func.jvp(u_fn, (z_t, t, r), (v_hat, torch.ones_like(t), torch.zeros_like(r)))
+        v_hat = u_fn(z_t, t, t)  # u(z_t, t, t): the instantaneous velocity (h = t - t = 0)
+    u, du_dt = jvp(u_fn, (z_t, t, r), (v_hat, torch.ones_like(t), torch.zeros_like(r)))
     V = u + (tb - rb) * du_dt.detach()
-    loss = ((V - v) ** 2).sum(dim=1)
+    loss = ((V - v) ** 2).flatten(1).sum(dim=1)
     if c["norm_p"] > 0:
         loss = loss / ((loss + c["norm_eps"]) ** c["norm_p"]).detach()
     return loss, u, du_dt
+
+
+def mlp_u_fn(p):
+    """u(z_t, t, r) of the fixture's MLP: the network fed (t, h = t - r), as dev.cm4j.nn.TwoTimeNetwork does."""
+    return lambda z_t, t, r: mlp_forward(p, z_t, t, t - r)
 
 
 CASES = {
@@ -187,13 +199,13 @@ def build():
                       "Gsunshine/py-meanflow@1f6d72d meanflow/models/time_sampler.py 22-59"}
     for name, c in CASES.items():
         t, r = sample_tr(n_t, n_r, u_ratio, c)
-        loss, u, dudt = meanflow_loss(p, x, e, t, r, c)
+        loss, u, dudt = meanflow_loss(mlp_u_fn(p), x, e, t, r, c)
         out.update({f"{name}.t": t, f"{name}.r": r, f"{name}.loss": loss.detach(), f"{name}.u": u.detach(),
                     f"{name}.dudt": dudt.detach()})
         meta[name] = json.dumps(c)
     c = CASES["cifar10"]
     t, r = sample_tr(n_t, n_r, u_ratio, c)
-    loss, u, dudt = imf_loss(p, x, e, t, r, c)
+    loss, u, dudt = imf_loss(mlp_u_fn(p), x, e, t, r, c)
     out.update({"imf.loss": loss.detach(), "imf.dudt": dudt.detach()})
     meta["imf"] = json.dumps(dict(c, loss="v"))
     return {k: v.contiguous() for k, v in out.items()}, meta

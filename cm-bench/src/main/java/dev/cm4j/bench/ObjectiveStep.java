@@ -4,8 +4,10 @@ import dev.cm4j.io.SafeTensors;
 import dev.cm4j.nn.Module;
 import dev.cm4j.nn.Param;
 import dev.cm4j.nn.SongUNet;
+import dev.cm4j.nn.TwoTimeNetwork;
 import dev.cm4j.objectives.CTM;
 import dev.cm4j.objectives.ECT;
+import dev.cm4j.objectives.MeanFlow;
 import dev.cm4j.objectives.SCM;
 import dev.cm4j.optim.Adam;
 import dev.cm4j.precond.AdaptiveWeight;
@@ -22,10 +24,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Supplier;
 
 /**
- * One training step per consistency objective on the small SongUNet (batch 8), Java side of
- * {@code bench/objective_step.sh}; {@code bench/objective_step.py} implements the same steps in PyTorch. A step is:
+ * One training step per objective on the small SongUNet (batch 8), Java side of {@code bench/objective_step.sh} and
+ * {@code bench/objective_paired.sh}; {@code bench/objective_step.py} implements the same steps in PyTorch. A step is:
  * draws, the objective's per-sample loss, its mean, backward, Adam (defaults) — one {@link TensorScope} per step, no EMA.
  *
  * <ul>
@@ -36,12 +39,18 @@ import java.util.Random;
  *       gradients and one forward-mode JVP pass;
  *   <li>{@code ctm}: CTM with the s path ({@code CTMPrecond} around the SongUNet with s-embedding), the target a frozen
  *       copy of the student, the teacher an {@code EDMPrecond.edm} of the same small network (eval mode), k = 3 Heun
- *       steps fixed, N = 18, DSM on with λ_DSM from the gradient norms at the student's output convolution weight.
+ *       steps fixed, N = 18, DSM on with λ_DSM from the gradient norms at the student's output convolution weight;
+ *   <li>{@code meanflow}: MeanFlow from scratch ({@code MeanFlow.Config.cifar10()}: logit-normal (−2, 2) pairs, 75 %
+ *       r ≠ t, adaptive weight p 0.75), {@code TwoTimeNetwork} on the SongUNet with the second-time path; the u pass
+ *       with gradients and one no-grad forward-mode JVP pass along (v, 0, 1), sharing dropout masks;
+ *   <li>{@code meanflow_v}: the same with iMF's v-loss (one more no-grad pass: the tangent u(z_t, t, t)).
  * </ul>
  *
- * <p>Usage: {@code ObjectiveStep time <ect|sct|ctm> [warmupSteps,warmupSeconds,reps|default [plain]]} (without
- * {@code plain}, also the diagnostic {@code java_scoped} variant, see {@link #time}) or
- * {@code ObjectiveStep export <ect|sct|ctm> <file>} (weights, draws, per-sample losses and gradients for the Python
+ * <p>Each objective is one entry of {@link #OBJECTIVES}: a {@link Builder} of its step and an {@link Exporter} of its
+ * parity data. Usage: {@code ObjectiveStep time <objective> [warmupSteps,warmupSeconds,reps|default [plain]]}
+ * (without {@code plain}, also the diagnostic {@code java_scoped} variant where the objective has one, see
+ * {@link #time}), {@code ObjectiveStep serve <objective>} (the step protocol of {@code bench/paired.py}) or
+ * {@code ObjectiveStep export <objective> <file>} (weights, draws, per-sample losses and gradients for the Python
  * side's parity check; the network's dropout is 0 there so that both sides compute the same numbers).
  */
 public final class ObjectiveStep {
@@ -114,10 +123,105 @@ public final class ObjectiveStep {
     return new CTM.Draw(CTM_K, n, m, Tensor.randn(x.shape(), x.dtype(), x.device(), gen));
   }
 
+  // The objectives ----------------------------------------------------------------------------------------------
+
+  /**
+   * One objective's training step as built for a run: the trained module (Adam's parameters), the scalar loss of one
+   * step (draws, per-sample loss, mean), optionally the diagnostic {@code java_scoped} variant of the same loss, and
+   * what the run owns (closed at its end).
+   */
+  record Built(Module trained, Supplier<Tensor> loss, Supplier<Tensor> scopedLoss, AutoCloseable owned) {}
+
+  /** Builds an objective's step on the small network config for the data batch x. */
+  interface Builder {
+    Built build(SongUNet.Config cfg, Tensor x);
+  }
+
+  /** Writes an objective's parity export (network dropout 0): weights, draws, outputs and gradients, and metadata. */
+  interface Exporter {
+    void export(SongUNet.Config cfg, Tensor x, Map<String, Tensor> out, Map<String, String> meta) throws Exception;
+  }
+
+  /** An objective of the benchmark: its step and its parity export. */
+  record Objective(Builder builder, Exporter exporter) {}
+
+  /**
+   * The objectives by name, in the order the scripts run them. A new objective is one entry here (a builder and an
+   * exporter below) and its counterpart in bench/objective_step.py's OBJECTIVES.
+   */
+  static final Map<String, Objective> OBJECTIVES = new LinkedHashMap<>();
+
+  static {
+    OBJECTIVES.put("ect", new Objective(ObjectiveStep::ect, ObjectiveStep::exportEct));
+    OBJECTIVES.put("sct", new Objective(ObjectiveStep::sct, ObjectiveStep::exportSct));
+    OBJECTIVES.put("ctm", new Objective(ObjectiveStep::ctm, ObjectiveStep::exportCtm));
+    OBJECTIVES.put("meanflow", new Objective((c, x) -> meanflow(c, x, MeanFlow.LossKind.U),
+        (c, x, out, meta) -> exportMeanFlow(c, x, out, meta, MeanFlow.LossKind.U)));
+    OBJECTIVES.put("meanflow_v", new Objective((c, x) -> meanflow(c, x, MeanFlow.LossKind.V),
+        (c, x, out, meta) -> exportMeanFlow(c, x, out, meta, MeanFlow.LossKind.V)));
+  }
+
+  static Objective objective(String name) {
+    Objective o = OBJECTIVES.get(name);
+    if (o == null) {
+      throw new IllegalArgumentException("unknown objective '" + name + "' (" + String.join(", ", OBJECTIVES.keySet())
+          + ")");
+    }
+    return o;
+  }
+
+  /** ECT stage 1; the scoped variant wraps the network with {@link #scoped}. */
+  static Built ect(SongUNet.Config cfg, Tensor x) {
+    Torch.manualSeed(0);
+    EDMPrecond net = EDMPrecond.ect(new SongUNet(cfg));
+    ECT ect = new ECT(ECT.Config.cifar10());
+    Denoiser sn = scoped(net);
+    return new Built(net, () -> ect.loss(net, x, null, 1, null, null).mean(),
+        () -> ect.loss(sn, x, null, 1, null, null).mean(), net);
+  }
+
+  /** sCT (no Denoiser argument, so no scoped variant). */
+  static Built sct(SongUNet.Config cfg, Tensor x) {
+    Torch.manualSeed(0);
+    SctPair pair = new SctPair(cfg);
+    SCM scm = new SCM(SCM.Config.cifar10());
+    long[] it = {0};
+    return new Built(pair, () -> scm.loss(pair.net, pair.weight, x, null, it[0]++, null, null, null).loss().mean(),
+        null, pair);
+  }
+
+  /** CTM with k fixed; the scoped variant wraps the teacher with {@link #scoped}. */
+  static Built ctm(SongUNet.Config cfg, Tensor x) {
+    CtmNets nets = new CtmNets(cfg, false);
+    CTM ctm = new CTM(CTM.Config.cifar10());
+    Random rnd = new Random(0);
+    Tensor last = nets.lastLayer();
+    Denoiser teacher = scoped(nets.teacher);
+    return new Built(nets.student,
+        () -> ctm.loss(nets.student, nets.target, nets.teacher, x, null, drawFixedK(ctm, x, rnd, null), last, null)
+            .total(),
+        () -> ctm.loss(nets.student, nets.target, teacher, x, null, drawFixedK(ctm, x, rnd, null), last, null).total(),
+        nets);
+  }
+
+  /**
+   * MeanFlow from scratch (CIFAR-10 settings, {@link MeanFlow.Config#cifar10}): {@link TwoTimeNetwork} (time scale 1)
+   * on the SongUNet with the second-time path; the u pass with gradients and the no-grad JVP pass along (v, 0, 1)
+   * with the same dropout masks. kind V: iMF's v-loss (one more no-grad pass for the tangent u(z_t, t, t)).
+   */
+  static Built meanflow(SongUNet.Config cfg, Tensor x, MeanFlow.LossKind kind) {
+    Torch.manualSeed(0);
+    TwoTimeNetwork net = new TwoTimeNetwork(new SongUNet(cfg.withSEmbedding()));
+    MeanFlow mf = new MeanFlow(MeanFlow.Config.cifar10().withLoss(kind));
+    return new Built(net, () -> mf.loss(net, x, null, (Generator) null, null).loss().mean(), null, net);
+  }
+
+  // Running -------------------------------------------------------------------------------------------------------
+
   public static void main(String[] args) throws Exception {
     if (args.length < 2) {
-      System.err.println("usage: ObjectiveStep time <ect|sct|ctm> [warmupSteps,warmupSeconds,reps|default [plain]]"
-          + " | export <ect|sct|ctm> <file>");
+      System.err.println("usage: ObjectiveStep time <objective> [warmupSteps,warmupSeconds,reps|default [plain]]"
+          + " | serve <objective> | export <objective> <file>; objectives: " + String.join(", ", OBJECTIVES.keySet()));
       System.exit(2);
     }
     Torch.load();
@@ -125,6 +229,7 @@ public final class ObjectiveStep {
     switch (args[0]) {
       case "time" -> time(args[1], StepTimer.parse(args.length > 2 ? args[2] : null, new StepTimer(3, 2.0, 21)),
           args.length <= 3 || !args[3].equals("plain"));
+      case "serve" -> serve(args[1]);
       case "export" -> export(args[1], Path.of(args[2]));
       default -> throw new IllegalArgumentException("unknown command " + args[0]);
     }
@@ -144,99 +249,75 @@ public final class ObjectiveStep {
     };
   }
 
+  /** One training step: loss, zero_grad, backward, Adam — in one {@link TensorScope}. */
+  static Runnable step(Supplier<Tensor> loss, Adam opt) {
+    return () -> {
+      try (var s = TensorScope.open()) {
+        Tensor l = loss.get();
+        opt.zeroGrad();
+        l.backward();
+        opt.step();
+      }
+    };
+  }
+
+  /** The data batch of every objective benchmark (seed 1). */
+  static Tensor batch() {
+    Torch.manualSeed(1);
+    return Tensor.randn(BATCH, 3, 16, 16);
+  }
+
   /**
-   * Times one training step of the objective (variant {@code java}) and, if scoped, the diagnostic variant
-   * {@code java_scoped}: ECT with the network, CTM with the teacher wrapped by {@link #scoped} (sCT takes no
-   * Denoiser, so it has no such variant).
+   * Times one training step of the objective (variant {@code java}) and, if scoped and the objective has one, the
+   * diagnostic variant {@code java_scoped} (ECT with the network, CTM with the teacher wrapped by {@link #scoped}).
    */
   static StepTimer.Result time(String objective, StepTimer timer, boolean scoped) {
+    Objective o = objective(objective);
     SongUNet.Config cfg = small(true);
-    Torch.manualSeed(1);
-    Tensor x = Tensor.randn(BATCH, 3, 16, 16);
-    try {
-      switch (objective) {
-        case "ect": {
-          Torch.manualSeed(0);
-          EDMPrecond net = EDMPrecond.ect(new SongUNet(cfg));
-          ECT ect = new ECT(ECT.Config.cifar10());
-          try (Adam opt = new Adam(net, Adam.Config.defaults())) {
-            StepTimer.Result r = timer.measure("ect", "java", () -> {
-              try (var s = TensorScope.open()) {
-                Tensor loss = ect.loss(net, x, null, 1, null, null).mean();
-                opt.zeroGrad();
-                loss.backward();
-                opt.step();
-              }
-            });
-            if (!scoped) return r;
-            Denoiser sn = scoped(net);
-            return timer.measure("ect", "java_scoped", () -> {
-              try (var s = TensorScope.open()) {
-                Tensor loss = ect.loss(sn, x, null, 1, null, null).mean();
-                opt.zeroGrad();
-                loss.backward();
-                opt.step();
-              }
-            });
-          } finally {
-            net.close();
-          }
-        }
-        case "sct": {
-          Torch.manualSeed(0);
-          SctPair pair = new SctPair(cfg);
-          SCM scm = new SCM(SCM.Config.cifar10());
-          long[] it = {0};
-          try (Adam opt = new Adam(pair, Adam.Config.defaults())) {
-            return timer.measure("sct", "java", () -> {
-              try (var s = TensorScope.open()) {
-                Tensor loss = scm.loss(pair.net, pair.weight, x, null, it[0]++, null, null, null).loss().mean();
-                opt.zeroGrad();
-                loss.backward();
-                opt.step();
-              }
-            });
-          } finally {
-            pair.close();
-          }
-        }
-        case "ctm": {
-          CtmNets nets = new CtmNets(cfg, false);
-          CTM ctm = new CTM(CTM.Config.cifar10());
-          Random rnd = new Random(0);
-          Tensor last = nets.lastLayer();
-          try (Adam opt = new Adam(nets.student, Adam.Config.defaults())) {
-            StepTimer.Result r = timer.measure("ctm", "java", () -> {
-              try (var s = TensorScope.open()) {
-                CTM.Draw d = drawFixedK(ctm, x, rnd, null);
-                Tensor loss = ctm.loss(nets.student, nets.target, nets.teacher, x, null, d, last, null).total();
-                opt.zeroGrad();
-                loss.backward();
-                opt.step();
-              }
-            });
-            if (!scoped) return r;
-            Denoiser teacher = scoped(nets.teacher);
-            return timer.measure("ctm", "java_scoped", () -> {
-              try (var s = TensorScope.open()) {
-                CTM.Draw d = drawFixedK(ctm, x, rnd, null);
-                Tensor loss = ctm.loss(nets.student, nets.target, teacher, x, null, d, last, null).total();
-                opt.zeroGrad();
-                loss.backward();
-                opt.step();
-              }
-            });
-          } finally {
-            nets.close();
-          }
-        }
-        default:
-          throw new IllegalArgumentException("unknown objective '" + objective + "' (ect, sct, ctm)");
-      }
+    Tensor x = batch();
+    Built b = o.builder().build(cfg, x);
+    try (Adam opt = new Adam(b.trained(), Adam.Config.defaults())) {
+      StepTimer.Result r = timer.measure(objective, "java", step(b.loss(), opt));
+      if (!scoped || b.scopedLoss() == null) return r;
+      return timer.measure(objective, "java_scoped", step(b.scopedLoss(), opt));
     } finally {
+      close(b.owned());
       x.close();
     }
   }
+
+  /** The step protocol of {@code bench/paired.py}: one training step of the objective per "step" line, timed. */
+  static void serve(String objective) throws java.io.IOException {
+    Objective o = objective(objective);
+    Tensor x = batch();
+    Built b = o.builder().build(small(true), x);
+    try (Adam opt = new Adam(b.trained(), Adam.Config.defaults())) {
+      Runnable step = step(b.loss(), opt);
+      var threads = java.lang.management.ManagementFactory.getThreadMXBean();
+      var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
+      StepTimer.ready();
+      while (StepTimer.awaitStep(in)) {
+        long c0 = threads.getCurrentThreadCpuTime();
+        long w0 = System.nanoTime();
+        step.run();
+        long w1 = System.nanoTime();
+        StepTimer.reportStep(threads.getCurrentThreadCpuTime() - c0, w1 - w0);
+      }
+    } finally {
+      close(b.owned());
+      x.close();
+    }
+  }
+
+  private static void close(AutoCloseable c) {
+    try {
+      c.close();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  // Parity exports ------------------------------------------------------------------------------------------------
 
   private static void putState(Map<String, Tensor> out, String prefix, Module m) {
     for (var e : m.stateDict().entrySet()) out.put(prefix + e.getKey(), e.getValue().detach().clone());
@@ -251,84 +332,118 @@ public final class ObjectiveStep {
 
   /** Writes weights, draws, losses and gradients of one step (dropout 0) for bench/objective_step.py's check. */
   static void export(String objective, Path file) throws Exception {
-    SongUNet.Config cfg = small(false);
+    Objective o = objective(objective);
     Map<String, String> meta = new LinkedHashMap<>();
     meta.put("objective", objective);
     try (var s = TensorScope.open()) {
       Map<String, Tensor> out = new LinkedHashMap<>();
-      Torch.manualSeed(1);
-      Tensor x = Tensor.randn(BATCH, 3, 16, 16);
+      Tensor x = batch();
       out.put("in.x", x);
-      switch (objective) {
-        case "ect" -> {
-          Torch.manualSeed(0);
-          EDMPrecond net = EDMPrecond.ect(new SongUNet(cfg));
-          putState(out, "net.", net);
-          Torch.manualSeed(4);
-          Tensor n = Tensor.randn(BATCH);
-          Tensor eps = x.randnLike();
-          Tensor loss = new ECT(ECT.Config.cifar10()).loss(net, x, null, 1, n, eps, null);
-          loss.mean().backward();
-          out.put("in.n", n);
-          out.put("in.eps", eps);
-          out.put("out.loss", loss.detach());
-          putGrads(out, "net.", net);
-          meta.put("stage", "1");
-        }
-        case "sct" -> {
-          Torch.manualSeed(0);
-          SctPair pair = new SctPair(cfg);
-          // A non-zero weight head, so that the check covers it (it starts at zero).
-          Torch.manualSeed(5);
-          pair.weight.loadStateDict(Map.of("linear.weight", Tensor.randn(1, 128).mul(0.1),
-              "linear.bias", Tensor.of(new float[] {0.05f}, 1)), true);
-          putState(out, "", pair);
-          SCM scm = new SCM(SCM.Config.cifar10());
-          Torch.manualSeed(4);
-          Tensor t = scm.timeFromDraw(Tensor.randn(BATCH), 0.5);
-          Tensor z = x.randnLike();
-          long iteration = 2500;
-          SCM.Result r = scm.loss(pair.net, pair.weight, x, null, iteration, null, t, z, null);
-          r.loss().mean().backward();
-          out.put("in.t", t);
-          out.put("in.z", z);
-          out.put("out.loss", r.loss().detach());
-          out.put("out.logw", r.logWeight().detach());
-          out.put("out.tangent_norm", r.tangentNorm().detach());
-          putGrads(out, "", pair);
-          meta.put("iteration", Long.toString(iteration));
-        }
-        case "ctm" -> {
-          try (CtmNets nets = new CtmNets(cfg, true)) {
-            putState(out, "student.", nets.student);
-            putState(out, "target.", nets.target);
-            putState(out, "teacher.", nets.teacher);
-            CTM ctm = new CTM(CTM.Config.cifar10());
-            Torch.manualSeed(4);
-            CTM.Draw d = drawFixedK(ctm, x, new Random(4), null);
-            try (Generator g = Generator.cpu(7)) {
-              CTM.Result r = ctm.loss(nets.student, nets.target, nets.teacher, x, null, d, nets.lastLayer(), g);
-              r.total().backward();
-              out.put("out.ctm", r.ctm().detach());
-              out.put("out.dsm", r.dsm().detach());
-              out.put("out.lambda_dsm", r.lambdaDsm().reshape(1));
-            }
-            out.put("in.z", d.z());
-            out.put("in.n", Tensor.of(d.n(), d.n().length));
-            out.put("in.m", Tensor.of(d.m(), d.m().length));
-            putGrads(out, "student.", nets.student);
-            meta.put("k", Integer.toString(d.k()));
-            meta.put("dsm_generator_seed", "7");
+      o.exporter().export(small(false), x, out, meta);
+      SafeTensors.write(file, out, meta);
+    }
+  }
+
+  static void exportEct(SongUNet.Config cfg, Tensor x, Map<String, Tensor> out, Map<String, String> meta) {
+    Torch.manualSeed(0);
+    EDMPrecond net = EDMPrecond.ect(new SongUNet(cfg));
+    putState(out, "net.", net);
+    Torch.manualSeed(4);
+    Tensor n = Tensor.randn(BATCH);
+    Tensor eps = x.randnLike();
+    Tensor loss = new ECT(ECT.Config.cifar10()).loss(net, x, null, 1, n, eps, null);
+    loss.mean().backward();
+    out.put("in.n", n);
+    out.put("in.eps", eps);
+    out.put("out.loss", loss.detach());
+    putGrads(out, "net.", net);
+    meta.put("stage", "1");
+  }
+
+  static void exportSct(SongUNet.Config cfg, Tensor x, Map<String, Tensor> out, Map<String, String> meta) {
+    Torch.manualSeed(0);
+    SctPair pair = new SctPair(cfg);
+    // A non-zero weight head, so that the check covers it (it starts at zero).
+    Torch.manualSeed(5);
+    pair.weight.loadStateDict(Map.of("linear.weight", Tensor.randn(1, 128).mul(0.1),
+        "linear.bias", Tensor.of(new float[] {0.05f}, 1)), true);
+    putState(out, "", pair);
+    SCM scm = new SCM(SCM.Config.cifar10());
+    Torch.manualSeed(4);
+    Tensor t = scm.timeFromDraw(Tensor.randn(BATCH), 0.5);
+    Tensor z = x.randnLike();
+    long iteration = 2500;
+    SCM.Result r = scm.loss(pair.net, pair.weight, x, null, iteration, null, t, z, null);
+    r.loss().mean().backward();
+    out.put("in.t", t);
+    out.put("in.z", z);
+    out.put("out.loss", r.loss().detach());
+    out.put("out.logw", r.logWeight().detach());
+    out.put("out.tangent_norm", r.tangentNorm().detach());
+    putGrads(out, "", pair);
+    meta.put("iteration", Long.toString(iteration));
+  }
+
+  static void exportCtm(SongUNet.Config cfg, Tensor x, Map<String, Tensor> out, Map<String, String> meta) {
+    try (CtmNets nets = new CtmNets(cfg, true)) {
+      putState(out, "student.", nets.student);
+      putState(out, "target.", nets.target);
+      putState(out, "teacher.", nets.teacher);
+      CTM ctm = new CTM(CTM.Config.cifar10());
+      Torch.manualSeed(4);
+      CTM.Draw d = drawFixedK(ctm, x, new Random(4), null);
+      try (Generator g = Generator.cpu(7)) {
+        CTM.Result r = ctm.loss(nets.student, nets.target, nets.teacher, x, null, d, nets.lastLayer(), g);
+        r.total().backward();
+        out.put("out.ctm", r.ctm().detach());
+        out.put("out.dsm", r.dsm().detach());
+        out.put("out.lambda_dsm", r.lambdaDsm().reshape(1));
+      }
+      out.put("in.z", d.z());
+      out.put("in.n", Tensor.of(d.n(), d.n().length));
+      out.put("in.m", Tensor.of(d.m(), d.m().length));
+      putGrads(out, "student.", nets.student);
+      meta.put("k", Integer.toString(d.k()));
+      meta.put("dsm_generator_seed", "7");
+    }
+  }
+
+  /**
+   * MeanFlow (kind U) or iMF (kind V): the network's weights with its second-time path made non-zero (it starts at
+   * zero, and the check must cover it), the draws (n_t, n_r, u_ratio, ε), per-sample losses, du/dt and gradients.
+   */
+  static void exportMeanFlow(SongUNet.Config cfg, Tensor x, Map<String, Tensor> out, Map<String, String> meta,
+      MeanFlow.LossKind kind) {
+    Torch.manualSeed(0);
+    try (TwoTimeNetwork net = new TwoTimeNetwork(new SongUNet(cfg.withSEmbedding()))) {
+      Torch.manualSeed(6);
+      try (var g = dev.cm4j.tensor.GradMode.noGrad()) {
+        for (var e : net.namedParameters().entrySet()) {
+          if (e.getKey().contains("affine_s") || e.getKey().contains("aux_conv")) {
+            Tensor p = e.getValue().get();
+            p.copy_(Tensor.randn(p.shape()).mul(0.05));
           }
         }
-        default -> throw new IllegalArgumentException("unknown objective '" + objective + "' (ect, sct, ctm)");
       }
-      SafeTensors.write(file, out, meta);
+      putState(out, "", net);
+      MeanFlow mf = new MeanFlow(MeanFlow.Config.cifar10().withLoss(kind));
+      Torch.manualSeed(4);
+      MeanFlow.Draws d = mf.draw(x, false, null);
+      MeanFlow.Result r = mf.loss(net, x, null, d, null);
+      r.loss().mean().backward();
+      out.put("in.n_t", d.nT());
+      out.put("in.n_r", d.nR());
+      out.put("in.u_ratio", d.uRatio());
+      out.put("in.eps", d.eps());
+      out.put("out.loss", r.loss().detach());
+      out.put("out.dudt", r.dudt());
+      putGrads(out, "", net);
+      meta.put("loss", kind.name().toLowerCase(java.util.Locale.ROOT));
     }
   }
 
   /** For tests: the objectives. */
   static List<String> objectives() {
-    return List.of("ect", "sct", "ctm");
+    return List.copyOf(OBJECTIVES.keySet());
   }
 }

@@ -9,14 +9,13 @@ import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /**
  * MeanFlow (docs/algorithms/meanflow.md): the average-velocity network u(z, r, t) on the raw network built with its
  * second-time path, trained from scratch with the MeanFlow identity; samples with z_0 = z_1 − u(z_1, 0, 1), and with
  * sample_steps as the intermediate times of the multi-step sampler (e.g. [0.5]: 1 → 0.5 → 0).
  */
-final class MeanFlowObjective extends RunObjective {
+final class MeanFlowObjective extends NoiseObjective {
   /**
    * objective.kind "meanflow": {@link MeanFlow.Config}'s parameters (defaults: the paper's CIFAR-10 ones) and the time
    * scale of the network's inputs.
@@ -84,10 +83,9 @@ final class MeanFlowObjective extends RunObjective {
 
   final TwoTimeNetwork net;
   final MeanFlow meanFlow;
-  final Generator gen;
 
   MeanFlowObjective(TrainingOptions o, NetFactory nets, long seed, dev.cm4j.tensor.Device device) {
-    super(device);
+    super(device, seed ^ 0x3ea7f10L);
     Options ob = (Options) o.objective();
     Module raw = nets.build(o.network(), true);
     if (!(raw instanceof CTMNetwork)) {
@@ -104,7 +102,6 @@ final class MeanFlowObjective extends RunObjective {
           + "network.label_dropout to 0");
     }
     meanFlow = new MeanFlow(c);
-    gen = newGenerator(seed ^ 0x3ea7f10L);
   }
 
   @SuppressWarnings("unchecked")
@@ -120,28 +117,17 @@ final class MeanFlowObjective extends RunObjective {
   @Override
   Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats) {
     boolean conditional = net.labelDim() > 0;
-    long[] n = {x.size(0)};
-    dev.cm4j.tensor.DType f32 = dev.cm4j.tensor.DType.FLOAT32;
-    Tensor nT = draw(n, f32, x.device(), gen);
-    Tensor nR = draw(n, f32, x.device(), gen);
-    Tensor uRatio = draw(n, f32, x.device(), gen).mul(0.7071067811865476).erf().add(1.0).mul(0.5); // Φ(n)
-    Tensor eps = draw(x.shape(), x.dtype(), x.device(), gen);
-    Tensor uDrop = conditional ? draw(n, f32, x.device(), gen).mul(0.7071067811865476).erf().add(1.0).mul(0.5) : null;
+    // MeanFlow.Draws from the run's noise stream, in MeanFlow.draw's order (the uniforms as Φ of normal draws)
+    Tensor nT = normalPerSample(x);
+    Tensor nR = normalPerSample(x);
+    Tensor uRatio = uniformPerSample(x);
+    Tensor eps = noiseLike(x);
+    Tensor uDrop = conditional ? uniformPerSample(x) : null;
     MeanFlow.Result r = meanFlow.loss(net, x, conditional ? labels : null,
         new MeanFlow.Draws(nT, nR, uRatio, eps, uDrop), null);
     stats.put("sq_error", r.sqError().mean());
     stats.put("v_loss", r.vLoss().mean());
     return r.loss();
-  }
-
-  @Override
-  Map<String, Tensor> randomState() {
-    return Map.of("noise", stateOf(gen));
-  }
-
-  @Override
-  void restoreRandomState(Map<String, Tensor> state) {
-    restore(gen, state, "noise");
   }
 
   @Override

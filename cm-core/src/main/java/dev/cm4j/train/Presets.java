@@ -238,12 +238,13 @@ public final class Presets {
          "state_ticks": 100, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp32",
          "sample_steps": []}
         """);
-    // MeanFlow on the 2-D toy (docs/algorithms/meanflow.md §6; the settings of MeanFlowToyLearningTest).
+    // MeanFlow on the 2-D toy (docs/algorithms/meanflow.md §6; the objective settings of MeanFlowToyLearningTest,
+    // docs/toy2d.md's study: the paper's CIFAR-10 time sampler (−2, 2) with the adaptive weight's power p = 0.5).
     PRESETS.put("toy2d-meanflow", """
         {"desc": "toy2d-meanflow",
          "network": {"arch": "mlp", "hidden": 128, "blocks": 3, "emb_channels": 32, "dropout": 0.0},
-         "objective": {"kind": "meanflow", "P_mean_t": -0.4, "P_std_t": 1.0, "P_mean_r": -0.4, "P_std_r": 1.0,
-                       "ratio": 0.75, "tr_sampler": "v0", "norm_p": 1.0, "norm_eps": 0.01, "loss": "u",
+         "objective": {"kind": "meanflow", "P_mean_t": -2.0, "P_std_t": 2.0, "P_mean_r": -2.0, "P_std_r": 2.0,
+                       "ratio": 0.75, "tr_sampler": "v0", "norm_p": 0.5, "norm_eps": 0.01, "loss": "u",
                        "time_scale": 1.0},
          "optimizer": {"kind": "adam", "lr": 1e-3},
          "ema": [{"kind": "fixed", "beta": 0.995}],

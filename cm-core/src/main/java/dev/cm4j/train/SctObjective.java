@@ -11,14 +11,13 @@ import dev.cm4j.sampling.Samplers;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
 import java.util.List;
-import java.util.Map;
 
 /**
  * sCT and sCD (docs/algorithms/scm.md): TrigFlow network (c_noise = t, or precond.time_label "edm" for a network with EDM's
  * parameterisation, e.g. initialised from an EDM teacher), learned weight, tangent warm-up and normalisation; sCD
  * takes the velocity from the EDM teacher converted to TrigFlow (§1.4).
  */
-final class SctObjective extends RunObjective {
+final class SctObjective extends NoiseObjective {
   /**
    * objective.kind "sct" or "scd": {@link SCM.Config}'s parameters (its defaults: CIFAR-10's), and for sCD the teacher.
    *
@@ -77,7 +76,6 @@ final class SctObjective extends RunObjective {
   final SctModel model;
   final SCM scm;
   final double sigmaMax;
-  final Generator gen;
   private final TrainingOptions opts;
   private final NetFactory nets;
   private final boolean distill;
@@ -85,7 +83,7 @@ final class SctObjective extends RunObjective {
 
   SctObjective(TrainingOptions o, NetFactory nets, double sd, long seed, boolean distill,
       dev.cm4j.tensor.Device device) {
-    super(device);
+    super(device, seed ^ 0x5c7);
     Options ob = (Options) o.objective();
     this.opts = o;
     this.nets = nets;
@@ -94,7 +92,6 @@ final class SctObjective extends RunObjective {
     model = new SctModel(asNet(nets.build(o.network(), false)), sd, label);
     scm = new SCM(ob.config());
     sigmaMax = o.precond().sigmaMax();
-    gen = newGenerator(seed ^ 0x5c7);
   }
 
   @Override
@@ -110,25 +107,15 @@ final class SctObjective extends RunObjective {
 
   @Override
   Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats) {
-    Tensor n = draw(new long[] {x.size(0)}, dev.cm4j.tensor.DType.FLOAT32, x.device(), gen);
+    Tensor n = normalPerSample(x);
     var y = augmented(x, gen); // as ECT's ECMLoss: after the time draw, before the noise; labels to every call
-    Tensor z = draw(x.shape(), x.dtype(), x.device(), gen);
+    Tensor z = noiseLike(x);
     if (distill && teacher == null) teacher = TrigFlowPrecond.fromEDM(loadTeacher(opts, nets, model.net.sigmaData()));
     SCM.Result r = scm.loss(model.net.withAugmentLabels(y.labels()), model.weight, y.images(), labels, iteration,
         distill ? teacher.withAugmentLabels(y.labels()) : null, scm.timeFromDraw(n, model.net.sigmaData()), z, null);
     stats.put("tangent_norm", r.tangentNorm().mean());
     stats.put("logvar", r.logWeight().mean());
     return r.loss();
-  }
-
-  @Override
-  Map<String, Tensor> randomState() {
-    return Map.of("noise", stateOf(gen));
-  }
-
-  @Override
-  void restoreRandomState(Map<String, Tensor> state) {
-    restore(gen, state, "noise");
   }
 
   @Override

@@ -27,9 +27,11 @@ import org.junit.jupiter.api.Test;
  * fixed latents, are scored by sliced Wasserstein-2 against fresh data, next to the data's own noise floor (a second
  * set of true samples) and the untrained model. Same MLP (96 wide, 3 blocks, 32-channel embedding, with the second
  * time path), batch 128, Adam, EMA 0.998 and step count (6,000) as ToyLearningTest's sCT, so the numbers compare with
- * sCT's and ECT's there (eight Gaussians: sCT 0.023, ECT 0.028, floor 0.020). The issue's criterion — within 2× the
- * noise floor — is <b>not met</b> at this budget (eight Gaussians 0.062, spiral 0.053; docs/toy2d.md, MeanFlow
- * section): the tests assert what was measured, a clear improvement over the untrained model and a fixed bound.
+ * sCT's and ECT's there (eight Gaussians: sCT 0.023, ECT 0.028, floor 0.020). With the settings of
+ * {@link #toyConfig} (docs/toy2d.md, MeanFlow section, has the measurements that chose them) the eight Gaussians reach
+ * 0.0267, within the issue's 2× the noise floor (asserted; below ECT's, not below sCT's 0.023); the spiral reaches
+ * 0.0234 against a floor of 0.0087 (2.7×): <b>not</b> within 2×, so its test asserts the measured level (below 3× the
+ * floor) and a clear improvement over the untrained model. 32–52 s of CPU each.
  */
 class MeanFlowToyLearningTest {
   static final int EVAL = 8000;
@@ -61,17 +63,19 @@ class MeanFlowToyLearningTest {
     return Tensor.of(f, x.length / 2, 2);
   }
 
-  record Outcome(double sw2, double floor, double untrained) {
+  record Outcome(double sw2, double twoStep, double floor, double untrained) {
     @Override
     public String toString() {
-      return String.format("1-step SW2 %.4f (noise floor %.4f, untrained %.4f)", sw2, floor, untrained);
+      return String.format("1-step SW2 %.4f (2-step, t_mid 0.5: %.4f; noise floor %.4f, untrained %.4f)", sw2,
+          twoStep, floor, untrained);
     }
   }
 
-  static double sw2(TwoTimeNetwork net, double[] ref) {
+  /** SW2 of the samples of net along times (e.g. {1, 0}: 1 step) for the fixed latents of Generator.cpu(100). */
+  static double sw2(TwoTimeNetwork net, double[] ref, double... times) {
     try (TensorScope s = TensorScope.open(); GradMode g = GradMode.noGrad()) {
       Tensor z = Tensor.randn(new long[] {EVAL, 2}, DType.FLOAT32, Device.CPU, Generator.cpu(100));
-      return SlicedWasserstein.sw2(MeanFlow.sampleOneStep(net, z, null).toDoubleArray(), ref, 2, 200, 7);
+      return SlicedWasserstein.sw2(MeanFlow.sample(net, z, times, null).toDoubleArray(), ref, 2, 200, 7);
     }
   }
 
@@ -89,7 +93,7 @@ class MeanFlowToyLearningTest {
       ema.eval();
       EMA e = EMA.of(net, List.of(ema), List.of(new EMA.Fixed(0.998)));
       double floor = SlicedWasserstein.sw2(second, ref, 2, 200, 7);
-      double before = sw2(ema, ref);
+      double before = sw2(ema, ref, 1, 0);
       MeanFlow mf = new MeanFlow(cfg);
       Generator gen = Generator.cpu(4);
       ToyLearningTest.Budget budget = new ToyLearningTest.Budget();
@@ -102,18 +106,22 @@ class MeanFlowToyLearningTest {
           e.update(BATCH);
         }
       }
-      Outcome o = new Outcome(sw2(ema, ref), floor, before);
+      Outcome o = new Outcome(sw2(ema, ref, 1, 0), sw2(ema, ref, 1, 0.5, 0), floor, before);
       System.out.printf("MeanFlow %s: %s of training; %s%n", what, budget, o);
       return o;
     }
   }
 
   /**
-   * The toy settings: the JAX defaults' logit-normal (−0.4, 1.0) for t and r with 75 % r ≠ t (CIFAR-10's ratio; 25 %,
-   * the ImageNet value, gave 0.058 / 0.069 on the two toys), adaptive weight p 1, c 0.01 (docs/toy2d.md).
+   * The toy settings (docs/toy2d.md, MeanFlow section, measured one factor at a time): the paper's CIFAR-10 time sampler
+   * (logit-normal (−2, 2) for t and r, ordered, 75 % r ≠ t) with the adaptive weight's power lowered to p = 0.5
+   * (c 0.01). On 2-D data p matters: p = 1 makes the loss ‖Δ‖²/(‖Δ‖² + c) ≈ ‖Δ‖, whose minimiser is the conditional
+   * <i>median</i> of the velocity, not its mean, and in two dimensions the two differ (p 1 / 0.5 / 0 gave 0.062 / 0.051 /
+   * 0.056 on the Gaussians with the JAX defaults' sampler); the (−2, 2) sampler reaches r ≈ 0 and t ≈ 1, the pair the
+   * 1-step sampler uses, far more often than (−0.4, 1.0) (0.056 → 0.044 at p 0; 0.027 at p 0.5).
    */
   static MeanFlow.Config toyConfig() {
-    return new MeanFlow.Config(-0.4, 1.0, -0.4, 1.0, 0.75, MeanFlow.TimeSampler.V0, 1.0, 0.01, 1.0, 0.0, 0.0, 1.0, 0.0,
+    return new MeanFlow.Config(-2.0, 2.0, -2.0, 2.0, 0.75, MeanFlow.TimeSampler.V0, 0.5, 0.01, 1.0, 0.0, 0.0, 1.0, 0.0,
         MeanFlow.LossKind.U);
   }
 
@@ -122,10 +130,9 @@ class MeanFlowToyLearningTest {
     Random data = new Random(3);
     Outcome o = train("eight Gaussians", toyConfig(), n -> Toy.sample(n, data), Toy.sample(EVAL, new Random(101)),
         Toy.sample(EVAL, new Random(5)));
-    // Measured (docs/toy2d.md): SW2 0.062 vs floor 0.020 (3.1×) — NOT within 2× the noise floor; asserted is what was measured: a clear
-    // improvement over the untrained model and a bound above the measured value.
+    // Measured (docs/toy2d.md): SW2 0.0267 vs floor 0.0197 (1.35×): the bound, within 2× the noise floor.
     assertTrue(o.sw2() < o.untrained() / 5, "not far below the untrained model: " + o);
-    assertTrue(o.sw2() < 0.08, "1-step SW2 above the measured level (bound 0.08): " + o);
+    assertTrue(o.sw2() < 2 * o.floor(), "1-step SW2 not within 2× the noise floor: " + o);
   }
 
   @Test
@@ -133,9 +140,9 @@ class MeanFlowToyLearningTest {
     Random data = new Random(3);
     Outcome o = train("two-arm spiral", toyConfig(), n -> spiral(n, data), spiral(EVAL, new Random(101)),
         spiral(EVAL, new Random(5)));
-    // Measured (docs/toy2d.md): SW2 0.053 vs floor 0.0087 (6.1×) — NOT within 2× the noise floor; asserted is what was measured: a clear
-    // improvement over the untrained model and a bound above the measured value.
+    // Measured (docs/toy2d.md): SW2 0.0234 vs floor 0.0087 (2.7×) — NOT within 2× the noise floor (the floor of this
+    // thin structure is low; 2-step samples get closer); asserted is the measured level with a small margin.
     assertTrue(o.sw2() < o.untrained() / 5, "not far below the untrained model: " + o);
-    assertTrue(o.sw2() < 0.08, "1-step SW2 above the measured level (bound 0.08): " + o);
+    assertTrue(o.sw2() < 3 * o.floor(), "1-step SW2 above the measured level (3× the noise floor): " + o);
   }
 }
