@@ -22,6 +22,10 @@ Fixture layout:
   expected.out_no_s     net(x, noise_labels_t) (noise_labels_s None: upstream skips the s path)
 metadata: config (the SongUNet keyword arguments), commit, notes.
 
+It also writes reference/imm-songunet-cifar10-keys.tsv: every state-dict name and shape of the official CIFAR-10
+network (IMMPrecond's model, configs/cifar10_generate_images.yaml: DDPM++ with s_embed, SongUNet's defaults otherwise),
+which the same test compares with the network the cifar10-imm preset builds, so that the official cifar10.pt loads.
+
 Upstream's positional embedding makes float64 frequencies and never casts back (x.ger(freqs) promotes), so its
 mapping network runs in float64 for float32 inputs; cm4j's runs in float32, hence the 1e-4 tolerance.
 """
@@ -80,6 +84,18 @@ def build(path):
     return tensors, meta
 
 
+# configs/cifar10_generate_images.yaml network (IMMPrecond passes img_resolution/channels and label_dim).
+CIFAR10 = dict(img_resolution=32, in_channels=3, out_channels=3, label_dim=0, embedding_type="positional",
+               encoder_type="standard", decoder_type="standard", channel_mult_noise=1, resample_filter=[1, 1],
+               model_channels=128, channel_mult=[2, 2, 2], s_embed=True, dropout=0.2)
+
+
+def cifar10_keys():
+    import training.unets as unets
+    net = unets.SongUNet(**CIFAR10)
+    return "".join(f"model.{k}\t{list(v.shape)}\n" for k, v in net.state_dict().items())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--imm", required=True, help="lumalabs/imm checkout or bare git directory")
@@ -88,7 +104,13 @@ def main():
     a = ap.parse_args()
     path = os.path.join(a.out, "imm-songunet-small.safetensors")
     tensors, meta = build(a.imm)
+    keys_path = os.path.join(a.out, "imm-songunet-cifar10-keys.tsv")
+    keys = cifar10_keys()
     if a.check:
+        with open(keys_path) as f:
+            if f.read() != keys:
+                print("differs:", keys_path)
+                sys.exit(1)
         old = load_file(path)
         bad = [k for k in tensors if k not in old or not torch.allclose(old[k], tensors[k], rtol=1e-6, atol=1e-9)]
         if bad or set(old) != set(tensors):
@@ -96,6 +118,9 @@ def main():
             sys.exit(1)
         print("ok:", path)
         return
+    with open(keys_path, "w") as f:
+        f.write(keys)
+    print("wrote", keys_path)
     save_file(tensors, path, metadata=meta)
     print("wrote", path, os.path.getsize(path), "bytes")
 

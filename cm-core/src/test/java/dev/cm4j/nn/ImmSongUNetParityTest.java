@@ -8,8 +8,13 @@ import dev.cm4j.tensor.GradMode;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
 import dev.cm4j.testing.Fixtures;
+import dev.cm4j.train.NetworkOptions;
+import dev.cm4j.train.Presets;
+import java.nio.file.Files;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -19,7 +24,9 @@ import org.junit.jupiter.api.Test;
  * The official IMM SongUNet (lumalabs/imm c9473e9 training/unets.py, {@code s_embed=True}: the second time's embedding
  * added to the first's before the final SiLU) against cm4j's SongUNet with {@code s_embedding_mode} "sum", on the
  * fixture reference/imm-songunet-small.safetensors (tools/imm_network_reference.py): the official state dict loads key
- * for key, and the outputs with and without s agree to ≤ 1e-4 relative (max |ours − ref| / max |ref|).
+ * for key, and the outputs with and without s agree to ≤ 1e-4 relative (max |ours − ref| / max |ref|). The cifar10-imm
+ * preset's network has exactly the official CIFAR-10 network's state-dict names and shapes
+ * (reference/imm-songunet-cifar10-keys.tsv, from the same script), so upstream's cifar10.pt loads.
  */
 class ImmSongUNetParityTest {
   static SafeTensorFile file;
@@ -96,5 +103,31 @@ class ImmSongUNetParityTest {
     assertEquals(SongUNet.Config.S_SUM, d.withSEmbeddingMode("sum").withSEmbedding().sEmbeddingMode());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> d.withSEmbeddingMode("add"));
     assertTrue(e.getMessage().contains("s_embedding_mode"), e.getMessage());
+  }
+
+  @Test
+  void cifar10ImmPresetHasTheOfficialCifar10Keys() throws Exception {
+    NetworkOptions o = Presets.get("cifar10-imm").network();
+    assertInstanceOf(NetworkOptions.UNet.class, o);
+    assertEquals(SongUNet.Config.S_SUM, ((NetworkOptions.UNet) o).sEmbeddingMode());
+    Map<String, String> expected = new TreeMap<>();
+    for (String line : Files.readAllLines(Fixtures.reference("imm-songunet-cifar10-keys.tsv"))) {
+      if (line.isBlank()) continue;
+      String[] kv = line.split("\t");
+      expected.put(kv[0], kv[1]);
+    }
+    assertTrue(expected.size() > 400 && expected.containsKey("model.map_layer1_s.weight"), "" + expected.size());
+    Map<String, String> ours = new TreeMap<>();
+    try (Module net = o.build(32, 3, true)) {
+      for (Map.Entry<String, Tensor> e : net.stateDict().entrySet()) {
+        ours.put("model." + e.getKey(), Arrays.toString(e.getValue().shape()));
+      }
+    }
+    assertEquals(expected, ours);
+    // The default (block) wiring does not match: it has per-block affine_s and so extra keys.
+    NetworkOptions.UNet u = (NetworkOptions.UNet) o;
+    try (SongUNet block = new SongUNet(u.config(32, 3, true).withSEmbeddingMode("block"))) {
+      assertNotEquals(expected.keySet().size(), block.stateDict().size());
+    }
   }
 }
