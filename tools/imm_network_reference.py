@@ -26,6 +26,9 @@ It also writes reference/imm-songunet-cifar10-keys.tsv: every state-dict name an
 network (IMMPrecond's model, configs/cifar10_generate_images.yaml: DDPM++ with s_embed, SongUNet's defaults otherwise),
 which the same test compares with the network the cifar10-imm preset builds, so that the official cifar10.pt loads.
 
+And reference/imm-songunet-fourier-small.safetensors: the same with Fourier embeddings (NCSN++-style: channel_mult_noise
+2, filter [1,3,3,1]; upstream's FourierEmbedding scale 0.02), where s has its own frequencies (map_noise_s.freqs).
+
 Upstream's positional embedding makes float64 frequencies and never casts back (x.ger(freqs) promotes), so its
 mapping network runs in float64 for float32 inputs; cm4j's runs in float32, hence the 1e-4 tolerance.
 """
@@ -49,12 +52,15 @@ CONFIG = dict(img_resolution=8, in_channels=3, out_channels=3, label_dim=0, augm
               resample_filter=[1, 1], s_embed=True)
 
 
-def build(path):
+FOURIER = dict(CONFIG, embedding_type="fourier", channel_mult_noise=2, resample_filter=[1, 3, 3, 1])
+
+
+def build(path, config=CONFIG):
     imm_reference.import_upstream(path)
     import training.unets as unets
 
     torch.manual_seed(0)
-    net = unets.SongUNet(**CONFIG)
+    net = unets.SongUNet(**config)
     # Redraw every parameter (upstream zero-initialises conv1, proj and aux_conv to 1e-5 scale, which would make the
     # comparison weak): weights ~ N(0, 1/fan_in), biases ~ N(0, 0.1^2), GroupNorm affine around (1, 0).
     g = torch.Generator().manual_seed(1)
@@ -78,7 +84,7 @@ def build(path):
     tensors = {f"net.{k}": v.detach().clone().contiguous() for k, v in net.state_dict().items()}
     tensors.update({"input.x": x, "input.noise_labels_t": lt, "input.noise_labels_s": ls,
                     "expected.out": out.float().contiguous(), "expected.out_no_s": out_no_s.float().contiguous()})
-    meta = {"config": json.dumps(CONFIG), "commit": imm_reference.PINNED,
+    meta = {"config": json.dumps(config), "commit": imm_reference.PINNED,
             "notes": "lumalabs/imm training/unets.py SongUNet (s_embed=True), eval mode, dropout 0, every parameter "
                      "redrawn (weights N(0, 1/fan_in), biases N(0, 0.01), norm scales 1 + N(0, 0.01))"}
     return tensors, meta
@@ -102,8 +108,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "..", "cm-core", "src", "test", "resources", "reference"))
     ap.add_argument("--check", action="store_true", help="compare a rebuild with the committed file")
     a = ap.parse_args()
-    path = os.path.join(a.out, "imm-songunet-small.safetensors")
-    tensors, meta = build(a.imm)
+    imm_reference.import_upstream(a.imm)
     keys_path = os.path.join(a.out, "imm-songunet-cifar10-keys.tsv")
     keys = cifar10_keys()
     if a.check:
@@ -111,18 +116,24 @@ def main():
             if f.read() != keys:
                 print("differs:", keys_path)
                 sys.exit(1)
-        old = load_file(path)
-        bad = [k for k in tensors if k not in old or not torch.allclose(old[k], tensors[k], rtol=1e-6, atol=1e-9)]
-        if bad or set(old) != set(tensors):
-            print("differs:", bad or sorted(set(old) ^ set(tensors)))
-            sys.exit(1)
-        print("ok:", path)
-        return
-    with open(keys_path, "w") as f:
-        f.write(keys)
-    print("wrote", keys_path)
-    save_file(tensors, path, metadata=meta)
-    print("wrote", path, os.path.getsize(path), "bytes")
+        print("ok:", keys_path)
+    else:
+        with open(keys_path, "w") as f:
+            f.write(keys)
+        print("wrote", keys_path)
+    for name, config in (("imm-songunet-small.safetensors", CONFIG), ("imm-songunet-fourier-small.safetensors", FOURIER)):
+        path = os.path.join(a.out, name)
+        tensors, meta = build(a.imm, config)
+        if a.check:
+            old = load_file(path)
+            bad = [k for k in tensors if k not in old or not torch.allclose(old[k], tensors[k], rtol=1e-6, atol=1e-9)]
+            if bad or set(old) != set(tensors):
+                print("differs:", path, bad or sorted(set(old) ^ set(tensors)))
+                sys.exit(1)
+            print("ok:", path)
+            continue
+        save_file(tensors, path, metadata=meta)
+        print("wrote", path, os.path.getsize(path), "bytes")
 
 
 if __name__ == "__main__":

@@ -130,4 +130,35 @@ class ImmSongUNetParityTest {
       assertNotEquals(expected.keySet().size(), block.stateDict().size());
     }
   }
+
+  /** The same on imm-songunet-fourier-small: Fourier embeddings, where s has its own frequencies (map_noise_s.freqs). */
+  @Test
+  void fourierOutputsMatchPyTorch() throws Exception {
+    try (SafeTensorFile f = SafeTensors.read(Fixtures.reference("imm-songunet-fourier-small.safetensors"));
+        TensorScope s = TensorScope.open(); GradMode g = GradMode.noGrad()) {
+      SongUNet.Config c = SongUNet.Config.fromKwargs(f.metadata().get("config"));
+      assertEquals("fourier", c.embeddingType());
+      assertEquals(SongUNet.Config.S_SUM, c.sEmbeddingMode());
+      Map<String, Tensor> fsd = new LinkedHashMap<>();
+      for (String k : f.names()) if (k.startsWith("net.")) fsd.put(k.substring(4), f.tensor(k));
+      assertTrue(fsd.containsKey("map_noise_s.freqs"));
+      try (SongUNet fnet = new SongUNet(c)) {
+        assertEquals(new TreeSet<>(fsd.keySet()), new TreeSet<>(fnet.stateDict().keySet()));
+        assertTrue(fnet.loadStateDict(fsd, true).clean());
+        fnet.eval();
+        Tensor x = f.tensor("input.x");
+        Tensor lt = f.tensor("input.noise_labels_t");
+        Tensor ref = f.tensor("expected.out");
+        Tensor refNoS = f.tensor("expected.out_no_s");
+        double err = relErr(fnet.forward(x, lt, f.tensor("input.noise_labels_s"), null, null), ref);
+        double errNoS = relErr(fnet.forward(x, lt, null, null, null), refNoS);
+        assertTrue(err <= 1e-4, "with s: relative error " + err);
+        assertTrue(errNoS <= 1e-4, "without s: relative error " + errNoS);
+        assertTrue(relErr(ref, refNoS) > 1e-2, "s changes the output by " + relErr(ref, refNoS));
+        System.out.printf("IMM SongUNet (Fourier) parity: with s %.3g, without s %.3g relative; s moves it %.3g%n",
+            err, errNoS, relErr(ref, refNoS));
+      }
+      for (Tensor t : fsd.values()) t.close();
+    }
+  }
 }
