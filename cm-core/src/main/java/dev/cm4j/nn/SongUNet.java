@@ -37,9 +37,29 @@ public final class SongUNet extends Module implements CTMNetwork {
       @JsonProperty("encoder_type") String encoderType,        // "standard", "skip" or "residual"
       @JsonProperty("decoder_type") String decoderType,        // "standard" or "skip"
       @JsonProperty("resample_filter") double[] resampleFilter, // FIR filter, [1,1] or [1,3,3,1]
-      @JsonProperty("s_embedding") boolean sEmbedding          // CTM: second time input s (map_layer*_s, affine_s)
+      @JsonProperty("s_embedding") boolean sEmbedding,         // second time input s (map_layer*_s)
+      @JsonProperty("s_embedding_mode") String sEmbeddingMode  // how s enters: "block" (CTM) or "sum" (IMM)
   ) {
+    /** How the second time enters: CTM's per-block projections (affine_s), the default. */
+    public static final String S_BLOCK = "block";
+    /** How the second time enters: IMM's sum with t's embedding before the final SiLU (lumalabs/imm s_embed). */
+    public static final String S_SUM = "sum";
+
+    /** A config with the default ("block") second-time path. */
+    public Config(int imgResolution, int inChannels, int outChannels, int labelDim, int augmentDim, int modelChannels,
+        int[] channelMult, int channelMultEmb, int numBlocks, int[] attnResolutions, double dropout, double labelDropout,
+        String embeddingType, int channelMultNoise, String encoderType, String decoderType, double[] resampleFilter,
+        boolean sEmbedding) {
+      this(imgResolution, inChannels, outChannels, labelDim, augmentDim, modelChannels, channelMult, channelMultEmb,
+          numBlocks, attnResolutions, dropout, labelDropout, embeddingType, channelMultNoise, encoderType, decoderType,
+          resampleFilter, sEmbedding, S_BLOCK);
+    }
+
     public Config {
+      if (sEmbeddingMode == null) sEmbeddingMode = S_BLOCK;
+      if (!List.of(S_BLOCK, S_SUM).contains(sEmbeddingMode)) {
+        throw new IllegalArgumentException("s_embedding_mode must be block or sum: " + sEmbeddingMode);
+      }
       if (!List.of("positional", "fourier").contains(embeddingType)) {
         throw new IllegalArgumentException("embedding_type must be positional or fourier: " + embeddingType);
       }
@@ -75,6 +95,7 @@ public final class SongUNet extends Module implements CTMNetwork {
     /**
      * A config from EDM-style keyword arguments (JSON object, e.g. a training_options.json network_kwargs or the
      * reference fixture's metadata); absent keys take SongUNet's defaults. "img_channels" sets in and out channels.
+     * lumalabs/imm's {@code s_embed} (its SongUNet's second time) means {@code s_embedding} with mode "sum".
      */
     public static Config fromKwargs(String json) {
       try {
@@ -91,7 +112,8 @@ public final class SongUNet extends Module implements CTMNetwork {
             n.path("label_dropout").asDouble(d.labelDropout()), n.path("embedding_type").asText(d.embeddingType()),
             n.path("channel_mult_noise").asInt(d.channelMultNoise()), n.path("encoder_type").asText(d.encoderType()),
             n.path("decoder_type").asText(d.decoderType()), doubles(n.get("resample_filter"), d.resampleFilter()),
-            n.path("s_embedding").asBoolean(false));
+            n.path("s_embedding").asBoolean(false) || n.path("s_embed").asBoolean(false),
+            n.has("s_embed") && !n.has("s_embedding_mode") ? S_SUM : n.path("s_embedding_mode").asText(S_BLOCK));
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
         throw new IllegalArgumentException("bad network kwargs JSON: " + e.getOriginalMessage(), e);
       }
@@ -111,11 +133,18 @@ public final class SongUNet extends Module implements CTMNetwork {
       return r;
     }
 
-    /** The same network with CTM's s-embedding path. */
+    /** The same network with the second-time (s-embedding) path, in this config's mode. */
     public Config withSEmbedding() {
       return new Config(imgResolution, inChannels, outChannels, labelDim, augmentDim, modelChannels, channelMult,
           channelMultEmb, numBlocks, attnResolutions, dropout, labelDropout, embeddingType, channelMultNoise,
-          encoderType, decoderType, resampleFilter, true);
+          encoderType, decoderType, resampleFilter, true, sEmbeddingMode);
+    }
+
+    /** The same network with the second time entering as given ("block" or "sum"). */
+    public Config withSEmbeddingMode(String mode) {
+      return new Config(imgResolution, inChannels, outChannels, labelDim, augmentDim, modelChannels, channelMult,
+          channelMultEmb, numBlocks, attnResolutions, dropout, labelDropout, embeddingType, channelMultNoise,
+          encoderType, decoderType, resampleFilter, sEmbedding, mode);
     }
   }
 
@@ -127,6 +156,8 @@ public final class SongUNet extends Module implements CTMNetwork {
   private final Linear mapLayer1;
   private final Linear mapLayer0S;
   private final Linear mapLayer1S;
+  private final FourierEmbedding mapNoiseS; // "sum" mode with Fourier embeddings only (its own frequencies)
+  private final boolean sumS;
   private final Container enc;
   private final Container dec;
   private Generator labelDropoutGenerator;
@@ -223,15 +254,26 @@ public final class SongUNet extends Module implements CTMNetwork {
       }
     }
 
-    // CTM's s path: its own mapping MLP and a zero-initialised projection in every block (created last, so the
-    // EDM parameters draw the same random numbers as without it).
+    // The s path, created last so that the EDM parameters draw the same random numbers as without it. Its own
+    // mapping MLP (map_layer0_s, map_layer1_s) and then either
+    //  - "block" (CTM): a zero-initialised projection affine_s in every block, added to the t conditioning;
+    //  - "sum" (IMM, lumalabs/imm c9473e9 training/unets.py SongUNet.__init__ / forward with s_embed): the MLP's
+    //    output is added to t's (before the final SiLU), one embedding for all blocks. map_noise_s is its own
+    //    embedding there: parameter-free when positional (the same function as map_noise), a second frequency
+    //    buffer (map_noise_s.freqs) when Fourier.
+    sumS = c.sEmbedding() && c.sEmbeddingMode().equals(Config.S_SUM);
     if (c.sEmbedding()) {
+      mapNoiseS = sumS && c.embeddingType().equals("fourier")
+          ? child("map_noise_s", new FourierEmbedding(noiseChannels, 16)) : null;
       mapLayer0S = child("map_layer0_s", new Linear(noiseChannels, embChannels, true, Init.XAVIER));
       mapLayer1S = child("map_layer1_s", new Linear(embChannels, embChannels, true, Init.XAVIER));
-      for (Container part : List.of(enc, dec)) {
-        for (Module m : part.items.values()) if (m instanceof UNetBlock b) b.addSProjection(embChannels);
+      if (!sumS) {
+        for (Container part : List.of(enc, dec)) {
+          for (Module m : part.items.values()) if (m instanceof UNetBlock b) b.addSProjection(embChannels);
+        }
       }
     } else {
+      mapNoiseS = null;
       mapLayer0S = null;
       mapLayer1S = null;
     }
@@ -324,9 +366,19 @@ public final class SongUNet extends Module implements CTMNetwork {
       emb = embed(noiseLabels, labelTerm);
       if (mapAugment != null && augmentLabels != null) emb = emb.add(mapAugment.forward(augmentLabels));
       emb = mapLayer0.forward(emb).silu();
-      emb = mapLayer1.forward(emb).silu();
-      if (sNoiseLabels != null) {
-        if (mapLayer0S == null) throw new IllegalArgumentException("this network has no s-embedding (CTM) path");
+      emb = mapLayer1.forward(emb);
+      if (sNoiseLabels != null && mapLayer0S == null) {
+        throw new IllegalArgumentException("this network has no s-embedding (second time) path");
+      }
+      if (sNoiseLabels != null && sumS) {
+        // IMM: emb += map_layer1_s(silu(map_layer0_s(swap(map_noise_s(s))))), no class-label term; then one SiLU.
+        Tensor e = mapNoiseS != null ? mapNoiseS.forward(sNoiseLabels) : embedNoise(sNoiseLabels);
+        long[] es = e.shape();
+        e = e.reshape(es[0], 2, -1).flip(1).reshape(es); // swap sin/cos
+        emb = emb.add(mapLayer1S.forward(mapLayer0S.forward(e).silu()));
+      }
+      emb = emb.silu();
+      if (sNoiseLabels != null && !sumS) {
         embS = mapLayer1S.forward(mapLayer0S.forward(embed(sNoiseLabels, labelTerm)).silu()).silu();
       }
     }

@@ -30,6 +30,8 @@ public sealed interface NetworkOptions {
   /**
    * EDM's SongUNet: {@code ddpmpp} (DDPM++ as EDM/ECT configure it for CIFAR-10), {@code ncsnpp} (NCSN++) or
    * {@code songunet} (SongUNet's own defaults); the defaults of each come from {@link SongUNet.Config}.
+   * {@code s_embedding_mode} says how a second time input enters, where the objective asks for one: {@code block}
+   * (CTM's per-block projections, the default) or {@code sum} (IMM's: added to t's embedding, lumalabs/imm's keys).
    */
   record UNet(
       @JsonProperty("arch") String arch,
@@ -46,7 +48,8 @@ public sealed interface NetworkOptions {
       @JsonProperty("channel_mult_noise") int channelMultNoise,
       @JsonProperty("encoder_type") String encoderType,
       @JsonProperty("decoder_type") String decoderType,
-      @JsonProperty("resample_filter") double[] resampleFilter) implements NetworkOptions {
+      @JsonProperty("resample_filter") double[] resampleFilter,
+      @JsonProperty("s_embedding_mode") String sEmbeddingMode) implements NetworkOptions {
     public UNet {
       OptionException.oneOf("arch", arch, List.of("ddpmpp", "ncsnpp", "songunet"));
       OptionException.atLeast("label_dim", labelDim, 0);
@@ -63,6 +66,7 @@ public sealed interface NetworkOptions {
       OptionException.oneOf("encoder_type", encoderType, List.of("standard", "skip", "residual"));
       OptionException.oneOf("decoder_type", decoderType, List.of("standard", "skip"));
       if (resampleFilter.length == 0) throw new OptionException("resample_filter", "must not be empty");
+      OptionException.oneOf("s_embedding_mode", sEmbeddingMode, List.of(SongUNet.Config.S_BLOCK, SongUNet.Config.S_SUM));
     }
 
     static UNet defaults(String arch) {
@@ -73,14 +77,14 @@ public sealed interface NetworkOptions {
       };
       return new UNet(arch, c.labelDim(), c.augmentDim(), c.modelChannels(), c.channelMult(), c.channelMultEmb(),
           c.numBlocks(), c.attnResolutions(), c.dropout(), c.labelDropout(), c.embeddingType(), c.channelMultNoise(),
-          c.encoderType(), c.decoderType(), c.resampleFilter());
+          c.encoderType(), c.decoderType(), c.resampleFilter(), c.sEmbeddingMode());
     }
 
     /** SongUNet's config for images of the given size. */
     public SongUNet.Config config(int resolution, int channels, boolean sEmbedding) {
       return new SongUNet.Config(resolution, channels, channels, labelDim, augmentDim, modelChannels, channelMult,
           channelMultEmb, numBlocks, attnResolutions, dropout, labelDropout, embeddingType, channelMultNoise,
-          encoderType, decoderType, resampleFilter, sEmbedding);
+          encoderType, decoderType, resampleFilter, sEmbedding, sEmbeddingMode);
     }
 
     @Override

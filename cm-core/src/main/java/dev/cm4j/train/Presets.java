@@ -289,13 +289,14 @@ public final class Presets {
         """);
     // IMM on CIFAR-10 (docs/algorithms/imm.md §5): the paper's Table 5 column and lumalabs/imm
     // configs/cifar10_generate_images.yaml: DDPM++ (channel_mult [2,2,2], positional, filter [1,1]) with the second
-    // time input, dropout 0.2; OT-FM, Simple-EDM, (t, s) labels at c = 1000, sigma_d 0.5, T 0.994, eps 0.006; M 4,
+    // time input wired as upstream's SongUNet (s_embedding_mode sum: s's embedding added to t's, official keys),
+    // dropout 0.2; OT-FM, Simple-EDM, (t, s) labels at c = 1000, sigma_d 0.5, T 0.994, eps 0.006; M 4,
     // constant decrement in eta with k 15, a 1, b 5; RAdam 1e-4 (0.9, 0.999), batch 4096, 400K iterations, EMA
     // 0.9999, x-flips; 2-step pushforward with eta_1 = 1.4. Not reproduced: the EDM augmentation (Table 5: on, p not
     // given; the official network has no augment labels).
     PRESETS.put("cifar10-imm", """
         {"desc": "cifar10-imm",
-         "network": {"arch": "ddpmpp", "dropout": 0.2},
+         "network": {"arch": "ddpmpp", "dropout": 0.2, "s_embedding_mode": "sum"},
          "precond": {"sigma_data": 0.5},
          "objective": {"kind": "imm", "schedule": "fm", "f_type": "simple_edm", "temb_type": "identity",
                        "T": 0.994, "eps": 0.006, "time_scale": 1000, "group_size": 4, "mapping": "eta", "k": 15,
