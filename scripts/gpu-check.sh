@@ -193,7 +193,7 @@ total=$((SECONDS - t_start))
     }' "$logs/timing.tsv"
   [ "$cpu_only" = 0 ] || echo "           (dry run: 2 steps of a 16x16 network on a shared CPU say nothing about speed)"
   echo "           TF32 off everywhere (NVIDIA_TF32_OVERRIDE=0: ECT's default --tf32=False); cuDNN autotuning at"
-  echo "           libtorch's default (off) on both sides (cm4j's --bench is not wired to libtorch yet)"
+  echo "           libtorch's default (off) on both sides (ECT's default --bench=False; cm train --bench turns it on)"
   echo "time       ${total}s in all (native ${native_s}s, tests ${tests_s}s, timing ${timing_s}s); target < 480s on one H100"
   echo "logs       $logs$([ "$keep" = 1 ] || echo ' (removed at exit; --keep keeps them)')"
   echo "======================================================================================"
