@@ -12,7 +12,6 @@ import dev.cm4j.tensor.Tensor;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /**
  * Align Your Flow (docs/algorithms/ayf.md): a flow map f_θ(x, t, s) = x + (s − t)·F_θ(x, t, s), F_θ the raw network
@@ -21,7 +20,7 @@ import java.util.Map;
  * (teacher_kind "flow": u(x, t, t) of a MeanFlow/AYF snapshot, e.g. a toy2d-meanflow run's), optionally autoguided by
  * a weaker snapshot of the same kind. Samples with the flow-map chain from 1 to 0 through sample_steps.
  */
-final class AyfObjective extends RunObjective {
+final class AyfObjective extends NoiseObjective {
   /**
    * objective.kind "ayf": {@link AlignYourFlow.Config}'s parameters (defaults: docs/algorithms/ayf.md §1), the teacher
    * and the guide.
@@ -98,13 +97,12 @@ final class AyfObjective extends RunObjective {
 
   final TwoTimeNetwork net;
   final AlignYourFlow ayf;
-  final Generator gen;
   private final TrainingOptions opts;
   private final NetFactory nets;
   private AlignYourFlow.Velocity teacher;
 
   AyfObjective(TrainingOptions o, NetFactory nets, long seed, dev.cm4j.tensor.Device device) {
-    super(device);
+    super(device, seed ^ 0xa7f0L);
     Options ob = (Options) o.objective();
     if (ob.teacher() == null) {
       throw new IllegalArgumentException("objective.teacher is required for ayf (Align Your Flow distils a teacher): "
@@ -122,7 +120,6 @@ final class AyfObjective extends RunObjective {
     this.opts = o;
     this.nets = nets;
     ayf = new AlignYourFlow(ob.config());
-    gen = newGenerator(seed ^ 0xa7f0L);
   }
 
   @SuppressWarnings("unchecked")
@@ -184,27 +181,16 @@ final class AyfObjective extends RunObjective {
   @Override
   Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats) {
     boolean conditional = net.labelDim() > 0;
-    long[] n = {x.size(0)};
-    dev.cm4j.tensor.DType f32 = dev.cm4j.tensor.DType.FLOAT32;
-    Tensor nA = draw(n, f32, x.device(), gen);
-    Tensor nB = draw(n, f32, x.device(), gen);
-    Tensor u = draw(n, f32, x.device(), gen).mul(0.7071067811865476).erf().add(1.0).mul(0.5); // Φ(n): uniform
-    Tensor eps = draw(x.shape(), x.dtype(), x.device(), gen);
+    Tensor nA = normalPerSample(x);
+    Tensor nB = normalPerSample(x);
+    Tensor u = uniformPerSample(x);
+    Tensor eps = noiseLike(x);
     AlignYourFlow.Result r = ayf.loss(net, teacher(), x, conditional ? labels : null, iteration,
         new AlignYourFlow.Draws(nA, nB, u, eps), null);
     stats.put("tangent_norm", r.tangentNorm().mean());
     return r.loss();
   }
 
-  @Override
-  Map<String, Tensor> randomState() {
-    return Map.of("noise", stateOf(gen));
-  }
-
-  @Override
-  void restoreRandomState(Map<String, Tensor> state) {
-    restore(gen, state, "noise");
-  }
 
   @Override
   Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator g) {

@@ -9,11 +9,10 @@ import dev.cm4j.sampling.Samplers;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Supplier;
 
 /** ECT (docs/algorithms/ect.md): stage −1 for denoise_kimg, then stages of double_kimg each. */
-final class EctObjective extends RunObjective {
+final class EctObjective extends NoiseObjective {
   /**
    * objective.kind "ect": {@link ECT.Config}'s parameters (its defaults: run_ecm.sh's), with the weighting selectable
    * ("inverse_gap", the CIFAR-10 branch's 1/(t − r), or "edm2", the ImageNet branch's 1/t² + 1/σ_d² with σ_d from
@@ -65,10 +64,9 @@ final class EctObjective extends RunObjective {
   final double denoiseKimg;
   final double doubleKimg;
   final double sigmaMax;
-  final Generator gen;
 
   EctObjective(TrainingOptions o, Supplier<Module> newNet, double sd, long seed, dev.cm4j.tensor.Device device) {
-    super(device);
+    super(device, seed ^ 0x5eed);
     Options ob = (Options) o.objective();
     PrecondOptions pc = o.precond();
     sigmaMax = pc.sigmaMax();
@@ -76,7 +74,6 @@ final class EctObjective extends RunObjective {
     ect = new ECT(ob.config(sd));
     denoiseKimg = ob.denoiseKimg();
     doubleKimg = ob.doubleKimg();
-    gen = newGenerator(seed ^ 0x5eed);
   }
 
   int stage(long images) {
@@ -98,21 +95,12 @@ final class EctObjective extends RunObjective {
   @Override
   Tensor loss(Tensor x, Tensor labels, long iteration, long images, StepStats stats) {
     stats.put("stage", (double) stage(images));
-    Tensor n = draw(new long[] {x.size(0)}, dev.cm4j.tensor.DType.FLOAT32, x.device(), gen);
+    Tensor n = normalPerSample(x);
     var y = augmented(x, gen); // ECMLoss augments after drawing t, before the noise
-    Tensor eps = draw(x.shape(), x.dtype(), x.device(), gen);
+    Tensor eps = noiseLike(x);
     return ect.loss(net.withAugmentLabels(y.labels()), y.images(), labels, stage(images), n, eps, null);
   }
 
-  @Override
-  Map<String, Tensor> randomState() {
-    return Map.of("noise", stateOf(gen));
-  }
-
-  @Override
-  void restoreRandomState(Map<String, Tensor> state) {
-    restore(gen, state, "noise");
-  }
 
   @Override
   Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator g) {

@@ -17,7 +17,7 @@ import java.util.Map;
  * time path, trained from scratch by the grouped MMD of {@link IMM}; samples by pushforward from T to ε, with
  * sample_steps as the intermediate noise levels η = σ_t/α_t (CIFAR-10's 2-step sampler: [1.4]).
  */
-final class ImmObjective extends RunObjective {
+final class ImmObjective extends NoiseObjective {
   /**
    * objective.kind "imm": {@link IMM.Config} and {@link IMMPrecond.Config} (σ_d is precond.sigma_data); defaults: the
    * paper's CIFAR-10 run (Table 5).
@@ -108,13 +108,12 @@ final class ImmObjective extends RunObjective {
 
   final IMMPrecond net;
   final IMM imm;
-  final Generator gen;
   private final double mu;
   private final java.util.function.Supplier<IMMPrecond> newNet;
   private IMMPrecond target;
 
   ImmObjective(TrainingOptions o, NetFactory nets, long seed, dev.cm4j.tensor.Device device) {
-    super(device);
+    super(device, seed ^ 0x1aa0_5eedL);
     Options ob = (Options) o.objective();
     IMMPrecond.Config pc = ob.precondConfig(o.precond().sigmaData());
     newNet = () -> {
@@ -127,7 +126,6 @@ final class ImmObjective extends RunObjective {
     net = newNet.get();
     imm = new IMM(ob.config());
     mu = ob.targetEma();
-    gen = newGenerator(seed ^ 0x1aa0_5eedL);
   }
 
   @SuppressWarnings("unchecked")
@@ -169,7 +167,7 @@ final class ImmObjective extends RunObjective {
     // uniforms as Φ of normal draws, so that the sharded draws (global batch, then this rank's rows) apply
     Tensor uT = draw(n, DType.FLOAT64, x.device(), gen).mul(0.7071067811865476).erf().add(1.0).mul(0.5);
     Tensor uS = draw(n, DType.FLOAT64, x.device(), gen).mul(0.7071067811865476).erf().add(1.0).mul(0.5);
-    Tensor eps = draw(x.shape(), x.dtype(), x.device(), gen);
+    Tensor eps = noiseLike(x);
     dev.cm4j.data.AugmentPipe.Result aug = augmented(x, gen);
     IMM.Result r = imm.loss(net, target(), aug.images(), conditional ? labels : null, new IMM.Draws(uT, uS, eps), null);
     stats.put("mmd", r.mmd().mean().to(DType.FLOAT32));
@@ -177,15 +175,6 @@ final class ImmObjective extends RunObjective {
     return r.loss().to(DType.FLOAT32);
   }
 
-  @Override
-  Map<String, Tensor> randomState() {
-    return Map.of("noise", stateOf(gen));
-  }
-
-  @Override
-  void restoreRandomState(Map<String, Tensor> state) {
-    restore(gen, state, "noise");
-  }
 
   @Override
   Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator g) {

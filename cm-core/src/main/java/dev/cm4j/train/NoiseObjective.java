@@ -8,7 +8,8 @@ import java.util.Map;
 
 /**
  * An objective whose only random stream is one generator of its device, saved in a training state as "noise"
- * ({@link SctObjective}, {@link MeanFlowObjective}): per-sample draws and noise shaped like the batch, each made for
+ * ({@link EctObjective}, {@link SctObjective}, {@link MeanFlowObjective}, {@link AyfObjective},
+ * {@link ImmObjective}): per-sample draws and noise shaped like the batch, each made for
  * the global batch and sliced to this shard's rows ({@link #draw}), so a run's numbers do not depend on the number of
  * processes.
  */
