@@ -120,6 +120,7 @@ class StepHostSyncTest {
     for (String k : List.of("scd", "cd", "ct", "ctm")) runs.put(k, TrainerObjectivesTest.forKind(k, 0.192));
     runs.put("ctm", runs.get("ctm").with(Map.of("objective.dsm", "true")));
     runs.put("meanflow", TrainerTest.toy(0.192, "meanflow"));
+    runs.put("imm", TrainerTest.toy(0.192, "imm")); // (AYF, which needs a teacher run: AyfObjectiveTest counts syncs)
     // images with EDM's augmentation pipe (geometric warp included) feeding the network's augment labels
     runs.put("ect-augment", AugmentTrainingTest.small(Map.of("augment.p", "1", "duration_kimg", "0.024",
         "tick_kimg", "0.024", "batch", "8", "data.workers", "0")));
