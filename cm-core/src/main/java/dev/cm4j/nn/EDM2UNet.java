@@ -26,7 +26,7 @@ import java.util.Map;
  * of the Fourier features, adaptive double normalisation in every block, and a pixel norm on the noise embedding.
  * The class input is used only when {@code label_dim > 0}; augment labels are not part of EDM2 (rejected).
  */
-public final class EDM2UNet extends Module implements EDMNetwork {
+public final class EDM2UNet extends Module implements CTMNetwork {
   /** EDM2 UNet keyword arguments, plus ECT's and sCM's. */
   public record Config(
       int imgResolution,
@@ -99,6 +99,8 @@ public final class EDM2UNet extends Module implements EDMNetwork {
   private final Container enc;
   private final Container dec;
   private final MPConv outConv;
+  private final Module embTimeS;
+  private final MPConv embNoiseS;
 
   /** An ordered name → module container (EDM2's ModuleDict). */
   static final class Container extends Module {
@@ -110,8 +112,20 @@ public final class EDM2UNet extends Module implements EDMNetwork {
     }
   }
 
-  /** Builds the network (weights ~ N(0, 1) from the default generator, gains 0). */
+  /** Builds the network (weights ~ N(0, 1) from the default generator, gains 0), without a second time input. */
   public EDM2UNet(Config c) {
+    this(c, false);
+  }
+
+  /**
+   * Builds the network; with sEmbedding, a second time input s (MeanFlow's t − r, AYF's and IMM's second time) gets
+   * its own time features ({@code emb_fourier_s} or {@code emb_positional_s}) and projection ({@code emb_noise_s}), and
+   * the two time embeddings are combined by EDM2's magnitude-preserving sum with balance 0.5 before the label mix, the
+   * way the official MeanFlow DiT sums its two timestep embedders' outputs (docs/networks.md). The s path is created
+   * after every other layer, so the rest of the network draws the same initial weights as without it and a one-time
+   * checkpoint loads into it (the s path reported missing).
+   */
+  public EDM2UNet(Config c, boolean sEmbedding) {
     this.cfg = c;
     int[] mult = c.channelMult();
     long[] cblock = new long[mult.length];
@@ -175,6 +189,17 @@ public final class EDM2UNet extends Module implements EDMNetwork {
       }
     }
     outConv = child("out_conv", new MPConv(cout, c.imgChannels(), 3));
+
+    // The second time's path (last, see the constructor's comment).
+    embTimeS = !sEmbedding ? null : c.timeEmbedding().equals("positional")
+        ? child("emb_positional_s", new MPPositional(cnoise, 10000))
+        : child("emb_fourier_s", new MPFourier(cnoise, 1));
+    embNoiseS = sEmbedding ? child("emb_noise_s", new MPConv(cnoise, cemb, 0)) : null;
+  }
+
+  @Override
+  public boolean hasSEmbedding() {
+    return embNoiseS != null;
   }
 
   private static MPBlock.Options opts(Config c, String flavor, MP.Resample mode, boolean attention, double dropout) {
@@ -239,9 +264,23 @@ public final class EDM2UNet extends Module implements EDMNetwork {
 
   /** The time embedding of the noise labels (before the label mix and the SiLU). */
   Tensor embedTime(Tensor noiseLabels) {
-    Tensor t = embTime instanceof MPFourier f ? f.forward(noiseLabels) : ((MPPositional) embTime).forward(noiseLabels);
-    Tensor emb = embNoise.forward(t);
+    return embedTime(noiseLabels, null);
+  }
+
+  /** The time embedding of t's noise labels and, when given, s's (before the label mix and the SiLU). */
+  Tensor embedTime(Tensor noiseLabels, Tensor sNoiseLabels) {
+    Tensor emb = embNoise.forward(features(embTime, noiseLabels));
+    if (sNoiseLabels != null) {
+      if (embNoiseS == null) {
+        throw new IllegalArgumentException("this EDM2 U-Net has no second time input (built without s_embedding)");
+      }
+      emb = MP.sum(emb, embNoiseS.forward(features(embTimeS, sNoiseLabels)), 0.5);
+    }
     return cfg.embPixelNorm() ? MP.normalize(emb, 1) : emb;
+  }
+
+  private static Tensor features(Module m, Tensor labels) {
+    return m instanceof MPFourier f ? f.forward(labels) : ((MPPositional) m).forward(labels);
   }
 
   /**
@@ -250,6 +289,13 @@ public final class EDM2UNet extends Module implements EDMNetwork {
    */
   @Override
   public Tensor forward(Tensor x, Tensor noiseLabels, Tensor classLabels, Tensor augmentLabels) {
+    return forward(x, noiseLabels, null, classLabels, augmentLabels);
+  }
+
+  /** As {@link #forward(Tensor, Tensor, Tensor, Tensor)} with the second time's noise labels (null: none). */
+  @Override
+  public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
+      Tensor augmentLabels) {
     if (augmentLabels != null) throw new IllegalArgumentException("EDM2's U-Net takes no augment labels");
     if (x.dim() != 4 || x.size(1) != cfg.imgChannels()) {
       throw new IllegalArgumentException("EDM2 U-Net expects [N, " + cfg.imgChannels() + ", H, W], got "
@@ -257,7 +303,7 @@ public final class EDM2UNet extends Module implements EDMNetwork {
     }
     try (TensorScope scope = TensorScope.open()) {
       // Embedding.
-      Tensor emb = embedTime(noiseLabels);
+      Tensor emb = embedTime(noiseLabels, sNoiseLabels);
       if (embLabel != null) {
         Tensor labels = classLabels != null ? classLabels
             : Tensor.zeros(new long[] {x.size(0), cfg.labelDim()}, x.dtype(), x.device());

@@ -252,8 +252,7 @@ public sealed interface NetworkOptions {
     @Override
     public Module build(int resolution, int channels, boolean sEmbedding) {
       if (resolution <= 0) throw new IllegalArgumentException("network.arch edm2 needs image data");
-      if (sEmbedding) throw new IllegalArgumentException("network.arch edm2 has no s-embedding (CTM) path");
-      return new EDM2UNet(config(resolution, channels));
+      return new EDM2UNet(config(resolution, channels), sEmbedding);
     }
   }
 }

@@ -474,6 +474,16 @@ class JvpMatrixTest {
                 randn(g, 2, 2, 8, 8), uniform(g, -1, 1, 2));
           }));
     }
+    r.add(new Row("TwoTimeNetwork(EDM2UNet with s path): u(z, r, t), dropout 0.3", F32, true, m -> {
+      Torch.manualSeed(84);
+      TwoTimeNetwork net = prepare(new TwoTimeNetwork(new EDM2UNet(edm2Config("fourier", false, 0.3), true)), m, 84);
+      Generator drop = gen(85);
+      ((EDM2UNet) net.raw()).setDropoutGenerator(drop);
+      Generator g = gen(86);
+      Tensor labels = oneHot(2, 3);
+      return module(net, drop, in -> net.forward(in.get(0), in.get(1), in.get(2), labels), 86, randn(g, 2, 2, 8, 8),
+          uniform(g, 0, 0.4, 2), uniform(g, 0.5, 1, 2));
+    }));
 
     // Preconditioners and objectives' functions.
     r.add(new Row("EDMPrecond.scalings (c_in, c_skip, c_out; EDM and CM boundary)", F64, false, m -> {

@@ -11,6 +11,7 @@ import dev.cm4j.precond.EDM2Precond;
 import dev.cm4j.tensor.GradMode;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
+import dev.cm4j.tensor.Torch;
 import dev.cm4j.testing.Fixtures;
 import java.nio.file.Files;
 import java.util.Arrays;
@@ -206,6 +207,58 @@ class EDM2UNetTest {
           assertTrue(diff > 1e-3, c + " changes the output by only " + diff);
         }
       }
+    }
+  }
+
+  /**
+   * The second time input (MeanFlow/AYF/IMM on EDM2): its path is created last, so the rest draws the same initial
+   * weights as a one-time network; without s the output is the one-time network's; the two time embeddings combine by
+   * EDM2's magnitude-preserving sum (s path weights copied from t's: embedTime(t, t) = √2·embedTime(t)); s changes F;
+   * a one-time network refuses s.
+   */
+  @Test
+  void theSecondTimePathSumsItsEmbeddingAndLeavesTheRestAlone() {
+    try (TensorScope sc = TensorScope.open()) {
+      Torch.manualSeed(3);
+      EDM2UNet off = new EDM2UNet(tiny("fourier", false, false, 0, 0));
+      Torch.manualSeed(3);
+      EDM2UNet on = new EDM2UNet(tiny("fourier", false, false, 0, 0), true);
+      assertFalse(off.hasSEmbedding());
+      assertTrue(on.hasSEmbedding());
+      Map<String, Tensor> a = off.stateDict();
+      Map<String, Tensor> b = on.stateDict();
+      java.util.Set<String> extra = new java.util.TreeSet<>(b.keySet());
+      extra.removeAll(a.keySet());
+      assertEquals(java.util.Set.of("emb_fourier_s.freqs", "emb_fourier_s.phases", "emb_noise_s.weight"), extra);
+      for (var e : a.entrySet()) {
+        assertArrayEquals(e.getValue().toFloatArray(), b.get(e.getKey()).toFloatArray(), 0f, e.getKey());
+      }
+      Map<String, Tensor> copy = new LinkedHashMap<>(b);
+      copy.put("emb_fourier_s.freqs", a.get("emb_fourier.freqs"));
+      copy.put("emb_fourier_s.phases", a.get("emb_fourier.phases"));
+      copy.put("emb_noise_s.weight", a.get("emb_noise.weight"));
+      on.loadStateDict(copy, true);
+      on.eval();
+      off.eval();
+      try (GradMode g = GradMode.noGrad()) {
+        Tensor t = Tensor.of(new float[] {-1.5f, 0.2f, 2f}, 3);
+        assertEquals(0.0, relErr(on.embedTime(t, t), off.embedTime(t).mul(Math.sqrt(2))), 1e-6);
+        for (var e : on.stateDict().entrySet()) if (e.getValue().dim() == 0) e.getValue().fill_(0.8);
+        for (var e : off.stateDict().entrySet()) if (e.getValue().dim() == 0) e.getValue().fill_(0.8);
+        Tensor x = Tensor.randn(new long[] {2, 2, 8, 8}, dev.cm4j.tensor.DType.FLOAT32, dev.cm4j.tensor.Device.CPU,
+            dev.cm4j.tensor.Generator.cpu(5));
+        Tensor labels = Tensor.of(new float[] {1, 0, 0, 0, 0, 1}, 2, 3);
+        Tensor tn = Tensor.of(new float[] {0.3f, 1.2f}, 2);
+        Tensor ref = off.forward(x, tn, labels, null);
+        assertArrayEquals(ref.toFloatArray(), on.forward(x, tn, null, labels, null).toFloatArray(), 0f);
+        double d = relErr(on.forward(x, tn, Tensor.of(new float[] {-0.7f, 0.9f}, 2), labels, null), ref);
+        assertTrue(d > 1e-3, "s changes the output by only " + d);
+        IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
+            () -> off.forward(x, tn, tn, labels, null));
+        assertTrue(ex.getMessage().contains("second time"), ex.getMessage());
+      }
+      off.close();
+      on.close();
     }
   }
 

@@ -60,6 +60,31 @@ class Edm2PresetsRunTest {
     }
   }
 
+  /**
+   * The two-time objectives on the EDM2 network (its second time path, {@code emb_noise_s}): MeanFlow and IMM train a
+   * few steps on the same tiny labelled folder with imagenet64-sct's shrunk network.
+   */
+  @Test
+  void meanFlowAndImmTrainOnTheEdm2NetworksSecondTimePath(@TempDir Path dir) throws Exception {
+    Path data = tinyFolder(dir.resolve("data"));
+    for (String kind : new String[] {"meanflow", "imm"}) {
+      Map<String, String> ov = new HashMap<>(Map.of("network.model_channels", "8", "network.channel_mult", "[1, 2]",
+          "network.num_blocks", "1", "network.attn_resolutions", "[32]", "network.channels_per_head", "8",
+          "network.label_dim", "3", "data.path", data.toString(), "data.resolution", String.valueOf(RES),
+          "batch", "4"));
+      ov.putAll(Map.of("batch_gpu", "0", "duration_kimg", "0.012", "tick_kimg", "0.004", "snap_ticks", "100",
+          "state_ticks", "100", "precision", "fp32", "data.grid", "4", "sample_steps", "[]"));
+      TrainingOptions o = Presets.get("imagenet64-sct").with(Map.of("objective", "{\"kind\": \"" + kind + "\"}"))
+          .with(ov);
+      try (Trainer t = Trainer.start(o, dir.resolve(kind), new PrintStream(new ByteArrayOutputStream()))) {
+        Trainer.Result res = t.run();
+        assertEquals(12, res.images(), kind);
+        assertTrue(Double.isFinite(res.lastLoss()), kind + " loss " + res.lastLoss());
+        assertTrue(t.model().stateDict().keySet().stream().anyMatch(k -> k.contains("emb_noise_s")), kind);
+      }
+    }
+  }
+
   /** A tiny EDM teacher for o's network (random weights, seeded), written as objective.teacher reads it. */
   static Path teacher(TrainingOptions o, Path file) throws Exception {
     dev.cm4j.tensor.Torch.manualSeed(11);
