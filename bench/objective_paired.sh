@@ -5,7 +5,12 @@
 # variant of bench/objective_step.py (its default variants, or PY_VARIANTS), every Python side a reference.
 # A parity check per objective runs first (as in objective_step.sh; SKIP_PARITY=1 skips it).
 #
-# Usage: bench/objective_paired.sh [ROUNDS]   (default 40; env: OBJECTIVES (default "meanflow meanflow_v"),
+# Objectives: meanflow, meanflow_v (the default), ayf, imm (issue 14 §5; and ect, sct, ctm of objective_step.sh); imm's
+# Python side imports upstream lumalabs/imm from IMM_UPSTREAM (a checkout or bare git directory; default
+# /work/.mirror/lumalabs+imm/repo, the fetch tool's mirror), as tools/imm_reference.py does.
+#
+# Usage: bench/objective_paired.sh [ROUNDS]   (default 40; env: OBJECTIVES (default "meanflow meanflow_v"; e.g.
+#        OBJECTIVES="ayf imm"),
 #        WARMUP (3), PY_VARIANTS (comma-separated, e.g. "fused+func,fused+fwad2"), METRIC (cpu|wall, default cpu),
 #        SKIP_PARITY=1, JAVA_OPTS, REBUILD=1)
 source "$(dirname "$0")/common.sh"

@@ -7,7 +7,10 @@ per-sample loss, mean, backward, Adam (lr 1e-3); no EMA.
 
 Usage:
   python objective_step.py time <objective> [--timing W,S,R] [--variants default,fused,...]
-      objectives: ect, sct, ctm, meanflow (MeanFlow's u-loss), meanflow_v (iMF's v-loss)
+      objectives: ect, sct, ctm, meanflow (MeanFlow's u-loss), meanflow_v (iMF's v-loss), ayf (AYF-EMD,
+      tools/ayf_reference.py's loss, as its songunet_step), imm (IMM: tools/imm_reference.py's loss on upstream
+      lumalabs/imm's IMMPrecond, as its imm_train_step; upstream from $IMM_UPSTREAM, a checkout or bare git
+      directory, default /work/.mirror/lumalabs+imm/repo)
       default: torch.optim.Adam as constructed by default (on the CPU: the per-tensor for-loop implementation)
       fused:   torch.optim.Adam(fused=True) (the ATen kernel cm4j's Adam uses by default)
       sct also: fused+func — the JVP by torch.func.jvp instead of torch.autograd.forward_ad
@@ -40,6 +43,7 @@ from step_harness import measure, parse_timing, serve
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import meanflow_reference as MF  # noqa: E402  (tools/: the transcription of the official MeanFlow loss)
+import ayf_reference as AR  # noqa: E402  (tools/: the AYF transcription and its songunet_step)
 
 SMALL = {"img_resolution": 16, "img_channels": 3, "model_channels": 32, "channel_mult": [1, 2], "num_blocks": 1,
          "attn_resolutions": [8]}
@@ -274,6 +278,66 @@ def meanflow_net(dropout=True):
     return small_net(dropout, s_embedding=True)
 
 
+# AYF (tools/ayf_reference.py's loss, as its songunet_step: AYF-EMD, interval sampler, c 0.1, warm-up 10k) -------------
+
+def ayf_nets():
+    """The student (SongUNet with the s path, fed (t, t - s)) and the fixed teacher, an EDM-preconditioned small SongUNet
+    (seed 3, as cm-bench's AyfNets) as a flow velocity; dropout 0 (as songunet_step)."""
+    torch.manual_seed(0)
+    student = small_net(dropout=False, s_embedding=True)
+    torch.manual_seed(3)
+    teacher = E.EDMPrecond(small_net(dropout=False)).requires_grad_(False).eval()
+    return student, teacher
+
+
+def ayf_loss(student, teacher, x, r, n_a, n_b, u, e):
+    c = dict(AR.BASE, loss="emd", r=r)
+    t, s = AR.sample_ts(n_a, n_b, u, c)
+    v_phi = AR.edm_velocity(lambda x_, sigma: teacher(x_, sigma), 80.0)
+    return AR.ayf(lambda x_, t_, s_: student(x_, t_, None, None, t_ - s_), v_phi, x, e, t, s, c)
+
+
+# IMM (tools/imm_reference.py's loss on upstream's IMMPrecond, CIFAR-10 settings) ------------------------------------
+
+IMM_UP = []
+
+
+def imm_upstream():
+    if not IMM_UP:
+        import contextlib
+        import imm_reference as IR
+        with contextlib.redirect_stdout(sys.stderr):
+            IMM_UP.append((IR, IR.import_upstream(os.environ.get("IMM_UPSTREAM", "/work/.mirror/lumalabs+imm/repo"))))
+    return IMM_UP[0]
+
+
+class ImmSongUNet(E.SongUNet):
+    """The small SongUNet with the s path (dropout 0) in upstream's model_type calling convention
+    model(x, c_noise_t, c_noise_s, class_labels=...); built by upstream's IMMPrecond as its child "model"."""
+
+    def __init__(self, **upstream_kwargs):
+        kw = E.songunet_kwargs(SMALL)
+        kw["dropout"] = 0.0
+        super().__init__(**kw, s_embedding=True, attention_op=False)
+
+    def forward(self, x, noise_t, noise_s=None, class_labels=None, **kw):
+        return super().forward(x, noise_t, None, None, noise_s)
+
+
+def imm_net():
+    IR, (preconds, _) = imm_upstream()
+    c = IR.CASES["cifar10"]
+    preconds.ImmSongUNet = ImmSongUNet
+    torch.manual_seed(0)
+    import contextlib
+    with contextlib.redirect_stdout(sys.stderr):  # IMMPrecond prints its parameter count; stdout is serve's protocol
+        net = preconds.IMMPrecond(img_resolution=SMALL["img_resolution"], img_channels=SMALL["img_channels"],
+                                  label_dim=0, noise_schedule=c["noise_schedule"], model_type="ImmSongUNet",
+                                  sigma_data=c["sigma_data"], f_type=c["f_type"], T=c["T"], eps=c["eps"],
+                                  temb_type=c["temb_type"], time_scale=c["time_scale"])
+    return IR, net, c
+
+
 # Timing -------------------------------------------------------------------------------------------------------------
 
 def build_ect(variant):
@@ -321,6 +385,29 @@ def build_meanflow(kind):
     return build
 
 
+def build_ayf(variant):
+    student, teacher = ayf_nets()
+    it = [0]
+
+    def loss_fn(x):  # draws in cm4j's order: n_a, n_b, u, eps; warm-up r = min(0.99, iteration / 10k)
+        n_a, n_b, u = torch.randn(BATCH), torch.randn(BATCH), torch.rand(BATCH)
+        loss = ayf_loss(student, teacher, x, min(0.99, it[0] / 10_000), n_a, n_b, u, torch.randn_like(x))[0].mean()
+        it[0] += 1
+        return loss
+    return student.parameters(), loss_fn
+
+
+def build_imm(variant):
+    IR, net, c = imm_net()
+
+    def loss_fn(x):  # imm_train_step's draws (cm4j's order): u_t, u_s (float64, per group), eps
+        g = x.shape[0] // c["M"]
+        u_t = torch.rand(g, dtype=torch.float64)
+        u_s = torch.rand(g, dtype=torch.float64)
+        return IR.imm_loss(net, x, torch.randn_like(x), u_t, u_s, c)[0].mean()
+    return net.parameters(), loss_fn
+
+
 # objective -> (build(variant) -> (parameters, loss_fn(x) -> scalar), default timing variants). A new objective is
 # one entry here, its check below, and its counterpart in cm-bench's ObjectiveStep.OBJECTIVES.
 OBJECTIVES = {
@@ -329,6 +416,8 @@ OBJECTIVES = {
     "ctm": (build_ctm, "default,fused"),
     "meanflow": (build_meanflow("u"), "default+func,fused+func,fused+fwad2,fused+func2"),
     "meanflow_v": (build_meanflow("v"), "default+func,fused+func,fused+fwad2,fused+func2"),
+    "ayf": (build_ayf, "default,fused"),
+    "imm": (build_imm, "default,fused"),
 }
 
 
@@ -477,6 +566,28 @@ def check(objective, path, upstream):
               f"tools/meanflow_reference.py's loss); gradients worst {r_grad:.2e} ({worst}); JVP forms "
               + ", ".join(f"{k} {v:.2e}" for k, v in forms.items()))
         ok &= max(r) <= 1e-4 and r_grad <= 1e-3 and max(forms.values()) <= 1e-4
+    elif objective == "ayf":
+        student, teacher = ayf_nets()
+        for prefix, m in (("student.net.", student), ("teacher.", teacher)):  # student: TwoTimeNetwork's child "net"
+            m.load_state_dict(sub(t, prefix), strict=True)
+        loss, g, norm, _ = ayf_loss(student, teacher, x, float(meta["r"]), t["in.n_a"], t["in.n_b"], t["in.u"],
+                                    t["in.eps"])
+        loss.mean().backward()
+        r = [rel(loss.detach(), t["out.loss"]), rel(g, t["out.g"]), rel(norm, t["out.norm"])]
+        r_grad, worst = grads_rel(student, t, "student.net.")
+        print(f"[ayf] per-sample loss {r[0]:.2e}, tangent g {r[1]:.2e}, ||g|| {r[2]:.2e} (max|Δ|/max, against "
+              f"tools/ayf_reference.py's loss, r = {meta['r']}); gradients worst {r_grad:.2e} ({worst})")
+        ok &= max(r) <= 1e-4 and r_grad <= 1e-3
+    elif objective == "imm":
+        IR, net, c = imm_net()
+        net.load_state_dict(sub(t, "net."), strict=True)
+        loss, mmd, _, _, _, _, yt, _ = IR.imm_loss(net, x, t["in.eps"], t["in.u_t"], t["in.u_s"], c)
+        loss.mean().backward()
+        r = [rel(loss.detach(), t["out.loss"]), rel(mmd.detach(), t["out.mmd"]), rel(yt.detach(), t["out.yt"])]
+        r_grad, worst = grads_rel(net, t, "net.")
+        print(f"[imm] per-group loss {r[0]:.2e}, MMD² {r[1]:.2e}, y_t {r[2]:.2e} (max|Δ|/max, against "
+              f"tools/imm_reference.py's loss on upstream IMMPrecond); gradients worst {r_grad:.2e} ({worst})")
+        ok &= max(r) <= 1e-4 and r_grad <= 1e-3
     else:
         student, target, teacher = ctm_nets(dropout=False, separate_target=True)
         for prefix, m in (("student.", student), ("target.", target), ("teacher.", teacher)):

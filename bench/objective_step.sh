@@ -9,6 +9,11 @@
 #   meanflow, meanflow_v: MeanFlow's u-loss / iMF's v-loss (CIFAR-10 settings; TwoTimeNetwork on the SongUNet with the
 #     second-time path; Python: tools/meanflow_reference.py's loss, JVP forms +func, +fwad2, +func2). Not in the
 #     default list: they are timed paired (bench/objective_paired.sh); OBJECTIVES="meanflow" runs them here too.
+#   ayf: Align Your Flow (AYF-EMD, AlignYourFlow.Config.defaults()), the teacher a second, fixed small SongUNet under
+#     EDMPrecond as a flow velocity; Python: tools/ayf_reference.py's loss (as its songunet_step);
+#   imm: IMM (CIFAR-10 settings, M 4), IMMPrecond around the SongUNet with the second-time path; Python:
+#     tools/imm_reference.py's loss on upstream lumalabs/imm's IMMPrecond (IMM_UPSTREAM, see objective_paired.sh).
+#     ayf and imm (dropout 0, as their reference steps) are timed paired too; not in the default list.
 # A step: draws, loss, mean, backward, Adam (lr 1e-3); no EMA.
 #
 # First a parity check per objective: Java exports weights, draws, per-sample losses and gradients (network

@@ -5,7 +5,9 @@ import dev.cm4j.nn.Module;
 import dev.cm4j.nn.Param;
 import dev.cm4j.nn.SongUNet;
 import dev.cm4j.nn.TwoTimeNetwork;
+import dev.cm4j.objectives.AlignYourFlow;
 import dev.cm4j.objectives.CTM;
+import dev.cm4j.objectives.IMM;
 import dev.cm4j.objectives.ECT;
 import dev.cm4j.objectives.MeanFlow;
 import dev.cm4j.objectives.SCM;
@@ -14,6 +16,7 @@ import dev.cm4j.precond.AdaptiveWeight;
 import dev.cm4j.precond.CTMPrecond;
 import dev.cm4j.precond.Denoiser;
 import dev.cm4j.precond.EDMPrecond;
+import dev.cm4j.precond.IMMPrecond;
 import dev.cm4j.precond.TrigFlowPrecond;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
@@ -44,7 +47,19 @@ import java.util.function.Supplier;
  *       r ≠ t, adaptive weight p 0.75), {@code TwoTimeNetwork} on the SongUNet with the second-time path; the u pass
  *       with gradients and one no-grad forward-mode JVP pass along (v, 0, 1), sharing dropout masks;
  *   <li>{@code meanflow_v}: the same with iMF's v-loss (one more no-grad pass: the tangent u(z_t, t, t)).
+ *   <li>{@code ayf}: Align Your Flow, AYF-EMD ({@code AlignYourFlow.Config.defaults()}: interval sampler, c 0.1,
+ *       tangent warm-up over 10k iterations), the student a {@code TwoTimeNetwork} on the SongUNet with the second-time
+ *       path, the teacher a second, fixed small SongUNet under {@code EDMPrecond.edm} (eval mode) converted to a flow
+ *       velocity by {@code AlignYourFlow.fromDenoiser(·, 80)}; one no-grad teacher pass, the F pass with gradients and
+ *       one no-grad forward-mode JVP pass along (v_φ, 1);
+ *   <li>{@code imm}: Inductive Moment Matching ({@code IMM.Config.cifar10()}: M 4, so 2 groups of 4, η-decrement
+ *       mapping k 15, Laplace kernel), {@code IMMPrecond.Config.cifar10()} around the SongUNet with the second-time
+ *       path; the f_{s,t} pass with gradients and the no-grad f_{s,r} pass (θ⁻ = sg(θ)).
  * </ul>
+ *
+ * <p>ayf and imm run with network dropout 0 (as their PyTorch reference steps, tools/ayf_reference.py
+ * {@code songunet_step} and tools/imm_reference.py {@code imm_train_step}); the other objectives with the SongUNet's
+ * default dropout 0.10.
  *
  * <p>Each objective is one entry of {@link #OBJECTIVES}: a {@link Builder} of its step and an {@link Exporter} of its
  * parity data. Usage: {@code ObjectiveStep time <objective> [warmupSteps,warmupSeconds,reps|default [plain]]}
@@ -159,6 +174,8 @@ public final class ObjectiveStep {
         (c, x, out, meta) -> exportMeanFlow(c, x, out, meta, MeanFlow.LossKind.U)));
     OBJECTIVES.put("meanflow_v", new Objective((c, x) -> meanflow(c, x, MeanFlow.LossKind.V),
         (c, x, out, meta) -> exportMeanFlow(c, x, out, meta, MeanFlow.LossKind.V)));
+    OBJECTIVES.put("ayf", new Objective(ObjectiveStep::ayf, ObjectiveStep::exportAyf));
+    OBJECTIVES.put("imm", new Objective(ObjectiveStep::imm, ObjectiveStep::exportImm));
   }
 
   static Objective objective(String name) {
@@ -214,6 +231,47 @@ public final class ObjectiveStep {
     TwoTimeNetwork net = new TwoTimeNetwork(new SongUNet(cfg.withSEmbedding()));
     MeanFlow mf = new MeanFlow(MeanFlow.Config.cifar10().withLoss(kind));
     return new Built(net, () -> mf.loss(net, x, null, (Generator) null, null).loss().mean(), null, net);
+  }
+
+  /** AYF's student and fixed teacher (the teacher: seed 3, as CTM's). */
+  static final class AyfNets implements AutoCloseable {
+    final TwoTimeNetwork student;
+    final EDMPrecond teacher;
+    final AlignYourFlow.Velocity velocity;
+
+    AyfNets(SongUNet.Config cfg) {
+      Torch.manualSeed(0);
+      student = new TwoTimeNetwork(new SongUNet(cfg.withSEmbedding()));
+      Torch.manualSeed(3);
+      teacher = EDMPrecond.edm(new SongUNet(cfg));
+      teacher.requiresGrad_(false);
+      teacher.eval();
+      velocity = AlignYourFlow.fromDenoiser(teacher, 80.0);
+    }
+
+    @Override
+    public void close() {
+      student.close();
+      teacher.close();
+    }
+  }
+
+  /** AYF-EMD distilling a fixed small SongUNet (EDM denoiser → flow velocity); dropout 0 (the cfg's is ignored). */
+  static Built ayf(SongUNet.Config cfg, Tensor x) {
+    AyfNets nets = new AyfNets(small(false));
+    AlignYourFlow ayf = new AlignYourFlow(AlignYourFlow.Config.defaults());
+    long[] it = {0};
+    return new Built(nets.student,
+        () -> ayf.loss(nets.student, nets.velocity, x, null, it[0]++, (Generator) null, null).loss().mean(), null,
+        nets);
+  }
+
+  /** IMM (CIFAR-10 settings) on the SongUNet with the second-time path; dropout 0 (the cfg's is ignored). */
+  static Built imm(SongUNet.Config cfg, Tensor x) {
+    Torch.manualSeed(0);
+    IMMPrecond net = new IMMPrecond(new SongUNet(small(false).withSEmbedding()), IMMPrecond.Config.cifar10());
+    IMM imm = new IMM(IMM.Config.cifar10());
+    return new Built(net, () -> imm.loss(net, null, x, null, (Generator) null, null).loss().mean(), null, net);
   }
 
   // Running -------------------------------------------------------------------------------------------------------
@@ -439,6 +497,67 @@ public final class ObjectiveStep {
       out.put("out.dudt", r.dudt());
       putGrads(out, "", net);
       meta.put("loss", kind.name().toLowerCase(java.util.Locale.ROOT));
+    }
+  }
+
+  /** The second-time path of a network with s-embedding made non-zero (it starts at zero; the check must cover it). */
+  private static void perturbSPath(Module net) {
+    Torch.manualSeed(6);
+    try (var g = dev.cm4j.tensor.GradMode.noGrad()) {
+      for (var e : net.namedParameters().entrySet()) {
+        if (e.getKey().contains("affine_s") || e.getKey().contains("aux_conv")) {
+          Tensor p = e.getValue().get();
+          p.copy_(Tensor.randn(p.shape()).mul(0.05));
+        }
+      }
+    }
+  }
+
+  /**
+   * AYF-EMD at iteration 2500 (tangent warm-up r = 0.25): student and teacher weights, the draws (n_a, n_b, u, ε),
+   * per-sample losses, the tangent g, its norm, dF/dt and the student's gradients.
+   */
+  static void exportAyf(SongUNet.Config cfg, Tensor x, Map<String, Tensor> out, Map<String, String> meta) {
+    try (AyfNets nets = new AyfNets(cfg)) {
+      perturbSPath(nets.student);
+      putState(out, "student.", nets.student);
+      putState(out, "teacher.", nets.teacher);
+      AlignYourFlow ayf = new AlignYourFlow(AlignYourFlow.Config.defaults());
+      Torch.manualSeed(4);
+      AlignYourFlow.Draws d = ayf.draw(x, null);
+      long iteration = 2500;
+      AlignYourFlow.Result r = ayf.loss(nets.student, nets.velocity, x, null, iteration, d, null);
+      r.loss().mean().backward();
+      out.put("in.n_a", d.nA());
+      out.put("in.n_b", d.nB());
+      out.put("in.u", d.u());
+      out.put("in.eps", d.eps());
+      out.put("out.loss", r.loss().detach());
+      out.put("out.g", r.tangent());
+      out.put("out.norm", r.tangentNorm());
+      putGrads(out, "student.", nets.student);
+      meta.put("r", Double.toString(ayf.config().warmup(iteration)));
+    }
+  }
+
+  /** IMM (CIFAR-10 settings): weights, the draws (u_t, u_s, ε), per-group losses and MMD², y_t and gradients. */
+  static void exportImm(SongUNet.Config cfg, Tensor x, Map<String, Tensor> out, Map<String, String> meta) {
+    Torch.manualSeed(0);
+    try (IMMPrecond net = new IMMPrecond(new SongUNet(cfg.withSEmbedding()), IMMPrecond.Config.cifar10())) {
+      perturbSPath(net);
+      putState(out, "net.", net);
+      IMM imm = new IMM(IMM.Config.cifar10());
+      Torch.manualSeed(4);
+      IMM.Draws d = imm.draw(x, null);
+      IMM.Result r = imm.loss(net, null, x, null, d, null);
+      r.loss().mean().backward();
+      out.put("in.u_t", d.uT());
+      out.put("in.u_s", d.uS());
+      out.put("in.eps", d.eps());
+      out.put("out.loss", r.loss().detach());
+      out.put("out.mmd", r.mmd());
+      out.put("out.yt", r.yT().detach());
+      putGrads(out, "net.", net);
     }
   }
 

@@ -10,6 +10,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -76,6 +77,32 @@ class StepBenchTest {
       assertEquals(146, state); // EDM's state dict of this config (the reference fixture's key count)
       assertEquals(state - buffers, grads);
       assertEquals("749891", t.metadata().get("parameter_count"));
+    }
+  }
+
+  /** AYF and IMM exports: the draws, the outputs, and a gradient for every trained parameter (none for the teacher). */
+  @Test
+  void ayfAndImmExportsHoldDrawsAndEveryGradient(@TempDir Path dir) throws Exception {
+    Path a = dir.resolve("ayf.safetensors");
+    ObjectiveStep.export("ayf", a);
+    try (SafeTensorFile t = SafeTensors.read(a)) {
+      for (String n : List.of("in.n_a", "in.n_b", "in.u", "in.eps", "out.loss", "out.g", "out.norm")) {
+        assertTrue(t.names().contains(n), n + " missing: " + t.names());
+      }
+      long params = t.names().stream().filter(n -> n.startsWith("student.") && !n.endsWith("resample_filter")).count();
+      assertEquals(params, t.names().stream().filter(n -> n.startsWith("grad.student.")).count());
+      assertTrue(t.names().stream().noneMatch(n -> n.startsWith("grad.teacher.")), t.names().toString());
+      assertEquals("0.25", t.metadata().get("r"));
+    }
+    Path m = dir.resolve("imm.safetensors");
+    ObjectiveStep.export("imm", m);
+    try (SafeTensorFile t = SafeTensors.read(m)) {
+      for (String n : List.of("in.u_t", "in.u_s", "in.eps", "out.loss", "out.mmd", "out.yt")) {
+        assertTrue(t.names().contains(n), n + " missing: " + t.names());
+      }
+      long params = t.names().stream().filter(n -> n.startsWith("net.") && !n.endsWith("resample_filter")).count();
+      assertEquals(params, t.names().stream().filter(n -> n.startsWith("grad.net.")).count());
+      assertEquals(List.of(2L), java.util.Arrays.stream(t.info("out.loss").shape()).boxed().toList()); // 8 / M = 2 groups
     }
   }
 }
