@@ -7,10 +7,8 @@ import dev.cm4j.io.SafeTensors;
 import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
-import dev.cm4j.testing.TestDevice;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -153,23 +151,8 @@ class AyfObjectiveTest {
   /** One step and its samples on the test device (TestDeviceTrainingTest's harness) equal the CPU's to 1e-6. */
   @Test
   void oneStepOnTheTestDeviceEqualsTheCpu(@TempDir Path dir) throws Exception {
-    Device device = TestDevice.device();
     List<Path> snaps = teacherSnapshots(dir.resolve("teacher"));
     TrainingOptions o = toy(0.064, snaps.get(snaps.size() - 1));
-    TestDeviceTrainingTest.Outcome cpu;
-    TestDeviceTrainingTest.Outcome dev;
-    List<String> syncs = new ArrayList<>();
-    try (Trainer t = Trainer.start(TestDeviceTrainingTest.on(o, Device.CPU), dir.resolve("cpu"), TrainerTest.QUIET)) {
-      cpu = TestDeviceTrainingTest.outcome(t, t.run().runDir(), Device.CPU, 0.5);
-    }
-    try (Trainer t = Trainer.start(TestDeviceTrainingTest.on(o, device), dir.resolve("dev"), TrainerTest.QUIET)) {
-      t.setStepListener(TestDeviceTrainingTest.syncCounter(syncs));
-      dev = TestDeviceTrainingTest.outcome(t, t.run().runDir(), device, 0.5);
-    }
-    TestDeviceTrainingTest.assertClose(cpu.weights(), dev.weights(), "weights after a step");
-    TestDeviceTrainingTest.assertClose(cpu.snapshot(), dev.snapshot(), "EMA snapshot");
-    TestDeviceTrainingTest.assertClose(cpu.oneStep(), dev.oneStep(), "1-step samples");
-    TestDeviceTrainingTest.assertClose(cpu.twoStep(), dev.twoStep(), "2-step samples");
-    assertEquals(List.of(), syncs, "host round trips inside the training step");
+    TestDeviceTrainingTest.assertStepOnTestDeviceEqualsCpu(o, dir, 0.5, false);
   }
 }

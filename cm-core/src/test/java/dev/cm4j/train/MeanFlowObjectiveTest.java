@@ -5,13 +5,10 @@ import static org.junit.jupiter.api.Assertions.*;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.Tensor;
-import dev.cm4j.tensor.TensorScope;
 import dev.cm4j.testing.Fixtures;
-import dev.cm4j.testing.TestDevice;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -126,35 +123,7 @@ class MeanFlowObjectiveTest {
   /** One step and its samples on the test device (TestDeviceTrainingTest's harness) equal the CPU's to 1e-6. */
   @Test
   void oneStepOnTheTestDeviceEqualsTheCpu(@TempDir Path dir) throws Exception {
-    Device device = TestDevice.device();
     TrainingOptions o = toy(0.064);
-    TestDeviceTrainingTest.Outcome cpu;
-    TestDeviceTrainingTest.Outcome dev;
-    List<String> syncs = new ArrayList<>();
-    try (Trainer t = Trainer.start(TestDeviceTrainingTest.on(o, Device.CPU), dir.resolve("cpu"), TrainerTest.QUIET)) {
-      cpu = TestDeviceTrainingTest.outcome(t, t.run().runDir(), Device.CPU, 0.5);
-    }
-    try (Trainer t = Trainer.start(TestDeviceTrainingTest.on(o, device), dir.resolve("dev"), TrainerTest.QUIET)) {
-      t.setStepListener(TestDeviceTrainingTest.syncCounter(syncs));
-      dev = TestDeviceTrainingTest.outcome(t, t.run().runDir(), device, 0.5);
-    }
-    TestDeviceTrainingTest.assertClose(cpu.weights(), dev.weights(), "weights after a step");
-    TestDeviceTrainingTest.assertClose(cpu.snapshot(), dev.snapshot(), "EMA snapshot");
-    TestDeviceTrainingTest.assertClose(cpu.oneStep(), dev.oneStep(), "1-step samples");
-    TestDeviceTrainingTest.assertClose(cpu.twoStep(), dev.twoStep(), "2-step samples");
-    // the step changed the weights (so the comparison is of a trained step, not of the initial weights)
-    Map<String, float[]> init = new LinkedHashMap<>();
-    try (Trainer t = Trainer.start(TestDeviceTrainingTest.on(o.with(Map.of("duration_kimg", "0.001")), Device.CPU),
-        dir.resolve("init"), TrainerTest.QUIET); TensorScope s = TensorScope.open()) {
-      init.putAll(TestDeviceTrainingTest.floats(t.model().stateDict()));
-    }
-    double moved = 0;
-    for (var e : init.entrySet()) {
-      float[] a = e.getValue();
-      float[] b = cpu.weights().get(e.getKey());
-      for (int i = 0; i < a.length; i++) moved = Math.max(moved, Math.abs(a[i] - b[i]));
-    }
-    assertTrue(moved > 1e-6, "the step moved the weights by " + moved);
-    assertEquals(List.of(), syncs, "host round trips inside the training step");
+    TestDeviceTrainingTest.assertStepOnTestDeviceEqualsCpu(o, dir, 0.5, true);
   }
 }

@@ -126,6 +126,45 @@ class TestDeviceTrainingTest {
     }
   }
 
+  /**
+   * Runs o on the CPU and on the test device: weights after the run, the EMA snapshot and the 1- and 2-step samples
+   * (2-step at mid) agree to 1e-6, no host round trip happens inside a step, and (checkMoved) the run moved the
+   * weights away from their initial values, so the comparison is of trained steps.
+   */
+  static void assertStepOnTestDeviceEqualsCpu(TrainingOptions o, Path dir, double mid, boolean checkMoved)
+      throws Exception {
+    Device device = TestDevice.device();
+    Outcome cpu;
+    Outcome dev;
+    List<String> syncs = new ArrayList<>();
+    try (Trainer t = Trainer.start(on(o, Device.CPU), dir.resolve("cpu"), TrainerTest.QUIET)) {
+      cpu = outcome(t, t.run().runDir(), Device.CPU, mid);
+    }
+    try (Trainer t = Trainer.start(on(o, device), dir.resolve("dev"), TrainerTest.QUIET)) {
+      t.setStepListener(syncCounter(syncs));
+      dev = outcome(t, t.run().runDir(), device, mid);
+    }
+    assertClose(cpu.weights(), dev.weights(), "weights after a step");
+    assertClose(cpu.snapshot(), dev.snapshot(), "EMA snapshot");
+    assertClose(cpu.oneStep(), dev.oneStep(), "1-step samples");
+    assertClose(cpu.twoStep(), dev.twoStep(), "2-step samples");
+    if (checkMoved) {
+      Map<String, float[]> init = new LinkedHashMap<>();
+      try (Trainer t = Trainer.start(on(o.with(Map.of("duration_kimg", "0.001")), Device.CPU), dir.resolve("init"),
+          TrainerTest.QUIET); TensorScope s = TensorScope.open()) {
+        init.putAll(floats(t.model().stateDict()));
+      }
+      double moved = 0;
+      for (var e : init.entrySet()) {
+        float[] a = e.getValue();
+        float[] b = cpu.weights().get(e.getKey());
+        for (int i = 0; i < a.length; i++) moved = Math.max(moved, Math.abs(a[i] - b[i]));
+      }
+      assertTrue(moved > 1e-6, "the step moved the weights by " + moved);
+    }
+    assertEquals(List.of(), syncs, "host round trips inside the training step");
+  }
+
   static void assertClose(Map<String, float[]> cpu, Map<String, float[]> dev, String what) {
     assertEquals(cpu.keySet(), dev.keySet(), what);
     for (var e : cpu.entrySet()) assertClose(e.getValue(), dev.get(e.getKey()), what + " " + e.getKey());
