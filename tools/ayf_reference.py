@@ -40,10 +40,10 @@ import os
 import sys
 
 import torch
-from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from meanflow_reference import DIM, HIDDEN, BLOCKS, EMB, make_params, mlp_forward  # noqa: E402
+from fixture_file import write_or_check  # noqa: E402
 
 torch.set_default_dtype(torch.float32)
 N = 16
@@ -228,16 +228,7 @@ def main():
     a = ap.parse_args()
     path = os.path.join(a.out, "ayf-mlp-small.safetensors")
     tensors, meta = build()
-    if a.check:
-        old = load_file(path)
-        bad = [k for k in tensors if k not in old or not torch.allclose(old[k], tensors[k], rtol=1e-6, atol=1e-7)]
-        if bad or set(old) != set(tensors):
-            print("differs:", bad or sorted(set(old) ^ set(tensors)))
-            sys.exit(1)
-        print("ok:", path)
-        return
-    save_file(tensors, path, metadata=meta)
-    print("wrote", path, os.path.getsize(path), "bytes")
+    write_or_check(path, tensors, meta, a.check, atol=1e-7)
 
 
 if __name__ == "__main__":

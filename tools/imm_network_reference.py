@@ -39,11 +39,11 @@ import os
 import sys
 
 import torch
-from safetensors.torch import load_file, save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import imm_reference  # noqa: E402  (import_upstream, PINNED)
+from fixture_file import write_or_check  # noqa: E402
 
 N = 4
 CONFIG = dict(img_resolution=8, in_channels=3, out_channels=3, label_dim=0, augment_dim=0, model_channels=8,
@@ -124,16 +124,7 @@ def main():
     for name, config in (("imm-songunet-small.safetensors", CONFIG), ("imm-songunet-fourier-small.safetensors", FOURIER)):
         path = os.path.join(a.out, name)
         tensors, meta = build(a.imm, config)
-        if a.check:
-            old = load_file(path)
-            bad = [k for k in tensors if k not in old or not torch.allclose(old[k], tensors[k], rtol=1e-6, atol=1e-9)]
-            if bad or set(old) != set(tensors):
-                print("differs:", path, bad or sorted(set(old) ^ set(tensors)))
-                sys.exit(1)
-            print("ok:", path)
-            continue
-        save_file(tensors, path, metadata=meta)
-        print("wrote", path, os.path.getsize(path), "bytes")
+        write_or_check(path, tensors, meta, a.check, atol=1e-9)
 
 
 if __name__ == "__main__":

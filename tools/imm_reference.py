@@ -45,12 +45,12 @@ import tempfile
 import types
 
 import torch
-from safetensors.torch import load_file, save_file
 
 PINNED = "c9473e9395910d3dd03ffffb6b0a8b4fb760c3a1"
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import meanflow_reference as mf  # noqa: E402  (cm4j's MLPDenoiser transcription)
+from fixture_file import write_or_check  # noqa: E402
 
 B = 16
 
@@ -312,16 +312,7 @@ def main():
     a = ap.parse_args()
     path = os.path.join(a.out, "imm-mlp-small.safetensors")
     tensors, meta = build(import_upstream(a.imm))
-    if a.check:
-        old = load_file(path)
-        bad = [k for k in tensors if k not in old or not torch.allclose(old[k], tensors[k], rtol=1e-6, atol=1e-9)]
-        if bad or set(old) != set(tensors):
-            print("differs:", bad or sorted(set(old) ^ set(tensors)))
-            sys.exit(1)
-        print("ok:", path)
-        return
-    save_file(tensors, path, metadata=meta)
-    print("wrote", path, os.path.getsize(path), "bytes")
+    write_or_check(path, tensors, meta, a.check, atol=1e-9)
 
 
 if __name__ == "__main__":
