@@ -431,8 +431,22 @@ public final class SongUNet extends Module implements CTMNetwork {
           aux = aux == null ? tmp : tmp.add(aux);
         } else {
           UNetBlock u = (UNetBlock) block;
-          if (x.size(1) != u.inChannels()) x = Tensor.cat(List.of(x, skips.remove(skips.size() - 1)), 1);
-          x = u.forward(x, emb, embS);
+          Tensor prev = x;
+          Tensor skip = null;
+          if (x.size(1) != u.inChannels()) {
+            skip = skips.remove(skips.size() - 1);
+            x = Tensor.cat(List.of(x, skip), 1);
+          }
+          Tensor in = x;
+          x = u.forward(in, emb, embS);
+          // Release the block's inputs now, not when the pass returns (a no-grad or forward-mode pass then holds one
+          // level's tensors, docs/benchmarks.md §4; autograd keeps what backward needs): the concatenation, the skip
+          // it consumed, and the previous decoder output unless it is still a pending skip (the encoder's last).
+          if (skip != null) {
+            in.close();
+            skip.close();
+          }
+          if (skips.stream().noneMatch(t -> t == prev)) prev.close();
         }
       }
       if (aux == null) throw new IllegalStateException("the decoder produced no output (no aux_conv layer)");
