@@ -20,7 +20,9 @@ class JvpMemoryBenchTest {
         assertTrue(r.peak() > r.liveBefore(), r.toString());
         // (the Cleaner may free other tests' leaked tensors meanwhile: "not above")
         assertTrue(r.liveAfter() <= r.liveBefore(), "the step leaves nothing live: " + r);
-        assertTrue(r.hwm() >= r.hwmReset() && r.hwmReset() > 0, r.toString());
+        // VmHWM comes from the kernel's RSS counters, which are per-CPU and synced lazily: a reading right after the
+        // reset can exceed a later one by a few pages (seen: 44 KiB on a CI run), so "not below" holds up to 1 MiB
+        assertTrue(r.hwmReset() > 0 && r.hwm() >= r.hwmReset() - (1 << 20), r.toString());
         assertTrue(r.json().startsWith("{\"side\": \"java\", \"variant\": \"" + v + "\""), r.json());
       }
     } finally {
