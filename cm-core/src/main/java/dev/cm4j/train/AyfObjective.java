@@ -1,7 +1,6 @@
 package dev.cm4j.train;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import dev.cm4j.nn.CTMNetwork;
 import dev.cm4j.nn.LoadReport;
 import dev.cm4j.nn.Module;
 import dev.cm4j.nn.TwoTimeNetwork;
@@ -113,19 +112,12 @@ final class AyfObjective extends NoiseObjective {
                   + "--set objective.teacher=edm.safetensors"));
     }
     Module raw = nets.build(o.network(), true);
-    if (!(raw instanceof CTMNetwork)) {
-      throw new IllegalArgumentException("network.arch " + o.network().arch() + " has no second time input for AYF");
-    }
-    net = new TwoTimeNetwork(asTwoTime(raw), ob.timeScale());
+    net = new TwoTimeNetwork(asTwoTime(raw, "network.arch " + o.network().arch(), " for AYF"), ob.timeScale());
     this.opts = o;
     this.nets = nets;
     ayf = new AlignYourFlow(ob.config());
   }
 
-  @SuppressWarnings("unchecked")
-  private static <N extends Module & CTMNetwork> N asTwoTime(Module m) {
-    return (N) m;
-  }
 
   @Override
   Module model() {
@@ -159,10 +151,7 @@ final class AyfObjective extends NoiseObjective {
           opts.precond().sigmaMax(), EDMPrecond.Boundary.EDM);
     } else {
       Module raw = nets.build(tn, true);
-      if (!(raw instanceof CTMNetwork)) {
-        throw new IllegalArgumentException("objective." + what + "_network arch " + tn.arch() + " has no second time input");
-      }
-      m = new TwoTimeNetwork(asTwoTime(raw), ob.timeScale());
+      m = new TwoTimeNetwork(asTwoTime(raw, "objective." + what + "_network arch " + tn.arch(), ""), ob.timeScale());
     }
     LoadReport r = InitFrom.apply(m, file);
     if (!r.missing().isEmpty() || !r.shapeMismatched().isEmpty()) {
@@ -198,14 +187,7 @@ final class AyfObjective extends NoiseObjective {
       throw new IllegalArgumentException("ayf distils the (auto)guided teacher (objective.guide, objective.guidance); "
           + "sampling-time guidance (--guidance, --guide) does not apply to it");
     }
-    double[] times = new double[mids.length + 2];
-    times[0] = 1;
-    System.arraycopy(mids, 0, times, 1, mids.length);
-    times[times.length - 1] = 0;
     TwoTimeNetwork tn = (TwoTimeNetwork) m;
-    if (labels == null && tn.labelDim() > 0) {
-      labels = Tensor.zeros(new long[] {z.size(0), tn.labelDim()}, z.dtype(), z.device());
-    }
-    return AlignYourFlow.sample(tn, z, times, labels);
+    return AlignYourFlow.sample(tn, z, oneToZero(mids), labelsOrNullClass(labels, z, tn.labelDim()));
   }
 }

@@ -1,7 +1,6 @@
 package dev.cm4j.train;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import dev.cm4j.nn.CTMNetwork;
 import dev.cm4j.nn.Module;
 import dev.cm4j.objectives.IMM;
 import dev.cm4j.precond.IMMPrecond;
@@ -118,20 +117,13 @@ final class ImmObjective extends NoiseObjective {
     IMMPrecond.Config pc = ob.precondConfig(o.precond().sigmaData());
     newNet = () -> {
       Module raw = nets.build(o.network(), true);
-      if (!(raw instanceof CTMNetwork)) {
-        throw new IllegalArgumentException("network.arch " + o.network().arch() + " has no second time input for IMM");
-      }
-      return new IMMPrecond(asTwoTime(raw), pc);
+      return new IMMPrecond(asTwoTime(raw, "network.arch " + o.network().arch(), " for IMM"), pc);
     };
     net = newNet.get();
     imm = new IMM(ob.config());
     mu = ob.targetEma();
   }
 
-  @SuppressWarnings("unchecked")
-  private static <N extends Module & CTMNetwork> N asTwoTime(Module m) {
-    return (N) m;
-  }
 
   @Override
   Module model() {
@@ -182,9 +174,7 @@ final class ImmObjective extends NoiseObjective {
       throw new IllegalArgumentException("imm: sampling-time guidance (--guidance, --guide) is not implemented for IMM");
     }
     IMMPrecond p = (IMMPrecond) m;
-    if (labels == null && p.labelDim() > 0) {
-      labels = Tensor.zeros(new long[] {z.size(0), p.labelDim()}, z.dtype(), z.device());
-    }
-    return IMM.sample(p, z, IMM.pushforwardTimes(p.config(), mids), labels).to(z.dtype());
+    return IMM.sample(p, z, IMM.pushforwardTimes(p.config(), mids), labelsOrNullClass(labels, z, p.labelDim()))
+        .to(z.dtype());
   }
 }

@@ -1,7 +1,6 @@
 package dev.cm4j.train;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import dev.cm4j.nn.CTMNetwork;
 import dev.cm4j.nn.Module;
 import dev.cm4j.nn.TwoTimeNetwork;
 import dev.cm4j.objectives.MeanFlow;
@@ -88,10 +87,7 @@ final class MeanFlowObjective extends NoiseObjective {
     super(device, seed ^ 0x3ea7f10L);
     Options ob = (Options) o.objective();
     Module raw = nets.build(o.network(), true);
-    if (!(raw instanceof CTMNetwork)) {
-      throw new IllegalArgumentException("network.arch " + o.network().arch() + " has no second time input for MeanFlow");
-    }
-    net = new TwoTimeNetwork(asTwoTime(raw), ob.timeScale());
+    net = new TwoTimeNetwork(asTwoTime(raw, "network.arch " + o.network().arch(), " for MeanFlow"), ob.timeScale());
     MeanFlow.Config c = ob.config();
     if ((c.guided() || c.classDropout() > 0) && net.labelDim() == 0) {
       throw new OptionException("objective.omega", "guidance and class_dropout need a class-conditional network "
@@ -104,10 +100,6 @@ final class MeanFlowObjective extends NoiseObjective {
     meanFlow = new MeanFlow(c);
   }
 
-  @SuppressWarnings("unchecked")
-  private static <N extends Module & CTMNetwork> N asTwoTime(Module m) {
-    return (N) m;
-  }
 
   @Override
   Module model() {
@@ -136,15 +128,7 @@ final class MeanFlowObjective extends NoiseObjective {
       throw new IllegalArgumentException("meanflow folds classifier-free guidance into training (objective.cfg_omega); "
           + "sampling-time guidance (--guidance, --guide) does not apply to it");
     }
-    double[] times = new double[mids.length + 2];
-    times[0] = 1;
-    System.arraycopy(mids, 0, times, 1, mids.length);
-    times[times.length - 1] = 0;
     TwoTimeNetwork tn = (TwoTimeNetwork) m;
-    // without labels a class-conditional model samples the null class (all-zero labels)
-    if (labels == null && tn.labelDim() > 0) {
-      labels = Tensor.zeros(new long[] {z.size(0), tn.labelDim()}, z.dtype(), z.device());
-    }
-    return MeanFlow.sample(tn, z, times, labels);
+    return MeanFlow.sample(tn, z, oneToZero(mids), labelsOrNullClass(labels, z, tn.labelDim()));
   }
 }

@@ -286,4 +286,31 @@ abstract class RunObjective {
     return (N) m;
   }
 
+  /** The flow samplers' time chain 1 → mids… → 0 (sample_steps are the intermediate times). */
+  static double[] oneToZero(double[] mids) {
+    double[] times = new double[mids.length + 2];
+    times[0] = 1;
+    System.arraycopy(mids, 0, times, 1, mids.length);
+    times[times.length - 1] = 0;
+    return times;
+  }
+
+  /** labels, or for a class-conditional network sampled without labels the null class (all zeros, z's batch). */
+  static Tensor labelsOrNullClass(Tensor labels, Tensor z, int labelDim) {
+    if (labels != null || labelDim == 0) return labels;
+    return Tensor.zeros(new long[] {z.size(0), labelDim}, z.dtype(), z.device());
+  }
+
+  /**
+   * m as a network with a second time input (MeanFlow's, AYF's and IMM's two-time networks are built on it), or an
+   * IllegalArgumentException "<what> has no second time input<forWhom>" for a network without one.
+   */
+  @SuppressWarnings("unchecked")
+  static <N extends Module & dev.cm4j.nn.CTMNetwork> N asTwoTime(Module m, String what, String forWhom) {
+    if (!(m instanceof dev.cm4j.nn.CTMNetwork)) {
+      throw new IllegalArgumentException(what + " has no second time input" + forWhom);
+    }
+    return (N) m;
+  }
+
 }
