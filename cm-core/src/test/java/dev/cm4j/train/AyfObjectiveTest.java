@@ -58,30 +58,9 @@ class AyfObjectiveTest {
       }
       assertTrue(compared > 5);
     }
-    float[][] full;
-    try (Trainer a = Trainer.start(toy(0.256, teacher), dir.resolve("a"), TrainerTest.QUIET)) {
-      var r = a.run();
-      assertEquals(4, r.iterations());
-      assertTrue(Double.isFinite(r.lastLoss()) && r.lastLoss() > 0, "loss " + r.lastLoss());
-      try (var f = Files.list(r.runDir())) {
-        List<String> names = f.map(p -> p.getFileName().toString()).toList();
-        assertTrue(names.stream().anyMatch(n -> n.startsWith("samples-1step-")), names.toString());
-        assertTrue(names.stream().anyMatch(n -> n.startsWith("samples-2step-")), names.toString());
-      }
-      full = a.model().stateDict().values().stream().map(Tensor::toFloatArray).toArray(float[][]::new);
-    }
-    Path half;
-    try (Trainer b = Trainer.start(toy(0.128, teacher), dir.resolve("b"), TrainerTest.QUIET)) {
-      half = b.run().runDir();
-    }
-    Path of = half.resolve("training_options.json");
-    Files.writeString(of, TrainingOptions.read(of).with(Map.of("duration_kimg", "0.256")).toJson());
-    try (Trainer c = Trainer.resume(half, TrainerTest.QUIET)) {
-      c.run();
-      float[][] resumed = c.model().stateDict().values().stream().map(Tensor::toFloatArray).toArray(float[][]::new);
-      assertEquals(full.length, resumed.length);
-      for (int i = 0; i < full.length; i++) assertArrayEquals(full[i], resumed[i], 0f, "tensor " + i);
-    }
+    TrainerTest.ToyRun run = TrainerTest.assertToyRunResumesBitExactly(kimg -> toy(kimg, teacher), dir);
+    assertTrue(run.result().lastLoss() > 0, "loss " + run.result().lastLoss());
+    float[][] full = run.weights();
     // AYF-LMD, autoguided by the teacher's first snapshot (λ 2): runs, and differs from the unguided run
     TrainingOptions guided = toy(0.256, teacher).with(Map.of("objective.loss", "\"lmd\"", "objective.guide",
         "\"" + snaps.get(0) + "\"", "objective.guidance", "2"));

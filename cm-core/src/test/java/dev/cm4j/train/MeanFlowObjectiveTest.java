@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cm4j.tensor.Device;
-import dev.cm4j.tensor.Tensor;
 import dev.cm4j.testing.Fixtures;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -94,30 +93,7 @@ class MeanFlowObjectiveTest {
 
   @Test
   void toyRunTrainsWritesGridsAndResumesBitExactly(@TempDir Path dir) throws Exception {
-    float[][] full;
-    try (Trainer a = Trainer.start(toy(0.256), dir.resolve("a"), TrainerTest.QUIET)) {
-      var r = a.run();
-      assertEquals(4, r.iterations());
-      assertTrue(Double.isFinite(r.lastLoss()), "loss " + r.lastLoss());
-      try (var f = Files.list(r.runDir())) {
-        List<String> names = f.map(p -> p.getFileName().toString()).toList();
-        assertTrue(names.stream().anyMatch(n -> n.startsWith("samples-1step-")), names.toString());
-        assertTrue(names.stream().anyMatch(n -> n.startsWith("samples-2step-")), names.toString());
-      }
-      full = a.model().stateDict().values().stream().map(Tensor::toFloatArray).toArray(float[][]::new);
-    }
-    Path half;
-    try (Trainer b = Trainer.start(toy(0.128), dir.resolve("b"), TrainerTest.QUIET)) {
-      half = b.run().runDir();
-    }
-    Path of = half.resolve("training_options.json");
-    Files.writeString(of, TrainingOptions.read(of).with(Map.of("duration_kimg", "0.256")).toJson());
-    try (Trainer c = Trainer.resume(half, TrainerTest.QUIET)) {
-      c.run();
-      float[][] resumed = c.model().stateDict().values().stream().map(Tensor::toFloatArray).toArray(float[][]::new);
-      assertEquals(full.length, resumed.length);
-      for (int i = 0; i < full.length; i++) assertArrayEquals(full[i], resumed[i], 0f, "tensor " + i);
-    }
+    TrainerTest.assertToyRunResumesBitExactly(MeanFlowObjectiveTest::toy, dir);
   }
 
   /** One step and its samples on the test device (TestDeviceTrainingTest's harness) equal the CPU's to 1e-6. */

@@ -26,6 +26,42 @@ class TrainerTest {
     return Presets.get("toy2d-" + objective).with(ov);
   }
 
+  /** A toy run's outcome: the run's result and its final weights. */
+  record ToyRun(Trainer.Result result, float[][] weights) {}
+
+  /**
+   * The objectives' common toy-run check: toy(0.256) trains 4 iterations to a finite loss and writes the 1- and 2-step
+   * sample grids; toy(0.128) stopped and resumed to 0.256 kimg ends with the same weights, bit for bit.
+   */
+  static ToyRun assertToyRunResumesBitExactly(java.util.function.DoubleFunction<TrainingOptions> toy, Path dir)
+      throws Exception {
+    ToyRun full;
+    try (Trainer a = Trainer.start(toy.apply(0.256), dir.resolve("a"), QUIET)) {
+      var r = a.run();
+      assertEquals(4, r.iterations());
+      assertTrue(Double.isFinite(r.lastLoss()), "loss " + r.lastLoss());
+      try (var f = Files.list(r.runDir())) {
+        List<String> names = f.map(p -> p.getFileName().toString()).toList();
+        assertTrue(names.stream().anyMatch(n -> n.startsWith("samples-1step-")), names.toString());
+        assertTrue(names.stream().anyMatch(n -> n.startsWith("samples-2step-")), names.toString());
+      }
+      full = new ToyRun(r, a.model().stateDict().values().stream().map(Tensor::toFloatArray).toArray(float[][]::new));
+    }
+    Path half;
+    try (Trainer b = Trainer.start(toy.apply(0.128), dir.resolve("b"), QUIET)) {
+      half = b.run().runDir();
+    }
+    Path of = half.resolve("training_options.json");
+    Files.writeString(of, TrainingOptions.read(of).with(Map.of("duration_kimg", "0.256")).toJson());
+    try (Trainer c = Trainer.resume(half, QUIET)) {
+      c.run();
+      float[][] resumed = c.model().stateDict().values().stream().map(Tensor::toFloatArray).toArray(float[][]::new);
+      assertEquals(full.weights().length, resumed.length);
+      for (int i = 0; i < resumed.length; i++) assertArrayEquals(full.weights()[i], resumed[i], 0f, "tensor " + i);
+    }
+    return full;
+  }
+
   static Map<String, Tensor> params(Trainer t) {
     return t.model().stateDict();
   }
