@@ -351,16 +351,7 @@ public final class ObjectiveStep {
     Built b = o.builder().build(small(true), x);
     try (Adam opt = new Adam(b.trained(), Adam.Config.defaults())) {
       Runnable step = step(b.loss(), opt);
-      var threads = java.lang.management.ManagementFactory.getThreadMXBean();
-      var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
-      StepTimer.ready();
-      while (StepTimer.awaitStep(in)) {
-        long c0 = threads.getCurrentThreadCpuTime();
-        long w0 = System.nanoTime();
-        step.run();
-        long w1 = System.nanoTime();
-        StepTimer.reportStep(threads.getCurrentThreadCpuTime() - c0, w1 - w0);
-      }
+      StepTimer.serve(step);
     } finally {
       close(b.owned());
       x.close();

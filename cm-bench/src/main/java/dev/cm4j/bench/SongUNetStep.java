@@ -104,16 +104,7 @@ public final class SongUNetStep {
     Adam opt = new Adam(net, Adam.Config.defaults());
     Tensor x = Tensor.randn(c.batchShape());
     Runnable step = step(net, opt, x);
-    var threads = java.lang.management.ManagementFactory.getThreadMXBean();
-    var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
-    StepTimer.ready();
-    while (StepTimer.awaitStep(in)) {
-      long c0 = threads.getCurrentThreadCpuTime();
-      long w0 = System.nanoTime();
-      step.run();
-      long w1 = System.nanoTime();
-      StepTimer.reportStep(threads.getCurrentThreadCpuTime() - c0, w1 - w0);
-    }
+    StepTimer.serve(step);
     opt.close();
     net.close();
     x.close();

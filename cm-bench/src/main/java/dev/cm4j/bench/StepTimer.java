@@ -93,6 +93,23 @@ final class StepTimer {
     System.out.flush();
   }
 
+  /**
+   * Serves {@code bench/paired.py} from standard input: {@link #ready}, then one run of step per {@code step} line,
+   * answered with its thread CPU and wall time, until {@code quit} or the end of input.
+   */
+  static void serve(Runnable step) throws java.io.IOException {
+    var threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
+    ready();
+    while (awaitStep(in)) {
+      long c0 = threads.getCurrentThreadCpuTime();
+      long w0 = System.nanoTime();
+      step.run();
+      long w1 = System.nanoTime();
+      reportStep(threads.getCurrentThreadCpuTime() - c0, w1 - w0);
+    }
+  }
+
   /** Parses {@code warmupSteps,warmupSeconds,reps} (e.g. "3,2.0,15"); the default when s is null or "default". */
   static StepTimer parse(String s, StepTimer dflt) {
     if (s == null || s.equals("default")) return dflt;

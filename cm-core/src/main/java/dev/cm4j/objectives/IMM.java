@@ -339,12 +339,7 @@ public final class IMM {
    * @param labels one-hot labels or null
    */
   public static Tensor sample(IMMPrecond net, Tensor z, double[] times, Tensor labels) {
-    if (times.length < 2) throw new IllegalArgumentException("need at least two times (e.g. {T, ε})");
-    for (int i = 0; i + 1 < times.length; i++) {
-      if (!(times[i] > times[i + 1]) || times[i] >= 1 || times[i + 1] < 0) {
-        throw new IllegalArgumentException("times must decrease within [0, 1): " + Arrays.toString(times));
-      }
-    }
+    checkTimes(times);
     try (GradMode g = GradMode.noGrad()) {
       long n = z.size(0);
       Tensor x = z.to(DType.FLOAT64).mul(net.config().sigmaData());
@@ -357,6 +352,16 @@ public final class IMM {
     }
   }
 
+  /** The samplers' times: at least two, strictly decreasing, within [0, 1). */
+  private static void checkTimes(double[] times) {
+    if (times.length < 2) throw new IllegalArgumentException("need at least two times (e.g. {T, ε})");
+    for (int i = 0; i + 1 < times.length; i++) {
+      if (!(times[i] > times[i + 1]) || times[i] >= 1 || times[i + 1] < 0) {
+        throw new IllegalArgumentException("times must decrease within [0, 1): " + Arrays.toString(times));
+      }
+    }
+  }
+
   /**
    * Restart sampling (Algorithm 5; generate_images.py restart_generator_fn lines 69-100): from each time of times but
    * the last, jump straight to the last (ε), x̃ = f_{ε, t_i}(x), then re-noise to the next time, x = α·x̃ + σ·σ_d·n with
@@ -364,12 +369,7 @@ public final class IMM {
    * (e.g. {@link #pushforwardTimes}). Returns float64 samples.
    */
   public static Tensor restartSample(IMMPrecond net, Tensor z, double[] times, Tensor labels, Generator gen) {
-    if (times.length < 2) throw new IllegalArgumentException("need at least two times (e.g. {T, ε})");
-    for (int i = 0; i + 1 < times.length; i++) {
-      if (!(times[i] > times[i + 1]) || times[i] >= 1 || times[i + 1] < 0) {
-        throw new IllegalArgumentException("times must decrease within [0, 1): " + Arrays.toString(times));
-      }
-    }
+    checkTimes(times);
     try (GradMode g = GradMode.noGrad()) {
       long n = z.size(0);
       double end = times[times.length - 1];
