@@ -67,13 +67,22 @@ public final class Conv2d extends Module {
     return outChannels;
   }
 
-  /** Applies the (resampling) convolution. */
+  /**
+   * Applies the (resampling) convolution. A resampling one keeps only its result: the resampled input and the
+   * repeated filter are released when it returns (a no-grad or forward-mode pass does not hold them until the
+   * caller's scope closes; autograd keeps what backward needs).
+   */
   public Tensor forward(Tensor x) {
     Tensor w = weight == null ? null : weight.get();
     Tensor b = bias == null ? null : bias.get();
-    Tensor f = resampleFilter == null ? null : resampleFilter.get();
+    if (!up && !down) return w != null ? F.conv2d(x, w, b, 1, (int) (w.size(-1) / 2), 1, 1) : x;
+    return TensorScope.scoped(() -> resample(x, w, b));
+  }
+
+  private Tensor resample(Tensor x, Tensor w, Tensor b) {
+    Tensor f = resampleFilter.get();
     int wPad = w == null ? 0 : (int) (w.size(-1) / 2);
-    int fPad = f == null ? 0 : (int) ((f.size(-1) - 1) / 2);
+    int fPad = (int) ((f.size(-1) - 1) / 2);
     // Where the weight convolution is the last op, the bias goes into it (oneDNN adds it in the kernel instead of a
     // separate pass over the activation; EDM adds it afterwards, the same sum up to rounding).
     if (fusedResample && up && w != null) {

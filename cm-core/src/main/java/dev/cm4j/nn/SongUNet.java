@@ -385,6 +385,11 @@ public final class SongUNet extends Module implements CTMNetwork {
     return new Tensor[] {emb, embS};
   }
 
+  private static void closeUnlessPending(Tensor t, List<Tensor> skips) {
+    for (Tensor s : skips) if (s == t) return;
+    t.close();
+  }
+
   @Override
   public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
       Tensor augmentLabels) {
@@ -427,26 +432,23 @@ public final class SongUNet extends Module implements CTMNetwork {
         } else if (name.contains("aux_norm")) {
           tmp = ((GroupNorm) block).forward(x);
         } else if (name.contains("aux_conv")) {
-          tmp = ((Conv2d) block).forward(tmp.silu());
+          tmp = TensorScope.chain(tmp, Tensor::silu, ((Conv2d) block)::forward);
           aux = aux == null ? tmp : tmp.add(aux);
         } else {
+          // Each decoder input is released as soon as it is dead, as CPython frees it (a no-grad or forward-mode
+          // pass then holds one level's tensors, docs/benchmarks.md §4; autograd keeps what backward needs): the
+          // previous output and the skip once concatenated, the block's input once the block returns. A previous
+          // output that is still a pending skip (the encoder's last) stays.
           UNetBlock u = (UNetBlock) block;
-          Tensor prev = x;
-          Tensor skip = null;
-          if (x.size(1) != u.inChannels()) {
-            skip = skips.remove(skips.size() - 1);
-            x = Tensor.cat(List.of(x, skip), 1);
-          }
           Tensor in = x;
-          x = u.forward(in, emb, embS);
-          // Release the block's inputs now, not when the pass returns (a no-grad or forward-mode pass then holds one
-          // level's tensors, docs/benchmarks.md §4; autograd keeps what backward needs): the concatenation, the skip
-          // it consumed, and the previous decoder output unless it is still a pending skip (the encoder's last).
-          if (skip != null) {
-            in.close();
+          if (x.size(1) != u.inChannels()) {
+            Tensor skip = skips.remove(skips.size() - 1);
+            in = Tensor.cat(List.of(x, skip), 1);
             skip.close();
+            closeUnlessPending(x, skips);
           }
-          if (skips.stream().noneMatch(t -> t == prev)) prev.close();
+          x = u.forward(in, emb, embS);
+          closeUnlessPending(in, skips);
         }
       }
       if (aux == null) throw new IllegalStateException("the decoder produced no output (no aux_conv layer)");

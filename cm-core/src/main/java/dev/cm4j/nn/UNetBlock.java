@@ -1,9 +1,12 @@
 package dev.cm4j.nn;
 
+import static dev.cm4j.tensor.TensorScope.chain;
+
 import dev.cm4j.tensor.F;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
+import java.util.function.UnaryOperator;
 
 /**
  * EDM's UNet residual block (networks.py {@code UNetBlock}): GroupNorm–SiLU–Conv, embedding conditioning (additive,
@@ -99,51 +102,52 @@ public final class UNetBlock extends Module {
   /**
    * With CTM's s-embedding embS [N, E] (null: none) added to the conditioning through affine_s.
    *
-   * <p>The block's intermediates live in their own {@link TensorScope} and are released when the block returns
-   * (autograd keeps what backward needs), so a pass's working set stays near one block's. The adds are in place
-   * where EDM's are: on fresh convolution outputs, which no backward formula reads.
+   * <p>Each intermediate is released as soon as it is dead ({@link TensorScope#chain}, close), as CPython frees a
+   * tensor when its last reference goes: a no-grad or forward-mode pass (sCT's and MeanFlow's JVP) then peaks near
+   * one layer's input and output, not a whole block's (docs/benchmarks.md §4; autograd keeps what backward needs).
+   * The block's scope releases whatever remains when it returns. The adds are in place where EDM's are: on fresh
+   * convolution outputs, which no backward formula reads.
    */
   public Tensor forward(Tensor x, Tensor emb, Tensor embS) {
     try (TensorScope scope = TensorScope.open()) {
-      Tensor orig = x;
-      // Nested scopes free each stage's temporaries (norms, activations, the attention weights) as soon as the stage
-      // ends rather than when the block returns: a no-grad or forward-mode pass (sCT's and MeanFlow's JVP) then peaks
-      // near one stage's working set (docs/benchmarks.md §4).
-      try (TensorScope st = TensorScope.open()) {
-        x = st.escape(conv0.forward(norm0.forward(x).silu()));
+      Tensor h = chain(norm0.forward(x), Tensor::silu, conv0::forward);
+      var dtype = h.dtype();
+      Tensor params = TensorScope.scoped(() -> conditioning(emb, embS).unsqueeze(2).unsqueeze(3).to(dtype));
+      UnaryOperator<Tensor> dropoutStep = t -> F.dropout(t, dropout, isTraining(), dropoutGenerator);
+      if (adaptiveScale) {
+        var ss = params.chunk(2, 1);
+        Tensor scale = ss.get(0).add(1.0);
+        Tensor shift = ss.get(1);
+        h = chain(h, norm1::forward, n -> n.mul(scale), shift::add, Tensor::silu, dropoutStep, conv1::forward);
+      } else {
+        h = chain(h.add_(params), norm1::forward, Tensor::silu, dropoutStep, conv1::forward);
       }
-      try (TensorScope st = TensorScope.open()) {
-        Tensor cond = affine.forward(emb);
-        if (embS != null) {
-          if (affineS == null) throw new IllegalStateException("this block has no s-embedding path");
-          cond = cond.add_(affineS.forward(embS));
-        }
-        Tensor params = cond.unsqueeze(2).unsqueeze(3).to(x.dtype());
-        Tensor h;
-        if (adaptiveScale) {
-          var ss = params.chunk(2, 1);
-          h = ss.get(1).add(norm1.forward(x).mul(ss.get(0).add(1.0))).silu();
-        } else {
-          h = norm1.forward(x.add_(params)).silu();
-        }
-        h = conv1.forward(F.dropout(h, dropout, isTraining(), dropoutGenerator));
-        Tensor first = x;
-        x = st.escape(h.add_(skip != null ? skip.forward(orig) : orig).mul(skipScale));
-        first.close(); // conv0's output: autograd keeps it if backward needs it
-      }
+      Tensor res = skip != null ? skip.forward(x) : x;
+      h.add_(res);
+      if (res != x) res.close();
+      x = chain(h, t -> t.mul(skipScale));
       if (numHeads > 0) {
-        try (TensorScope st = TensorScope.open()) {
-          long[] sh = x.shape();
-          Tensor qkvT = qkv.forward(norm2.forward(x)).reshape(sh[0] * numHeads, sh[1] / numHeads, 3, -1);
-          Tensor q = qkvT.select(2, 0);
-          Tensor k = qkvT.select(2, 1);
-          Tensor v = qkvT.select(2, 2);
-          Tensor w = Tensor.einsum("ncq,nck->nqk", q, k.div(Math.sqrt(k.size(1)))).softmax(2);
-          Tensor a = Tensor.einsum("nqk,nck->ncq", w, v);
-          x = st.escape(proj.forward(a.reshape(sh)).add_(x).mul(skipScale));
-        }
+        long[] sh = x.shape();
+        Tensor qkvT = chain(norm2.forward(x), qkv::forward, t -> t.reshape(sh[0] * numHeads, sh[1] / numHeads, 3, -1));
+        Tensor q = qkvT.select(2, 0);
+        Tensor k = qkvT.select(2, 1);
+        Tensor v = qkvT.select(2, 2);
+        Tensor w = chain(k.div(Math.sqrt(k.size(1))), kk -> Tensor.einsum("ncq,nck->nqk", q, kk), t -> t.softmax(2));
+        Tensor a = Tensor.einsum("nqk,nck->ncq", w, v);
+        for (Tensor t : new Tensor[] {w, q, k, v, qkvT}) t.close();
+        Tensor in = x;
+        x = chain(a, t -> t.reshape(sh), proj::forward, t -> t.add_(in), t -> t.mul(skipScale));
+        in.close();
       }
       return scope.escape(x);
     }
+  }
+
+  /** The embedding's projection: affine(emb), plus affine_s(embS) when embS is given. */
+  private Tensor conditioning(Tensor emb, Tensor embS) {
+    Tensor cond = affine.forward(emb);
+    if (embS == null) return cond;
+    if (affineS == null) throw new IllegalStateException("this block has no s-embedding path");
+    return cond.add_(affineS.forward(embS));
   }
 }

@@ -4,6 +4,8 @@ import dev.cm4j.bindings.ffi.CmTorch;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 
 /**
  * A thread-confined memory scope: every tensor created on this thread while the scope is the innermost open one
@@ -20,6 +22,12 @@ import java.util.Arrays;
  * Scopes nest and must be closed in reverse order of opening, on the thread that opened them. Tensors created
  * outside any scope are owned by the caller: close them, or a Cleaner frees them after they become unreachable
  * (a leak net, not a memory-management strategy).
+ *
+ * <p>A scope frees its tensors when it closes, where CPython frees each tensor as soon as its last reference goes.
+ * In a pass without autograd (no-grad, a forward-mode JVP, sampling) the difference is the pass's working set. Two
+ * helpers release intermediates as soon as they are dead: {@link #scoped} (a block of ops keeps only its result) and
+ * {@link #chain} (a sequence of one-input steps keeps only its last result). Releasing a handle never changes a
+ * value: views and autograd's saved tensors keep the storage they need.
  */
 public final class TensorScope implements AutoCloseable {
   static {
@@ -97,6 +105,43 @@ public final class TensorScope implements AutoCloseable {
     TensorScope o = t.owner();
     if (o != null) o.keep(t);
     return t;
+  }
+
+  /**
+   * Runs body in a scope of its own and returns its result in the current scope: every other tensor body created is
+   * released when it returns. A result body did not create (one of its inputs) is returned as it is.
+   *
+   * <pre>{@code
+   * Tensor h = TensorScope.scoped(() -> shift.add(norm.forward(x).mul(scale)));   // norm's output and the product go
+   * }</pre>
+   */
+  public static <T extends Tensor> T scoped(Supplier<T> body) {
+    try (TensorScope s = open()) {
+      T r = body.get();
+      if (r != null && r.owner() == s) s.escape(r);
+      return r;
+    }
+  }
+
+  /**
+   * Applies steps in turn to first, releasing first and each intermediate result as soon as the next step has
+   * returned (a step that returns its own input, an in-place op, hands it on instead): a chain of layers keeps one
+   * link's input and output live, not all of them. first must be a temporary of the caller (typically the first
+   * layer's output); the steps must not keep their input elsewhere.
+   *
+   * <pre>{@code
+   * Tensor h = TensorScope.chain(norm.forward(x), Tensor::silu, conv::forward);   // = conv(silu(norm(x)))
+   * }</pre>
+   */
+  @SafeVarargs
+  public static Tensor chain(Tensor first, UnaryOperator<Tensor>... steps) {
+    Tensor cur = first;
+    for (UnaryOperator<Tensor> step : steps) {
+      Tensor next = step.apply(cur);
+      if (next != cur) cur.close();
+      cur = next;
+    }
+    return cur;
   }
 
   /** Number of live tensors this scope would release. */
