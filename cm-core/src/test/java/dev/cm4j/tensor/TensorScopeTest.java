@@ -25,6 +25,64 @@ class TensorScopeTest {
   }
 
   @Test
+  void scopedKeepsOnlyItsResultInTheCurrentScope() {
+    try (TensorScope outer = TensorScope.open()) {
+      Tensor x = Tensor.ones(3);
+      Tensor[] temp = new Tensor[1];
+      Tensor r = TensorScope.scoped(() -> {
+        temp[0] = x.mul(2.0);
+        return temp[0].add(1.0);
+      });
+      assertTrue(temp[0].released(), "body's other tensors are released when it returns");
+      assertFalse(x.released());
+      assertArrayEquals(new float[] {3, 3, 3}, r.toFloatArray());
+      assertEquals(2, outer.liveCount()); // x and the result, which now belongs to outer
+      assertSame(x, TensorScope.scoped(() -> x), "a result body did not create is returned as it is");
+      assertFalse(x.released());
+      // an exception releases the body's tensors and makes the enclosing scope current again
+      assertThrows(IllegalArgumentException.class, () -> TensorScope.scoped(() -> {
+        temp[0] = x.mul(3.0);
+        throw new IllegalArgumentException("boom");
+      }));
+      assertTrue(temp[0].released());
+      assertSame(outer, TensorScope.current());
+    }
+    Tensor unowned = TensorScope.scoped(() -> Tensor.ones(2).mul(4.0)); // no enclosing scope: the caller owns it
+    assertArrayEquals(new float[] {4, 4}, unowned.toFloatArray());
+    unowned.close();
+  }
+
+  @Test
+  void chainReleasesEachLinkOnceTheNextStepReturned() {
+    try (TensorScope outer = TensorScope.open()) {
+      Tensor x = Tensor.ones(2);
+      Tensor first = x.mul(2.0);
+      java.util.List<Tensor> seen = new java.util.ArrayList<>();
+      Tensor r = TensorScope.chain(first,
+          t -> {
+            seen.add(t);
+            return t.add(1.0);
+          },
+          t -> {
+            seen.add(t);
+            return t.add_(1.0); // in place: hands its input on
+          },
+          t -> {
+            seen.add(t);
+            assertFalse(t.released(), "an in-place step's output is not released");
+            return t.mul(3.0);
+          });
+      assertArrayEquals(new float[] {12, 12}, r.toFloatArray());
+      assertSame(first, seen.get(0));
+      assertSame(seen.get(1), seen.get(2));
+      for (Tensor t : seen) assertTrue(t.released(), "first and every intermediate are released");
+      assertFalse(x.released());
+      assertEquals(2, outer.liveCount()); // x and the result
+      assertSame(first, TensorScope.chain(first), "no steps: first itself");
+    }
+  }
+
+  @Test
   void usingAReleasedTensorThrowsAClearException() {
     Tensor t = Tensor.ones(2);
     t.close();
