@@ -278,12 +278,8 @@ public final class DhariwalUNet extends Module implements CTMNetwork {
       }
 
       // Decoder.
-      for (Module m : dec.items.values()) {
-        UNetBlock u = (UNetBlock) m;
-        if (x.size(1) != u.inChannels()) x = Tensor.cat(List.of(x, skips.remove(skips.size() - 1)), 1);
-        x = u.forward(x, emb, embS);
-      }
-      return scope.escape(outConv.forward(outNorm.forward(x).silu()));
+      for (Module m : dec.items.values()) x = ((UNetBlock) m).decode(x, skips, emb, embS);
+      return scope.escape(TensorScope.chain(outNorm.forward(x), Tensor::silu, outConv::forward));
     }
   }
 }

@@ -324,9 +324,18 @@ public final class EDM2UNet extends Module implements CTMNetwork {
       }
 
       // Decoder.
+      // Each input is released as soon as it is dead, as in UNetBlock.decode (docs/benchmarks.md §4): x and the skip
+      // once concatenated, the block's input once the block returns (unless still a pending skip).
       for (Map.Entry<String, Module> e : dec.items.entrySet()) {
-        if (e.getKey().contains("block")) x = MP.cat(x, skips.remove(skips.size() - 1), 1, cfg.concatBalance());
-        x = ((MPBlock) e.getValue()).forward(x, emb);
+        Tensor in = x;
+        if (e.getKey().contains("block")) {
+          Tensor skip = skips.remove(skips.size() - 1);
+          in = MP.cat(x, skip, 1, cfg.concatBalance());
+          skip.close();
+          UNetBlock.closeUnlessPending(x, skips);
+        }
+        x = ((MPBlock) e.getValue()).forward(in, emb);
+        UNetBlock.closeUnlessPending(in, skips);
       }
       return scope.escape(outConv.forward(x, outGain.get()));
     }

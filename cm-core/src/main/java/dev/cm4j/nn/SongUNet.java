@@ -385,16 +385,12 @@ public final class SongUNet extends Module implements CTMNetwork {
     return new Tensor[] {emb, embS};
   }
 
-  private static void closeUnlessPending(Tensor t, List<Tensor> skips) {
-    for (Tensor s : skips) if (s == t) return;
-    t.close();
-  }
-
   @Override
   public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
       Tensor augmentLabels) {
-    // One scope per pass: the embeddings, skip connections and concatenations are released when the pass returns
-    // (autograd keeps what backward needs), not when the caller's scope closes.
+    // One scope per pass: the embeddings and whatever was not released earlier (UNetBlock.decode releases the
+    // decoder's inputs) go when the pass returns (autograd keeps what backward needs), not when the caller's scope
+    // closes.
     try (TensorScope scope = TensorScope.open()) {
       Tensor[] mapped = mapping(x, noiseLabels, sNoiseLabels, classLabels, augmentLabels);
       Tensor emb = mapped[0];
@@ -435,20 +431,7 @@ public final class SongUNet extends Module implements CTMNetwork {
           tmp = TensorScope.chain(tmp, Tensor::silu, ((Conv2d) block)::forward);
           aux = aux == null ? tmp : tmp.add(aux);
         } else {
-          // Each decoder input is released as soon as it is dead, as CPython frees it (a no-grad or forward-mode
-          // pass then holds one level's tensors, docs/benchmarks.md §4; autograd keeps what backward needs): the
-          // previous output and the skip once concatenated, the block's input once the block returns. A previous
-          // output that is still a pending skip (the encoder's last) stays.
-          UNetBlock u = (UNetBlock) block;
-          Tensor in = x;
-          if (x.size(1) != u.inChannels()) {
-            Tensor skip = skips.remove(skips.size() - 1);
-            in = Tensor.cat(List.of(x, skip), 1);
-            skip.close();
-            closeUnlessPending(x, skips);
-          }
-          x = u.forward(in, emb, embS);
-          closeUnlessPending(in, skips);
+          x = ((UNetBlock) block).decode(x, skips, emb, embS);
         }
       }
       if (aux == null) throw new IllegalStateException("the decoder produced no output (no aux_conv layer)");

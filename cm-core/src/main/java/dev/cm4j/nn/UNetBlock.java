@@ -6,6 +6,7 @@ import dev.cm4j.tensor.F;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
+import java.util.List;
 import java.util.function.UnaryOperator;
 
 /**
@@ -141,6 +142,32 @@ public final class UNetBlock extends Module {
       }
       return scope.escape(x);
     }
+  }
+
+  /**
+   * One decoder step of EDM's UNets (SongUNet, DhariwalUNet): concatenates x with the last pending skip when this
+   * block's input channels ask for it, applies the block, and releases each input as soon as it is dead, as CPython
+   * frees it (a no-grad or forward-mode pass then holds one level's tensors, docs/benchmarks.md §4; autograd keeps
+   * what backward needs): x and the skip once concatenated, the block's input once the block returns. An x that is
+   * still a pending skip (the encoder's last output) stays.
+   */
+  Tensor decode(Tensor x, List<Tensor> skips, Tensor emb, Tensor embS) {
+    Tensor in = x;
+    if (x.size(1) != inChannels) {
+      Tensor skip = skips.remove(skips.size() - 1);
+      in = Tensor.cat(List.of(x, skip), 1);
+      skip.close();
+      closeUnlessPending(x, skips);
+    }
+    Tensor y = forward(in, emb, embS);
+    closeUnlessPending(in, skips);
+    return y;
+  }
+
+  /** Closes t unless it is one of the pending skips (also used by EDM2UNet's decoder). */
+  static void closeUnlessPending(Tensor t, List<Tensor> skips) {
+    for (Tensor s : skips) if (s == t) return;
+    t.close();
   }
 
   /** The embedding's projection: affine(emb), plus affine_s(embS) when embS is given. */

@@ -3,6 +3,7 @@ package dev.cm4j.nn.mp;
 import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.F;
 import dev.cm4j.tensor.Tensor;
+import dev.cm4j.tensor.TensorScope;
 import java.util.List;
 
 /**
@@ -32,12 +33,12 @@ public final class MP {
 
   /** Magnitude-preserving SiLU (EDM2 Eq. 81): silu(x)/0.596. */
   public static Tensor silu(Tensor x) {
-    return x.silu().div(0.596);
+    return TensorScope.chain(x.silu(), t -> t.div(0.596));
   }
 
   /** Magnitude-preserving sum (EDM2 Eq. 88): lerp(a, b, t)/√((1−t)² + t²). */
   public static Tensor sum(Tensor a, Tensor b, double t) {
-    return a.lerp(b, t).div(Math.sqrt((1 - t) * (1 - t) + t * t));
+    return TensorScope.chain(a.lerp(b, t), s -> s.div(Math.sqrt((1 - t) * (1 - t) + t * t)));
   }
 
   /**
@@ -50,7 +51,7 @@ public final class MP {
     double c = Math.sqrt((na + nb) / ((1 - t) * (1 - t) + t * t));
     double wa = c / Math.sqrt(na) * (1 - t);
     double wb = c / Math.sqrt(nb) * t;
-    return Tensor.cat(List.of(a.mul(wa), b.mul(wb)), dim);
+    return TensorScope.scoped(() -> Tensor.cat(List.of(a.mul(wa), b.mul(wb)), dim));
   }
 
   /** Resampling of EDM2's blocks. */

@@ -1,11 +1,15 @@
 package dev.cm4j.nn.mp;
 
+import static dev.cm4j.tensor.TensorScope.chain;
+
 import dev.cm4j.nn.Module;
 import dev.cm4j.nn.Param;
 import dev.cm4j.tensor.F;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.Tensor;
+import dev.cm4j.tensor.TensorScope;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * EDM2's U-Net encoder/decoder block with optional self-attention (Karras et al. 2024, Fig. 21). Encoder blocks
@@ -99,43 +103,61 @@ public final class MPBlock extends Module {
         .add(b.unsqueeze(2).unsqueeze(3).to(h.dtype()));
   }
 
-  /** The block on x [N, C_in, H, W] with the embedding emb [N, C_emb]. */
+  /**
+   * The block on x [N, C_in, H, W] with the embedding emb [N, C_emb].
+   *
+   * <p>Each intermediate is released as soon as it is dead ({@link TensorScope#chain}, {@link TensorScope#scoped},
+   * close), as CPython frees it: a no-grad or forward-mode pass then peaks near one layer's input and output, not a
+   * whole block's (docs/benchmarks.md §4; autograd keeps what backward needs). The block's scope releases whatever
+   * remains when it returns.
+   */
   public Tensor forward(Tensor x, Tensor emb) {
-    // Main branch.
-    x = MP.resample(x, o.resampleFilter(), o.resample());
-    if (o.flavor().equals("enc")) {
-      if (convSkip != null) x = convSkip.forward(x);
-      x = MP.normalize(x, 1); // pixel norm
+    try (TensorScope scope = TensorScope.open()) {
+      // Main branch (x itself when it neither resamples nor is an encoder block).
+      Tensor main = TensorScope.scoped(() -> {
+        Tensor m = MP.resample(x, o.resampleFilter(), o.resample());
+        if (o.flavor().equals("enc")) {
+          if (convSkip != null) m = convSkip.forward(m);
+          m = MP.normalize(m, 1); // pixel norm
+        }
+        return m;
+      });
+
+      // Residual branch.
+      Tensor e = o.doubleNorm() ? embLinear.forward(emb) : embLinear.forward(emb, embGain.get());
+      UnaryOperator<Tensor> dropoutStep = t -> isTraining() && o.dropout() != 0
+          ? F.dropout(t, o.dropout(), true, dropoutGenerator) : t;
+      Tensor y = chain(MP.silu(main), convRes0::forward,
+          h -> o.doubleNorm() ? TensorScope.scoped(() -> doubleNormalize(h, e)) : modulate(h, e),
+          MP::silu, dropoutStep, convRes1::forward);
+
+      // Join the branches.
+      Tensor skip = o.flavor().equals("dec") && convSkip != null ? convSkip.forward(main) : main;
+      Tensor out = MP.sum(skip, y, o.resBalance());
+      for (Tensor t : new Tensor[] {y, skip, main}) if (t != x) t.close();
+
+      // Self-attention: per head, softmax(qᵀk/√c) over keys, with q, k, v pixel-normalised over their c channels.
+      if (numHeads != 0) {
+        long n = out.size(0);
+        long hw = out.size(2) * out.size(3);
+        long[] shape = out.shape();
+        Tensor qkv = chain(attnQkv.forward(out), t -> t.reshape(n, numHeads, -1, 3, hw), t -> MP.normalize(t, 2));
+        Tensor q = qkv.select(3, 0);
+        Tensor k = qkv.select(3, 1);
+        Tensor v = qkv.select(3, 2);
+        Tensor w = chain(k.div(Math.sqrt(q.size(2))), kk -> Tensor.einsum("nhcq,nhck->nhqk", q, kk), t -> t.softmax(3));
+        Tensor a = Tensor.einsum("nhqk,nhck->nhcq", w, v);
+        for (Tensor t : new Tensor[] {w, q, k, v, qkv}) t.close();
+        y = chain(a, t -> t.reshape(shape), attnProj::forward);
+        Tensor joined = MP.sum(out, y, o.attnBalance());
+        y.close();
+        out.close();
+        out = joined;
+      }
+
+      if (o.clipAct() > 0) out = chain(out, t -> t.clamp(-o.clipAct(), o.clipAct()));
+      return scope.escape(out);
     }
-
-    // Residual branch.
-    Tensor y = convRes0.forward(MP.silu(x));
-    y = o.doubleNorm() ? doubleNormalize(y, embLinear.forward(emb)) : modulate(y, embLinear.forward(emb, embGain.get()));
-    y = MP.silu(y);
-    if (isTraining() && o.dropout() != 0) y = F.dropout(y, o.dropout(), true, dropoutGenerator);
-    y = convRes1.forward(y);
-
-    // Join the branches.
-    if (o.flavor().equals("dec") && convSkip != null) x = convSkip.forward(x);
-    x = MP.sum(x, y, o.resBalance());
-
-    // Self-attention: per head, softmax(qᵀk/√c) over keys, with q, k, v pixel-normalised over their c channels.
-    if (numHeads != 0) {
-      long n = x.size(0);
-      long hw = x.size(2) * x.size(3);
-      y = attnQkv.forward(x).reshape(n, numHeads, -1, 3, hw);
-      y = MP.normalize(y, 2);
-      Tensor q = y.select(3, 0);
-      Tensor k = y.select(3, 1);
-      Tensor v = y.select(3, 2);
-      Tensor w = Tensor.einsum("nhcq,nhck->nhqk", q, k.div(Math.sqrt(q.size(2)))).softmax(3);
-      y = Tensor.einsum("nhqk,nhck->nhcq", w, v);
-      y = attnProj.forward(y.reshape(x.shape()));
-      x = MP.sum(x, y, o.attnBalance());
-    }
-
-    if (o.clipAct() > 0) x = x.clamp(-o.clipAct(), o.clipAct());
-    return x;
   }
 
   /** All MPConv layers of this block (for switching the forced weight normalisation). */
