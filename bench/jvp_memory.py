@@ -190,7 +190,12 @@ def table(path, rounds):
              "sct-fwd": "diagnostic: sCT's network, forward under no-grad",
              "sct-jvp": "diagnostic: sCT's JVP pass alone, under no-grad",
              "mf-plain": "(a′) MeanFlow's network u(z, r, t): forward + backward",
-             "mf": "(c) MeanFlow step (gradient pass + JVP pass, loss, backward)"}
+             "mf": "(c) MeanFlow step (gradient pass + JVP pass, loss, backward)",
+             "edm2-fwd": "Java only: EDM2 U-Net of the same size, forward under no-grad",
+             "edm2-jvp": "Java only: its JVP pass alone, under no-grad",
+             "adm-fwd": "Java only: DhariwalUNet (ADM) of the same size, forward under no-grad",
+             "adm-jvp": "Java only: its JVP pass alone, under no-grad"}
+    names = {v: n for v, n in names.items() if any(r["variant"] == v for r in rows)}
     print(f"Peak live CPU bytes during the step above those live before it, MiB (median of {rounds} fresh processes; "
           "range if they differ); ratio to the plain forward + backward of the same network (the JVP pass alone: "
           "to the no-grad forward)")
@@ -199,6 +204,7 @@ def table(path, rounds):
     print("|---|---|---|---|")
     for v in names:
         func = cell("py_func", v, "live") if not v.endswith(("plain", "fwd")) else "(as forward_ad)"
+        func = "—" if v.startswith(("edm2", "adm")) else func
         print(f"| {names[v]} | {cell('java', v, 'live')} | {cell('py_fwad', v, 'live')} | {func} |")
     print()
     print("Growth of the resident set's high-water mark VmHWM during the step, MiB")

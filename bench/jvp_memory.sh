@@ -14,7 +14,8 @@
 #     a fixed, pre-touched heap so the JVM's heap does not grow during the step). The last column runs PyTorch with
 #     its own allocator (glibc malloc, trimmed before the step).
 #
-# Diagnostics: sCT's network forward under no-grad and its JVP pass alone (under no-grad), both sides.
+# Diagnostics: sCT's network forward under no-grad and its JVP pass alone (under no-grad), both sides; the same two
+# for an EDM2 U-Net and a DhariwalUNet of the same size, Java only.
 #
 # Usage: bench/jvp_memory.sh [ROUNDS]   (default 3; env: BATCH=8, JAVA_OPTS, REBUILD=1)
 JAVA_OPTS="${JAVA_OPTS:-} -Xms256m -Xmx256m -XX:+AlwaysPreTouch"
@@ -28,9 +29,10 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 rows="$out/rows.jsonl"
 for r in $(seq 1 "$rounds"); do
-  for v in sct-plain sct mf-plain mf sct-fwd sct-jvp; do
+  for v in sct-plain sct mf-plain mf sct-fwd sct-jvp edm2-fwd edm2-jvp adm-fwd adm-jvp; do
     log "round $r/$rounds $v (load $(loadavg))"
     "${java[@]}" dev.cm4j.bench.JvpMemory "$v" "$batch" >> "$rows" 2>> "$out/stderr"
+    case "$v" in edm2-*|adm-*) continue ;; esac  # Java only (bench/ has no PyTorch EDM2 or ADM network)
     (cd bench && "$py" jvp_memory.py "$v" --batch "$batch") >> "$rows" 2>> "$out/stderr"
     (cd bench && "$py" jvp_memory.py "$v" --batch "$batch" --alloc default) >> "$rows" 2>> "$out/stderr"
     case "$v" in *plain|*fwd) ;; *) (cd bench && "$py" jvp_memory.py "$v" --batch "$batch" --jvp func) >> "$rows" 2>> "$out/stderr" ;; esac

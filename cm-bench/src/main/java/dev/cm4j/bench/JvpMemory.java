@@ -1,5 +1,9 @@
 package dev.cm4j.bench;
 
+import dev.cm4j.nn.DhariwalUNet;
+import dev.cm4j.nn.EDMNetwork;
+import dev.cm4j.nn.EDM2UNet;
+import dev.cm4j.nn.Module;
 import dev.cm4j.nn.SongUNet;
 import dev.cm4j.nn.TwoTimeNetwork;
 import dev.cm4j.objectives.MeanFlow;
@@ -34,7 +38,10 @@ import java.util.function.IntConsumer;
  *   <li>diagnostics {@code sct-fwd} (sCT's network, one forward under no-grad) and {@code sct-jvp} (its JVP pass
  *       alone, under no-grad, tangents (cos t sin t·x_t, cos t sin t));
  *   <li>{@code mf-plain}: u = TwoTimeNetwork(SongUNet small with the s path).forward(z, r, t), mean(u²), backward;
- *   <li>{@code mf}: cm-core's {@link MeanFlow} loss (CIFAR-10 settings, u-loss, adaptive weight), mean, backward.
+ *   <li>{@code mf}: cm-core's {@link MeanFlow} loss (CIFAR-10 settings, u-loss, adaptive weight), mean, backward;
+ *   <li>Java only: {@code edm2-fwd} / {@code edm2-jvp} and {@code adm-fwd} / {@code adm-jvp}, a no-grad forward and a
+ *       no-grad JVP pass (tangents (randn, 1)) of an EDM2 U-Net and a DhariwalUNet of the same size (EDM2: 64 channels
+ *       per head, dropout 0.10; ADM: dropout 0.10).
  * </ul>
  *
  * <p>The small SongUNet of the step benchmarks (16×16×3, 32 channels, [1, 2], attention at 8×8, dropout 0.10,
@@ -79,7 +86,8 @@ public final class JvpMemory {
 
   public static void main(String[] args) throws IOException {
     if (args.length < 1) {
-      System.err.println("usage: JvpMemory <sct-plain|sct|sct-fwd|sct-jvp|mf-plain|mf> [batch] | library");
+      System.err.println("usage: JvpMemory <sct-plain|sct|sct-fwd|sct-jvp|mf-plain|mf|edm2-fwd|edm2-jvp|adm-fwd|adm-jvp>"
+          + " [batch] | library");
       System.exit(2);
     }
     if (args[0].equals("library")) {
@@ -155,8 +163,30 @@ public final class JvpMemory {
           }
         };
       }
+      case "edm2-fwd", "edm2-jvp", "adm-fwd", "adm-jvp" -> {
+        Module module = variant.startsWith("edm2")
+            ? new EDM2UNet(new EDM2UNet.Config(16, 3, 0, 32, new int[] {1, 2}, 0, 0, 1, new int[] {8}, 0.5, 0.5,
+                new double[] {1, 1}, 64, 0.10, 0.3, 0.3, 256, 0, "fourier", false, false))
+            : new DhariwalUNet(new DhariwalUNet.Config(16, 3, 3, 0, 0, 32, new int[] {1, 2}, 4, 1, new int[] {8},
+                0.10, 0, 1, false));
+        EDMNetwork net = (EDMNetwork) module;
+        owned.add(module);
+        module.train(true);
+        step = n -> {
+          Tensor x = Tensor.randn(new long[] {n, 3, 16, 16}, DType.FLOAT32, Device.CPU, gen);
+          Tensor t = Tensor.rand(new long[] {n}, DType.FLOAT32, Device.CPU, gen);
+          try (GradMode g = GradMode.noGrad()) {
+            if (variant.endsWith("fwd")) {
+              net.forward(x, t, null, null);
+            } else {
+              ForwardAD.jvp(in -> List.of(net.forward(in.get(0), in.get(1), null, null)), List.of(x, t),
+                  List.of(x.randnLike(gen), t.onesLike()));
+            }
+          }
+        };
+      }
       default -> throw new IllegalArgumentException("unknown variant '" + variant
-          + "' (sct-plain, sct, sct-fwd, sct-jvp, mf-plain, mf)");
+          + "' (sct-plain, sct, sct-fwd, sct-jvp, mf-plain, mf, edm2-fwd, edm2-jvp, adm-fwd, adm-jvp)");
     }
     try {
       return measure(variant, batch, step);

@@ -15,7 +15,8 @@ class JvpMemoryBenchTest {
     CpuAllocator.Settings previous = CpuAllocator.current();
     CpuAllocator.enable(JvpMemory.COUNT_ALL);
     try {
-      for (String v : new String[] {"sct-plain", "sct", "sct-fwd", "sct-jvp", "mf-plain", "mf"}) {
+      for (String v : new String[] {"sct-plain", "sct", "sct-fwd", "sct-jvp", "mf-plain", "mf", "edm2-fwd",
+          "edm2-jvp", "adm-fwd", "adm-jvp"}) {
         JvpMemory.Result r = JvpMemory.measure(v, 2);
         assertTrue(r.peak() > r.liveBefore(), r.toString());
         // (the Cleaner may free other tests' leaked tensors meanwhile: "not above")
