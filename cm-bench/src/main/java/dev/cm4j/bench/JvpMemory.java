@@ -86,8 +86,8 @@ public final class JvpMemory {
 
   public static void main(String[] args) throws IOException {
     if (args.length < 1) {
-      System.err.println("usage: JvpMemory <sct-plain|sct|sct-fwd|sct-jvp|mf-plain|mf|edm2-fwd|edm2-jvp|adm-fwd|adm-jvp>"
-          + " [batch] | library");
+      System.err.println("usage: JvpMemory <sct-plain|sct|sct-fwd|sct-jvp|mf-plain|mf|edm2-fwd|edm2-jvp|adm-fwd"
+          + "|adm-jvp> [batch] | library");
       System.exit(2);
     }
     if (args[0].equals("library")) {
