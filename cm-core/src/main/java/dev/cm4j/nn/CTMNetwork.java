@@ -22,7 +22,7 @@ public interface CTMNetwork extends EDMNetwork {
       Tensor guidance) {
     if (guidance != null) {
       throw new IllegalArgumentException(getClass().getSimpleName() + " has no guidance-scale input: the guidance-"
-          + "conditioned students are SongUNet and the toy MLP (objective.guidance_cond)");
+          + "conditioned students are SongUNet, EDM2's U-Net and the toy MLP (objective.guidance_cond)");
     }
     return forward(x, noiseLabels, sNoiseLabels, classLabels, augmentLabels);
   }
@@ -42,7 +42,7 @@ public interface CTMNetwork extends EDMNetwork {
    */
   default void addGuidanceEmbedding() {
     throw new IllegalArgumentException(getClass().getSimpleName() + " has no guidance-scale input: the guidance-"
-        + "conditioned students are SongUNet and the toy MLP (objective.guidance_cond)");
+        + "conditioned students are SongUNet, EDM2's U-Net and the toy MLP (objective.guidance_cond)");
   }
 
   /**

@@ -508,6 +508,19 @@ class JvpMatrixTest {
       return module(net, drop, in -> net.forward(in.get(0), in.get(1), in.get(2), labels), 86, randn(g, 2, 2, 8, 8),
           uniform(g, 0, 0.4, 2), uniform(g, 0.5, 1, 2));
     }));
+    r.add(new Row("TwoTimeNetwork(EDM2UNet with s path and guidance embedding): u(z, r, t; w), dropout 0.3", F32, true,
+        m -> {
+          Torch.manualSeed(87);
+          EDM2UNet raw = new EDM2UNet(edm2Config("fourier", false, 0.3), true);
+          raw.addGuidanceEmbedding();
+          TwoTimeNetwork net = prepare(new TwoTimeNetwork(raw), m, 87);
+          Generator drop = gen(88);
+          raw.setDropoutGenerator(drop);
+          Generator g = gen(89);
+          Tensor labels = oneHot(2, 3);
+          return module(net, drop, in -> net.forward(in.get(0), in.get(1), in.get(2), labels, in.get(3)), 89,
+              randn(g, 2, 2, 8, 8), uniform(g, 0, 0.4, 2), uniform(g, 0.5, 1, 2), uniform(g, 1, 3, 2));
+        }));
 
     // Preconditioners and objectives' functions.
     r.add(new Row("EDMPrecond.scalings (c_in, c_skip, c_out; EDM and CM boundary)", F64, false, m -> {

@@ -16,10 +16,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The guidance-scale input of AYF's guidance-conditioned students (docs/algorithms/ayf.md §2.1) on SongUNet (both
- * second-time modes, DDPM++ and NCSN++ embeddings) and the toy MLP: added to a network, it leaves the initial weights
- * and the output exactly as they were (at any w); a w-free state dict loads into it with only the new weight
- * missing; the loss's gradient reaches the new weight; once the weight moves, w changes the output; and a network
- * without the input refuses w with a clear error.
+ * second-time modes, DDPM++ and NCSN++ embeddings), EDM2's U-Net (its zero gain) and the toy MLP: added to a network,
+ * it leaves the other initial weights and the output exactly as they were (at any w); a w-free state dict loads into
+ * it with only the new tensors missing; the loss's gradient reaches the new zero-initialised parameter; once that
+ * moves, w changes the output; and a network without the input refuses w with a clear error.
  */
 class GuidanceEmbeddingTest {
   static final String SONG = "{\"img_resolution\":8,\"img_channels\":2,\"model_channels\":8,\"channel_mult\":[1,2],"
@@ -30,11 +30,13 @@ class GuidanceEmbeddingTest {
         () -> new SongUNet(SongUNet.Config.fromKwargs(SONG + "}")),
         () -> new SongUNet(SongUNet.Config.fromKwargs(SONG + ",\"s_embedding_mode\":\"sum\",\"embedding_type\":"
             + "\"fourier\",\"channel_mult_noise\":2,\"encoder_type\":\"residual\",\"decoder_type\":\"skip\"}")),
+        () -> new EDM2UNet(new EDM2UNet.Config(8, 2, 0, 16, new int[] {1, 2}, 0, 0, 1, new int[] {4}, 0.5, 0.5,
+            new double[] {1, 1}, 8, 0, 0.3, 0.3, 256, 0, "fourier", false, false), true),
         () -> new MLPDenoiser(new MLPDenoiser.Config(2, 16, 2, 8, 0.0, true)));
   }
 
   static Tensor input(Module m, Generator g) {
-    long[] shape = m instanceof SongUNet ? new long[] {3, 2, 8, 8} : new long[] {3, 2};
+    long[] shape = m instanceof MLPDenoiser ? new long[] {3, 2} : new long[] {3, 2, 8, 8};
     return Tensor.randn(shape, DType.FLOAT32, Device.CPU, g);
   }
 
@@ -49,17 +51,21 @@ class GuidanceEmbeddingTest {
         ((CTMNetwork) cond).addGuidanceEmbedding();
         String name = cond.getClass().getSimpleName();
         assertTrue(((CTMNetwork) cond).hasGuidanceEmbedding() && !((CTMNetwork) plain).hasGuidanceEmbedding());
-        // the same initial weights (the new weight is made, not drawn), the new one zero
+        // the same initial weights (the new tensors come after every other), and a zero-initialised new parameter
         Map<String, Tensor> a = plain.stateDict();
         Map<String, Tensor> b = cond.stateDict();
         for (var e : a.entrySet()) assertEquals(0, e.getValue().sub(b.get(e.getKey())).abs().amax(false).item(), name);
-        Tensor wg = b.get("map_guidance.weight");
-        assertNotNull(wg, name + ": " + b.keySet());
-        assertEquals(0, wg.abs().amax(false).item());
+        List<String> added = b.keySet().stream().filter(k -> !a.containsKey(k)).sorted().toList();
+        String zero = cond instanceof EDM2UNet ? "emb_guidance_gain" : "map_guidance.weight";
+        assertTrue(added.contains(zero), name + ": " + added);
+        assertTrue(added.stream().allMatch(k -> k.contains("guidance")), name + ": " + added);
+        assertEquals(0, b.get(zero).abs().amax(false).item());
         // a trained-looking network: every other weight perturbed alike in both (SongUNet's zero-initialised output
         // layers would otherwise hide every embedding's gradient)
         perturb(plain, 5);
-        perturb(cond, 5);
+        perturb(cond, 5); // perturbs the same parameters alike (the guidance ones are skipped)
+        plain.eval(); // EDM2's layers renormalise their stored weights in training mode, at every pass
+        cond.eval();
         // the output is the w-free network's, bit for bit, at any w
         Generator g = Generator.cpu(11);
         Tensor x = input(cond, g);
@@ -72,17 +78,17 @@ class GuidanceEmbeddingTest {
         assertEquals(0, ((CTMNetwork) cond).forward(x, t, h, null, null).sub(ref).abs().amax(false).item());
         // a w-free snapshot loads: only the new weight is missing (and keeps its zeros)
         LoadReport r = cond.loadStateDict(new LinkedHashMap<>(plain.stateDict()), false);
-        assertEquals(List.of("map_guidance.weight"), r.missing(), name);
+        assertEquals(added, r.missing().stream().sorted().toList(), name);
         assertTrue(r.unexpected().isEmpty() && r.shapeMismatched().isEmpty(), name + ": " + r);
         // the gradient of a loss reaches the new weight (its input, w's embedding, is not zero)
         Tensor loss = ((CTMNetwork) cond).forward(x, t, h, null, null, w).square().sum();
         loss.backward();
-        Tensor grad = cond.namedParameters().get("map_guidance.weight").get().grad();
-        assertNotNull(grad, name + ": no gradient reached map_guidance.weight");
+        Tensor grad = cond.namedParameters().get(zero).get().grad();
+        assertNotNull(grad, name + ": no gradient reached " + zero);
         assertTrue(grad.abs().amax(false).item() > 1e-6, name + ": gradient " + grad.abs().amax(false).item());
-        // once the weight moves, w conditions the output
+        // once it moves, w conditions the output
         try (var ng = dev.cm4j.tensor.GradMode.noGrad()) {
-          cond.namedParameters().get("map_guidance.weight").get().sub_(grad.mul(0.1));
+          cond.namedParameters().get(zero).get().sub_(grad.mul(0.1));
           Tensor w1 = ((CTMNetwork) cond).forward(x, t, h, null, null, w);
           Tensor w2 = ((CTMNetwork) cond).forward(x, t, h, null, null, w.add(1.0));
           assertTrue(w1.sub(w2).abs().amax(false).item() > 1e-6, name + ": w must matter once trained");
@@ -93,12 +99,12 @@ class GuidanceEmbeddingTest {
     }
   }
 
-  /** Adds N(0, (0.5/√fan_in)²) noise to every parameter but map_guidance's, in name order, from seed. */
+  /** Adds N(0, (0.5/√fan_in)²) noise to every parameter but the guidance embedding's, in name order, from seed. */
   static void perturb(Module m, long seed) {
     Generator g = Generator.cpu(seed);
     try (var ng = dev.cm4j.tensor.GradMode.noGrad(); TensorScope s = TensorScope.open()) {
       for (var e : m.namedParameters().entrySet()) {
-        if (e.getKey().startsWith("map_guidance")) continue;
+        if (e.getKey().contains("guidance")) continue;
         Tensor t = e.getValue().get();
         double fanIn = t.dim() >= 2 ? (double) t.numel() / t.size(0) : 1;
         t.add_(Tensor.randn(t.shape(), DType.FLOAT32, Device.CPU, g).mul(0.5 / Math.sqrt(fanIn)));
