@@ -21,7 +21,11 @@ Written here in the paper's own terms, in the flow map f, not in cm4j's F-space 
   * AYF-LMD (Theorem 3.2): grad E[ w' sign(s - t) f^T sg(df/ds - v_phi(f, s)) ], df/ds = jvp of f in s;
   * tangent normalisation T / (||T|| + c) (Sec. 3.4, from sCM) and the regularised tangent warm-up, which scales the
     (s - t) dF/d. term of the tangent by r (for r < 1 the tangent is assembled from the parts: jvp of F);
-  * autoguidance (Sec. 3.3): v = v_weak + lambda (v_strong - v_weak).
+  * autoguidance (Sec. 3.3): v = v_weak + lambda (v_strong - v_weak);
+  * guidance-scale conditioning (cases *_wcond; cm4j's option, docs/algorithms/ayf.md sec. 2.1, not a transcription of
+    the paper): a per-sample scale w ~ U[1, 3], the teacher v_weak + w (v_strong - v_weak) at each sample's w, and the
+    student F(x, t, s; w) = the MLP with w's sinusoidal embedding times a weight W_g added to the noise embedding
+    (cm4j's GuidanceEmbedding; W_g random here so that the path is exercised, zero at initialisation in cm4j).
 With w' = 2 / |t - s| the theorems' gradient is that of cm4j's per-sample loss ||F - sg(F - g_hat)||^2; the fixture
 stores the gradient of the theorem form (summed over the batch) for two weight matrices, the per-sample value of the
 squared-norm form (= ||g_hat||^2) and the unnormalised tangent g in F's units (EMD: -df/dt, LMD: df/ds - v_phi).
@@ -42,7 +46,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from meanflow_reference import DIM, HIDDEN, BLOCKS, EMB, make_params, mlp_forward  # noqa: E402
+from meanflow_reference import DIM, HIDDEN, BLOCKS, EMB, make_params, mlp_forward, pos_emb, linear  # noqa: E402
 from fixture_file import write_or_check  # noqa: E402
 
 torch.set_default_dtype(torch.float32)
@@ -136,6 +140,34 @@ def mlp_F(p):
     return lambda x, t, s: mlp_forward(p, x, t, t - s)
 
 
+def mlp_forward_w(p, x, t, h, w):
+    """meanflow_reference.mlp_forward (cm4j's MLPDenoiser with the second-time path) with the guidance-scale embedding
+    of cm4j's GuidanceEmbedding: pos_emb(w) W_g^T added to the noise embedding pos_emb(t) before map_layer0."""
+    silu = torch.nn.functional.silu
+    e0 = pos_emb(t, EMB) + torch.nn.functional.linear(pos_emb(w, EMB), p["wcond.map_guidance.weight"])
+    emb = silu(linear(p, "net.map_layer1", silu(linear(p, "net.map_layer0", e0))))
+    emb_s = silu(linear(p, "net.map_layer1_s", silu(linear(p, "net.map_layer0_s", pos_emb(h, EMB)))))
+    y = linear(p, "net.in_proj", x)
+    for i in range(BLOCKS):
+        b = f"net.block{i}"
+        cond = linear(p, b + ".affine", emb) + linear(p, b + ".affine_s", emb_s)
+        a = silu(linear(p, b + ".lin0", silu(torch.nn.functional.layer_norm(y, (HIDDEN,), eps=1e-5))) + cond)
+        y = y + linear(p, b + ".lin1", a)
+    return linear(p, "net.out_proj", silu(y))
+
+
+def mlp_F_w(p, w):
+    return lambda x, t, s: mlp_forward_w(p, x, t, t - s, w)
+
+
+def teacher_w(w):
+    """Autoguidance at per-sample scales: v_weak + w (v_strong - v_weak), w [N]."""
+    def v(x, t):
+        weak = gaussian_velocity(x, t, STD_WEAK)
+        return weak + bc(w, x) * (gaussian_velocity(x, t) - weak)
+    return v
+
+
 def edm_velocity(D, sigma_max=80.0):
     """v(x_t, t) = (x_t - D(x_t/(1 - t); t/(1 - t)))/t, sigma capped at sigma_max (docs/algorithms/ayf.md sec. 2)."""
     t_max = sigma_max / (1 + sigma_max)
@@ -156,6 +188,14 @@ CASES = {
     "lmd_guided": dict(BASE, loss="lmd", r=0.99, guidance=2.0),
 }
 GRADS = ("net.out_proj.weight", "net.block0.lin0.weight")
+# guidance-scale conditioning: w ~ U[W_MIN, W_MAX] per sample (drawn from its own generator after everything else, so
+# the cases above are unchanged)
+W_MIN, W_MAX = 1.0, 3.0
+WCASES = {
+    "emd_wcond": dict(BASE, loss="emd", r=0.5, guidance="per-sample"),
+    "lmd_wcond": dict(BASE, loss="lmd", r=0.99, guidance="per-sample"),
+}
+WGRADS = GRADS + ("wcond.map_guidance.weight",)
 
 
 def build():
@@ -181,6 +221,24 @@ def build():
         out.update({f"{name}.t": t, f"{name}.s": s, f"{name}.loss": loss.detach(), f"{name}.g": g,
                     f"{name}.norm": norm})
         for k in GRADS:
+            out[f"{name}.grad.{k}"] = params[k].grad.detach()
+        meta[name] = json.dumps(c)
+    gen_w = torch.Generator().manual_seed(20250618)
+    u_w = torch.rand(N, generator=gen_w)
+    w = W_MIN + (W_MAX - W_MIN) * u_w
+    bound = (6.0 / (EMB + EMB)) ** 0.5
+    pw = dict(p)
+    pw["wcond.map_guidance.weight"] = (torch.rand(EMB, EMB, generator=gen_w) * 2 - 1) * bound
+    out.update({"draw.u_w": u_w, "draw.w": w, "wcond.map_guidance.weight": pw["wcond.map_guidance.weight"]})
+    meta["guidance_range"] = json.dumps({"min": W_MIN, "max": W_MAX})
+    for name, c in WCASES.items():
+        params = {k: (v.clone().requires_grad_(k in WGRADS)) for k, v in pw.items()}
+        t, s = sample_ts(n_a, n_b, u, c)
+        loss, g, norm, surrogate = ayf(mlp_F_w(params, w), teacher_w(w), x0, eps, t, s, c)
+        surrogate.sum().backward()
+        out.update({f"{name}.t": t, f"{name}.s": s, f"{name}.loss": loss.detach(), f"{name}.g": g,
+                    f"{name}.norm": norm})
+        for k in WGRADS:
             out[f"{name}.grad.{k}"] = params[k].grad.detach()
         meta[name] = json.dumps(c)
     return {k: v.contiguous() for k, v in out.items()}, meta

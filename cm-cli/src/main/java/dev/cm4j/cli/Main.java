@@ -358,7 +358,13 @@ public final class Main {
             + "being the model with the zero label (needs training with network.label_dropout > 0)").get());
     spec.addOption(Option.builder().longOpt("guide").hasArg().argName("file")
         .desc("autoguidance (Karras et al. 2024): a weaker snapshot of the same kind of run (earlier or smaller) as the "
-            + "guide; --guidance sets w (default 2 with --guide)").get());
+            + "guide; --guidance sets w (default 2 with --guide). A guidance-conditioned ayf snapshot "
+            + "(objective.guidance_cond) takes --guidance as the scale it samples at (default: its objective.guidance)")
+        .get());
+    spec.addOption(Option.builder().longOpt("gamma").hasArg().argName("g")
+        .desc("ayf snapshots (flow maps): γ-sampling in [0, 1] (CTM's, docs/algorithms/ayf.md §3): 0 the deterministic "
+            + "flow map, 1 consistency-style (to the data and re-noised at each step); default: the snapshot's "
+            + "objective.sample_gamma").get());
     spec.addOption(deviceOption("load the network onto it and draw the latents and noise there"));
     spec.addOption(Option.builder("v").longOpt("verbose").desc("stack traces on errors").get());
     spec.addOption(Option.builder("h").longOpt("help").desc("this help").get());
@@ -385,7 +391,7 @@ public final class Main {
         throw new ParseException(e.getMessage());
       }
     }
-    double w = cl.hasOption("guide") ? 2 : 1;
+    Double w = cl.hasOption("guide") ? Double.valueOf(2) : null;
     if (cl.hasOption("guidance")) {
       try {
         w = Double.parseDouble(cl.getOptionValue("guidance"));
@@ -394,11 +400,21 @@ public final class Main {
       }
       if (!Double.isFinite(w)) throw new ParseException("--guidance must be finite, got " + cl.getOptionValue("guidance"));
     }
+    Double gamma = null;
+    if (cl.hasOption("gamma")) {
+      try {
+        gamma = Double.parseDouble(cl.getOptionValue("gamma"));
+      } catch (NumberFormatException e) {
+        throw new ParseException("--gamma takes a number in [0, 1], got '" + cl.getOptionValue("gamma") + "'");
+      }
+      if (!(gamma >= 0 && gamma <= 1)) throw new ParseException("--gamma must be in [0, 1], got " + cl.getOptionValue("gamma"));
+    }
     try (dev.cm4j.train.Snapshot s = dev.cm4j.train.Snapshot.load(Path.of(cl.getOptionValue("snapshot")),
         device.resolveHere());
         dev.cm4j.train.Snapshot guide = cl.hasOption("guide")
             ? dev.cm4j.train.Snapshot.load(Path.of(cl.getOptionValue("guide")), device.resolveHere()) : null) {
-      s.setSampling(classes, w, guide);
+      s.setSampling(classes, w != null ? w : s.defaultGuidance(), guide);
+      if (gamma != null) s.setGamma(gamma);
       int batch = Integer.parseInt(cl.getOptionValue("batch", s.samplesPoints() ? "8192" : "250"));
       if (batch < 1) throw new ParseException("--batch must be >= 1");
       if (s.samplesPoints()) {

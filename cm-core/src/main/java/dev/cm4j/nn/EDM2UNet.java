@@ -101,6 +101,11 @@ public final class EDM2UNet extends Module implements CTMNetwork {
   private final MPConv outConv;
   private final Module embTimeS;
   private final MPConv embNoiseS;
+  // AYF's guidance-scale conditioning (addGuidanceEmbedding), or null: w's positional features, their projection and
+  // its zero-initialised gain
+  private MPPositional embGuidanceFeatures;
+  private MPConv embGuidance;
+  private Param embGuidanceGain;
 
   /** An ordered name → module container (EDM2's ModuleDict). */
   static final class Container extends Module {
@@ -202,6 +207,26 @@ public final class EDM2UNet extends Module implements CTMNetwork {
     return embNoiseS != null;
   }
 
+  @Override
+  public boolean hasGuidanceEmbedding() {
+    return embGuidance != null;
+  }
+
+  /**
+   * {@code emb_guidance}: w's positional features through their own projection, times {@code emb_guidance_gain},
+   * added to the time embedding (before the label mix). A magnitude-preserving layer normalises its weight, so it
+   * cannot start at zero: the gain does, as EDM2's blocks' {@code emb_gain} and {@code out_gain} start at zero.
+   */
+  @Override
+  public void addGuidanceEmbedding() {
+    if (embGuidance != null) throw new IllegalArgumentException("this network has its guidance embedding already");
+    long cnoise = embNoise.weight().get().size(1);
+    long cemb = embNoise.weight().get().size(0);
+    embGuidanceFeatures = child("emb_guidance_positional", new MPPositional(cnoise, 10000));
+    embGuidance = child("emb_guidance", new MPConv(cnoise, cemb, 0));
+    embGuidanceGain = parameter("emb_guidance_gain", Tensor.zeros());
+  }
+
   private static MPBlock.Options opts(Config c, String flavor, MP.Resample mode, boolean attention, double dropout) {
     return new MPBlock.Options(flavor, mode, c.resampleFilter(), attention, c.channelsPerHead(), dropout,
         c.resBalance(), c.attnBalance(), c.clipAct(), c.doubleNorm());
@@ -296,6 +321,13 @@ public final class EDM2UNet extends Module implements CTMNetwork {
   @Override
   public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
       Tensor augmentLabels) {
+    return forward(x, noiseLabels, sNoiseLabels, classLabels, augmentLabels, null);
+  }
+
+  /** As {@link #forward(Tensor, Tensor, Tensor, Tensor, Tensor)} with guidance scales w [N] (null: none). */
+  @Override
+  public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
+      Tensor augmentLabels, Tensor guidance) {
     if (augmentLabels != null) throw new IllegalArgumentException("EDM2's U-Net takes no augment labels");
     if (x.dim() != 4 || x.size(1) != cfg.imgChannels()) {
       throw new IllegalArgumentException("EDM2 U-Net expects [N, " + cfg.imgChannels() + ", H, W], got "
@@ -304,6 +336,12 @@ public final class EDM2UNet extends Module implements CTMNetwork {
     try (TensorScope scope = TensorScope.open()) {
       // Embedding.
       Tensor emb = embedTime(noiseLabels, sNoiseLabels);
+      if (guidance != null) {
+        if (embGuidance == null) throw new IllegalArgumentException("this network has no guidance-scale embedding");
+        GuidanceEmbedding.check(guidance, x.size(0));
+        emb = emb.add(embGuidance.forward(embGuidanceFeatures.forward(guidance.to(emb.dtype())),
+            embGuidanceGain.get()));
+      }
       if (embLabel != null) {
         Tensor labels = classLabels != null ? classLabels
             : Tensor.zeros(new long[] {x.size(0), cfg.labelDim()}, x.dtype(), x.device());

@@ -75,6 +75,7 @@ public final class MLPDenoiser extends Module implements CTMNetwork {
   private final Linear outProj;
   private final Linear mapLayer0S;
   private final Linear mapLayer1S;
+  private GuidanceEmbedding mapGuidance; // AYF's guidance-scale conditioning (addGuidanceEmbedding), or null
   private Generator dropoutGenerator;
 
   /** Builds the network. */
@@ -135,8 +136,26 @@ public final class MLPDenoiser extends Module implements CTMNetwork {
   }
 
   @Override
+  public boolean hasGuidanceEmbedding() {
+    return mapGuidance != null;
+  }
+
+  /** {@code map_guidance}: w's embedding, added to the noise embedding before the mapping layers (zero at first). */
+  @Override
+  public void addGuidanceEmbedding() {
+    if (mapGuidance != null) throw new IllegalArgumentException("this network has its guidance embedding already");
+    mapGuidance = child("map_guidance", new GuidanceEmbedding(cfg.embChannels()));
+  }
+
+  @Override
   public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
       Tensor augmentLabels) {
+    return forward(x, noiseLabels, sNoiseLabels, classLabels, augmentLabels, null);
+  }
+
+  @Override
+  public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
+      Tensor augmentLabels, Tensor guidance) {
     Tensor labelTerm = null;
     if (mapLabel != null) {
       if (classLabels == null) throw new IllegalArgumentException("this network is class-conditional: give labels");
@@ -154,6 +173,11 @@ public final class MLPDenoiser extends Module implements CTMNetwork {
     }
     Tensor e0 = mapNoise.forward(noiseLabels);
     if (labelTerm != null) e0 = e0.add(labelTerm);
+    if (guidance != null) {
+      if (mapGuidance == null) throw new IllegalArgumentException("this network has no guidance-scale embedding");
+      GuidanceEmbedding.check(guidance, x.size(0));
+      e0 = e0.add(mapGuidance.forward(guidance));
+    }
     Tensor emb = mapLayer1.forward(mapLayer0.forward(e0).silu()).silu();
     Tensor embS = null;
     if (sNoiseLabels != null) {

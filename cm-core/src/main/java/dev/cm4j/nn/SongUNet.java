@@ -158,6 +158,7 @@ public final class SongUNet extends Module implements CTMNetwork {
   private final Linear mapLayer1S;
   private final FourierEmbedding mapNoiseS; // "sum" mode with Fourier embeddings only (its own frequencies)
   private final boolean sumS;
+  private GuidanceEmbedding mapGuidance; // AYF's guidance-scale conditioning (addGuidanceEmbedding), or null
   private final Container enc;
   private final Container dec;
   private Generator labelDropoutGenerator;
@@ -325,6 +326,18 @@ public final class SongUNet extends Module implements CTMNetwork {
     });
   }
 
+  @Override
+  public boolean hasGuidanceEmbedding() {
+    return mapGuidance != null;
+  }
+
+  /** {@code map_guidance}: w's embedding, added to the noise embedding beside map_augment's term (zero at first). */
+  @Override
+  public void addGuidanceEmbedding() {
+    if (mapGuidance != null) throw new IllegalArgumentException("this network has its guidance embedding already");
+    mapGuidance = child("map_guidance", new GuidanceEmbedding((long) cfg.modelChannels() * cfg.channelMultNoise()));
+  }
+
   private Tensor embedNoise(Tensor noiseLabels) {
     if (mapNoise instanceof PositionalEmbedding p) return p.forward(noiseLabels);
     return ((FourierEmbedding) mapNoise).forward(noiseLabels);
@@ -349,6 +362,12 @@ public final class SongUNet extends Module implements CTMNetwork {
    * training spike, and they cost little. x gives the batch size, device and autocast device type.
    */
   Tensor[] mapping(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels, Tensor augmentLabels) {
+    return mapping(x, noiseLabels, sNoiseLabels, classLabels, augmentLabels, null);
+  }
+
+  /** {@link #mapping(Tensor, Tensor, Tensor, Tensor, Tensor)} with guidance scales w [N] (null: none). */
+  Tensor[] mapping(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels, Tensor augmentLabels,
+      Tensor guidance) {
     Tensor emb;
     Tensor embS = null;
     try (Autocast fp32 = Autocast.disable(x.device().type())) {
@@ -365,6 +384,11 @@ public final class SongUNet extends Module implements CTMNetwork {
       }
       emb = embed(noiseLabels, labelTerm);
       if (mapAugment != null && augmentLabels != null) emb = emb.add(mapAugment.forward(augmentLabels));
+      if (guidance != null) {
+        if (mapGuidance == null) throw new IllegalArgumentException("this network has no guidance-scale embedding");
+        GuidanceEmbedding.check(guidance, x.size(0));
+        emb = emb.add(mapGuidance.forward(guidance));
+      }
       emb = mapLayer0.forward(emb).silu();
       emb = mapLayer1.forward(emb);
       if (sNoiseLabels != null && mapLayer0S == null) {
@@ -388,11 +412,17 @@ public final class SongUNet extends Module implements CTMNetwork {
   @Override
   public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
       Tensor augmentLabels) {
+    return forward(x, noiseLabels, sNoiseLabels, classLabels, augmentLabels, null);
+  }
+
+  @Override
+  public Tensor forward(Tensor x, Tensor noiseLabels, Tensor sNoiseLabels, Tensor classLabels,
+      Tensor augmentLabels, Tensor guidance) {
     // One scope per pass: the embeddings and whatever was not released earlier (UNetBlock.decode releases the
     // decoder's inputs) go when the pass returns (autograd keeps what backward needs), not when the caller's scope
     // closes.
     try (TensorScope scope = TensorScope.open()) {
-      Tensor[] mapped = mapping(x, noiseLabels, sNoiseLabels, classLabels, augmentLabels);
+      Tensor[] mapped = mapping(x, noiseLabels, sNoiseLabels, classLabels, augmentLabels, guidance);
       Tensor emb = mapped[0];
       Tensor embS = mapped[1];
 

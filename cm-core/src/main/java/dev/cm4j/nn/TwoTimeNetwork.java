@@ -70,8 +70,26 @@ public final class TwoTimeNetwork extends Module {
     return forwardH(z, t, t.sub(r), classLabels);
   }
 
+  /**
+   * u(z, r, t) of a guidance-conditioned network (AYF, {@link CTMNetwork#addGuidanceEmbedding()}): F(z, c·t, c·(t − r),
+   * labels, w) with the guidance scales w [N] fed as they are (null: none).
+   */
+  public Tensor forward(Tensor z, Tensor r, Tensor t, Tensor classLabels, Tensor guidance) {
+    return forwardH(z, t, t.sub(r), classLabels, guidance);
+  }
+
+  /** Whether the raw network takes a guidance scale ({@link CTMNetwork#hasGuidanceEmbedding()}). */
+  public boolean hasGuidance() {
+    return raw.hasGuidanceEmbedding();
+  }
+
   /** The same network in its own inputs: F(z, c·t, c·h, labels) with h = t − r. */
   public Tensor forwardH(Tensor z, Tensor t, Tensor h, Tensor classLabels) {
+    return forwardH(z, t, h, classLabels, null);
+  }
+
+  /** F(z, c·t, c·h, labels, w) with guidance scales w [N] (null: none). */
+  public Tensor forwardH(Tensor z, Tensor t, Tensor h, Tensor classLabels, Tensor guidance) {
     if (t.dim() != 1 || h.dim() != 1 || t.size(0) != z.size(0) || h.size(0) != z.size(0)) {
       throw new IllegalArgumentException("t and t − r must be 1-d with one entry per sample of z ["
           + z.size(0) + "], got " + java.util.Arrays.toString(t.shape()) + " and "
@@ -79,6 +97,7 @@ public final class TwoTimeNetwork extends Module {
     }
     Tensor tl = timeScale == 1.0 ? t : t.mul(timeScale);
     Tensor hl = timeScale == 1.0 ? h : h.mul(timeScale);
-    return raw.forward(z, tl, hl, classLabels, null);
+    return guidance == null ? raw.forward(z, tl, hl, classLabels, null)
+        : raw.forward(z, tl, hl, classLabels, null, guidance);
   }
 }

@@ -29,8 +29,11 @@ import java.util.List;
  * </ul>
  * Both with the paper's stabilisers (§3.4): tangent normalisation g/(‖g‖ + c) (from sCM) and the regularised tangent
  * warm-up, which scales the JVP term of g by r = min(r_max, iteration/H). Autoguidance (§3.3) is the teacher's
- * velocity v = v_weak + λ·(v_strong − v_weak) ({@link #autoguided}). Sampler: the γ-free multi-step chain
- * x ← f_θ(x, t_i, t_{i+1}) from t_0 = 1 down to 0 ({@link #sample}).
+ * velocity v = v_weak + λ·(v_strong − v_weak) ({@link #autoguided}); with guidance-scale conditioning (an option) λ
+ * is drawn per sample, w ~ U[w_min, w_max], and fed to the student as a further input (docs/algorithms/ayf.md §2.1).
+ * Sampler: the multi-step chain x ← f_θ(x, t_i, t_{i+1}) from t_0 = 1 down to 0, γ-free or with CTM's γ-sampling
+ * carried over to this path ({@link #sample(TwoTimeNetwork, Tensor, double[], Tensor, Tensor, double, Generator)},
+ * docs/algorithms/ayf.md §3).
  *
  * <p>What of this is transcribed and what is assumed (the (t, s) distribution, r_max, the weighting) is listed in
  * docs/algorithms/ayf.md §1.
@@ -70,6 +73,20 @@ public final class AlignYourFlow {
   }
 
   /**
+   * The teacher's velocity at per-sample guidance scales: v(x_t, t; w) with w [N] (guidance-scale conditioning).
+   */
+  @FunctionalInterface
+  public interface GuidedVelocity {
+    /**
+     * @param x the state [N, ...]
+     * @param t the times [N]
+     * @param classLabels one-hot labels [N, L] or null
+     * @param w the guidance scales [N]
+     */
+    Tensor at(Tensor x, Tensor t, Tensor classLabels, Tensor w);
+  }
+
+  /**
    * @param loss EMD or LMD
    * @param sampler how (t, s) are drawn
    * @param pMean P_mean of the logit-normal (t − s for INTERVAL; t and s for SORTED)
@@ -77,6 +94,11 @@ public final class AlignYourFlow {
    * @param tangentNormC c of the tangent normalisation g/(‖g‖ + c) (0: none)
    * @param warmupIterations H of the regularised tangent warm-up r = min(r_max, iteration/H) (0: r = r_max at once)
    * @param warmupMax r_max, the warm-up's final scale of the JVP term
+   * @param guidanceCond guidance-scale conditioning: draw w ~ U[guidanceMin, guidanceMax] per sample, distil the
+   *     teacher guided at w and feed w to the student (docs/algorithms/ayf.md §2.1); the loss then takes a
+   *     {@link GuidedVelocity}
+   * @param guidanceMin w_min (with guidanceCond)
+   * @param guidanceMax w_max ≥ w_min (with guidanceCond)
    */
   public record Config(
       @JsonProperty("loss") Loss loss,
@@ -85,7 +107,16 @@ public final class AlignYourFlow {
       @JsonProperty("P_std") double pStd,
       @JsonProperty("tangent_norm_c") double tangentNormC,
       @JsonProperty("warmup_iterations") long warmupIterations,
-      @JsonProperty("warmup_max") double warmupMax) {
+      @JsonProperty("warmup_max") double warmupMax,
+      @JsonProperty("guidance_cond") boolean guidanceCond,
+      @JsonProperty("guidance_min") double guidanceMin,
+      @JsonProperty("guidance_max") double guidanceMax) {
+    /** Without guidance-scale conditioning. */
+    public Config(Loss loss, TimeSampler sampler, double pMean, double pStd, double tangentNormC, long warmupIterations,
+        double warmupMax) {
+      this(loss, sampler, pMean, pStd, tangentNormC, warmupIterations, warmupMax, false, 1, 1);
+    }
+
     public Config {
       if (loss == null || sampler == null) throw new IllegalArgumentException("loss and tr_sampler are required");
       if (!Double.isFinite(pMean)) throw new IllegalArgumentException("P_mean must be finite, got " + pMean);
@@ -95,6 +126,10 @@ public final class AlignYourFlow {
       }
       if (warmupIterations < 0) throw new IllegalArgumentException("warmup_iterations must be ≥ 0, got " + warmupIterations);
       if (!(warmupMax > 0 && warmupMax <= 1)) throw new IllegalArgumentException("warmup_max must be in (0, 1], got " + warmupMax);
+      if (!Double.isFinite(guidanceMin) || !Double.isFinite(guidanceMax) || guidanceMax < guidanceMin) {
+        throw new IllegalArgumentException("the guidance range must be finite with guidance_min ≤ guidance_max, got ["
+            + guidanceMin + ", " + guidanceMax + "]");
+      }
     }
 
     /**
@@ -107,11 +142,17 @@ public final class AlignYourFlow {
     }
 
     public Config withLoss(Loss l) {
-      return new Config(l, sampler, pMean, pStd, tangentNormC, warmupIterations, warmupMax);
+      return new Config(l, sampler, pMean, pStd, tangentNormC, warmupIterations, warmupMax, guidanceCond, guidanceMin,
+          guidanceMax);
     }
 
     public Config withWarmup(long h, double max) {
-      return new Config(loss, sampler, pMean, pStd, tangentNormC, h, max);
+      return new Config(loss, sampler, pMean, pStd, tangentNormC, h, max, guidanceCond, guidanceMin, guidanceMax);
+    }
+
+    /** With guidance-scale conditioning on, w ~ U[wMin, wMax]. */
+    public Config withGuidanceRange(double wMin, double wMax) {
+      return new Config(loss, sampler, pMean, pStd, tangentNormC, warmupIterations, warmupMax, true, wMin, wMax);
     }
 
     /** r = min(r_max, iteration/H): the scale of the JVP term of the tangent at this iteration. */
@@ -128,8 +169,14 @@ public final class AlignYourFlow {
    * @param nB standard normal: the second time's draw (SORTED; unused by INTERVAL)
    * @param u uniform [0, 1): where s lies in [0, 1 − d] (INTERVAL; unused by SORTED)
    * @param eps the noise ε, shaped like x
+   * @param w the guidance scales (guidance-scale conditioning; null without)
    */
-  public record Draws(Tensor nA, Tensor nB, Tensor u, Tensor eps) {}
+  public record Draws(Tensor nA, Tensor nB, Tensor u, Tensor eps, Tensor w) {
+    /** Draws without guidance scales. */
+    public Draws(Tensor nA, Tensor nB, Tensor u, Tensor eps) {
+      this(nA, nB, u, eps, null);
+    }
+  }
 
   /**
    * Per-sample loss and its parts (all [N] unless noted).
@@ -154,7 +201,10 @@ public final class AlignYourFlow {
     return cfg;
   }
 
-  /** Draws for a batch like x from gen (order: n_a, n_b, u, ε). */
+  /**
+   * Draws for a batch like x from gen (order: n_a, n_b, u, ε, then with guidance-scale conditioning a uniform u_w and
+   * w = w_min + (w_max − w_min)·u_w).
+   */
   public Draws draw(Tensor x, Generator gen) {
     Device dev = x.device();
     long[] n = {x.size(0)};
@@ -162,7 +212,14 @@ public final class AlignYourFlow {
     Tensor nB = Tensor.randn(n, DType.FLOAT32, dev, gen);
     Tensor u = Tensor.rand(n, DType.FLOAT32, dev, gen);
     Tensor eps = Tensor.randn(x.shape(), x.dtype(), dev, gen);
-    return new Draws(nA, nB, u, eps);
+    Tensor w = cfg.guidanceCond() ? guidanceScales(Tensor.rand(n, DType.FLOAT32, dev, gen)) : null;
+    return new Draws(nA, nB, u, eps, w);
+  }
+
+  /** w = w_min + (w_max − w_min)·u for uniform u [N]: the per-sample guidance scales U[w_min, w_max]. */
+  public Tensor guidanceScales(Tensor u) {
+    if (!cfg.guidanceCond()) throw new IllegalStateException("guidance-scale conditioning is off (Config.guidanceCond)");
+    return u.mul(cfg.guidanceMax() - cfg.guidanceMin()).add(cfg.guidanceMin());
   }
 
   /** (t, s) from the draws, s ≤ t in [0, 1]. Returns {t, s}, each [N]. */
@@ -183,6 +240,28 @@ public final class AlignYourFlow {
     return loss(net, teacher, x, labels, iteration, draw(x, gen), dropoutGen);
   }
 
+  /** The per-sample loss of guidance-scale conditioning with fresh draws from gen (w among them). */
+  public Result guidedLoss(TwoTimeNetwork net, GuidedVelocity teacher, Tensor x, Tensor labels, long iteration,
+      Generator gen, Generator dropoutGen) {
+    return guidedLoss(net, teacher, x, labels, iteration, draw(x, gen), dropoutGen);
+  }
+
+  /**
+   * The per-sample loss of guidance-scale conditioning for explicit draws: the teacher is evaluated at the draws'
+   * guidance scales w (v(x_t, t; w), and for LMD v(f_θ⁻, s; w)), and the student gets w as its further input,
+   * F_θ(x_t, t, s; w). Otherwise as {@link #loss(TwoTimeNetwork, Velocity, Tensor, Tensor, long, Draws, Generator)}.
+   */
+  public Result guidedLoss(TwoTimeNetwork net, GuidedVelocity teacher, Tensor x, Tensor labels, long iteration, Draws d,
+      Generator dropoutGen) {
+    if (teacher == null) throw new IllegalArgumentException("AYF distils a teacher: give its velocity");
+    if (d.w() == null) {
+      throw new IllegalArgumentException("guidance-scale conditioning needs the draws' guidance scales w "
+          + "(Config.guidanceCond, or Draws with w)");
+    }
+    Tensor w = d.w();
+    return lossOf(net, (xx, tt, ll) -> teacher.at(xx, tt, ll, w), x, labels, iteration, d, dropoutGen);
+  }
+
   /**
    * The per-sample loss for explicit draws.
    *
@@ -194,11 +273,32 @@ public final class AlignYourFlow {
    */
   public Result loss(TwoTimeNetwork net, Velocity teacher, Tensor x, Tensor labels, long iteration, Draws d,
       Generator dropoutGen) {
+    if (d.w() != null) {
+      throw new IllegalArgumentException("the draws carry guidance scales: give the teacher as a GuidedVelocity "
+          + "(guidance-scale conditioning)");
+    }
+    return lossOf(net, teacher, x, labels, iteration, d, dropoutGen);
+  }
+
+  private Result lossOf(TwoTimeNetwork net, Velocity teacher, Tensor x, Tensor labels, long iteration, Draws d,
+      Generator dropoutGen) {
     if (x.dim() < 2) throw new IllegalArgumentException("x must be [N, ...], got " + java.util.Arrays.toString(x.shape()));
     if (teacher == null) throw new IllegalArgumentException("AYF distils a teacher: give its velocity");
     boolean conditional = net.labelDim() > 0;
     if (conditional && labels == null) throw new IllegalArgumentException("the network is class-conditional: give labels");
     if (!conditional && labels != null) throw new IllegalArgumentException("the network is unconditional: labels must be null");
+    Tensor w = d.w();
+    if (net.hasGuidance() != (w != null)) {
+      throw new IllegalArgumentException(net.hasGuidance()
+          ? "the student takes a guidance scale: train it with guidance-scale conditioning (guidance scales in the draws)"
+          : "guidance-scale conditioning needs a student with the guidance embedding (CTMNetwork.addGuidanceEmbedding)");
+    }
+    if (w != null) {
+      if (w.dim() != 1 || w.size(0) != x.size(0)) {
+        throw new IllegalArgumentException("the guidance scales must be [" + x.size(0) + "], got "
+            + java.util.Arrays.toString(w.shape()));
+      }
+    }
     Tensor[] ts = times(d);
     Tensor t = ts[0];
     Tensor s = ts[1];
@@ -218,10 +318,10 @@ public final class AlignYourFlow {
       }
       // F with gradients, then dF/dt along (v_φ, 1) in (x_t, t) at fixed s, same dropout masks, without gradients.
       var passes = SharedDropout.run(dropoutGen, x.device(),
-          () -> net.forward(xt, s, t, labels),
+          () -> net.forward(xt, s, t, labels, w),
           () -> {
             try (GradMode ng = GradMode.noGrad()) {
-              return ForwardAD.jvp(in -> List.of(net.forward(in.get(0), s, in.get(1), labels)),
+              return ForwardAD.jvp(in -> List.of(net.forward(in.get(0), s, in.get(1), labels, w)),
                   List.of(xt, t), List.of(v, t.onesLike())).tangents().get(0);
             }
           });
@@ -232,10 +332,10 @@ public final class AlignYourFlow {
     } else {
       // F with gradients, then ∂F/∂s along s at fixed (x_t, t), same dropout masks, without gradients.
       var passes = SharedDropout.run(dropoutGen, x.device(),
-          () -> net.forward(xt, s, t, labels),
+          () -> net.forward(xt, s, t, labels, w),
           () -> {
             try (GradMode ng = GradMode.noGrad()) {
-              return ForwardAD.jvp(in -> List.of(net.forward(xt, in.get(0), t, labels)),
+              return ForwardAD.jvp(in -> List.of(net.forward(xt, in.get(0), t, labels, w)),
                   List.of(s), List.of(s.onesLike())).tangents().get(0);
             }
           });
@@ -302,11 +402,28 @@ public final class AlignYourFlow {
     };
   }
 
+  /**
+   * Autoguidance at a per-sample scale (guidance-scale conditioning): v(x, t; w) = v_weak + w·(v_strong − v_weak),
+   * w [N] broadcast over each sample.
+   */
+  public static GuidedVelocity autoguided(Velocity strong, Velocity weak) {
+    if (strong == null || weak == null) throw new IllegalArgumentException("autoguidance needs both teachers");
+    return (x, t, labels, w) -> {
+      Tensor vw = weak.at(x, t, labels);
+      return vw.add(strong.at(x, t, labels).sub(vw).mul(bcast(w.to(vw.dtype()), vw)));
+    };
+  }
+
   // ---------------------------------------------------------------------------------------------------- sampling
 
   /** One jump of the flow map: f_θ(x, t, s) = x + (s − t)·F_θ(x, t, s), t and s [N]. */
   public static Tensor flowMap(TwoTimeNetwork net, Tensor x, Tensor t, Tensor s, Tensor labels) {
-    return x.add(bcast(s.sub(t), x).mul(net.forward(x, s, t, labels)));
+    return flowMap(net, x, t, s, labels, null);
+  }
+
+  /** One jump of a guidance-conditioned flow map at scales w [N] (null: a network without the guidance input). */
+  public static Tensor flowMap(TwoTimeNetwork net, Tensor x, Tensor t, Tensor s, Tensor labels, Tensor w) {
+    return x.add(bcast(s.sub(t), x).mul(net.forward(x, s, t, labels, w)));
   }
 
   /**
@@ -317,19 +434,82 @@ public final class AlignYourFlow {
    * @param labels one-hot labels or null
    */
   public static Tensor sample(TwoTimeNetwork net, Tensor x1, double[] times, Tensor labels) {
+    return sample(net, x1, times, labels, null, 0, null);
+  }
+
+  /**
+   * γ-sampling's intermediate time s̃ for a step that ends at s (docs/algorithms/ayf.md §3): CTM's
+   * σ̃ = √(1 − γ²)·σ_s (Kim et al. 2024, Alg. 2, with σ_min = 0) in this path's noise-to-signal ratio λ = t/(1 − t),
+   * the σ of the EDM state x_t/(1 − t) = x_0 + λ·ε: λ̃ = √(1 − γ²)·λ_s, s̃ = λ̃/(1 + λ̃). γ = 0 gives s itself (the
+   * deterministic flow map), γ = 1 gives 0 (consistency-model style: to the data, then re-noised to s).
+   */
+  public static double gammaTime(double s, double gamma) {
+    if (!(gamma >= 0 && gamma <= 1)) throw new IllegalArgumentException("γ must be in [0, 1], got " + gamma);
+    if (!(s >= 0 && s < 1)) throw new IllegalArgumentException("s must be in [0, 1), got " + s);
+    if (gamma == 0 || s == 0) return s;
+    if (gamma == 1) return 0;
+    double lambda = Math.sqrt(1 - gamma * gamma) * (s / (1 - s));
+    return lambda / (1 + lambda);
+  }
+
+  /**
+   * The re-noising from s̃ back to s ≥ s̃ with fresh noise z: {a, b} of x_s = a·x_s̃ + b·z, a = (1 − s)/(1 − s̃),
+   * b = √(s² − ((1 − s)·s̃/(1 − s̃))²). If x_s̃ = (1 − s̃)·x_0 + s̃·ε then x_s = (1 − s)·x_0 + ((1 − s)·s̃/(1 − s̃))·ε + b·z
+   * has the path's marginal at s given x_0: mean (1 − s)·x_0 and variance s² (in λ: the EDM state's variance
+   * λ̃² + (λ_s² − λ̃²) = λ_s²). With s̃ = {@link #gammaTime}(s, γ), b = γ·s.
+   */
+  public static double[] renoise(double sTilde, double s) {
+    if (!(sTilde >= 0 && sTilde <= s && s < 1)) {
+      throw new IllegalArgumentException("need 0 ≤ s̃ ≤ s < 1, got s̃ = " + sTilde + ", s = " + s);
+    }
+    double a = (1 - s) / (1 - sTilde);
+    double m = (1 - s) * sTilde / (1 - sTilde);
+    return new double[] {a, Math.sqrt(Math.max(s * s - m * m, 0))};
+  }
+
+  /**
+   * The multi-step sampler with CTM's γ-sampling carried over to flow maps (docs/algorithms/ayf.md §3): at each step
+   * from t_i to t_{i+1}, x̃ = f_θ(x, t_i, s̃) with s̃ = {@link #gammaTime}(t_{i+1}, γ), then x = a·x̃ + b·z
+   * ({@link #renoise}) with z standard normal drawn from gen, like x. γ = 0 is the γ-free sampler (no draw, the same
+   * operations as {@link #sample(TwoTimeNetwork, Tensor, double[], Tensor)}); the last step ends at 0 and draws
+   * nothing. Runs in x1's dtype and device, without host reads.
+   *
+   * @param w guidance scales [N] for a guidance-conditioned flow map ({@link TwoTimeNetwork#hasGuidance()}), else null
+   * @param gamma γ ∈ [0, 1]
+   * @param gen the generator of the re-noising (per-image generators: {@link Generator#stacked}); null: the default
+   */
+  public static Tensor sample(TwoTimeNetwork net, Tensor x1, double[] times, Tensor labels, Tensor w, double gamma,
+      Generator gen) {
     if (times.length < 2) throw new IllegalArgumentException("need at least two times (e.g. {1, 0})");
     for (int i = 0; i + 1 < times.length; i++) {
       if (!(times[i] > times[i + 1]) || times[i] > 1 || times[i + 1] < 0) {
         throw new IllegalArgumentException("times must decrease within [0, 1]: " + java.util.Arrays.toString(times));
       }
     }
+    if (!(gamma >= 0 && gamma <= 1)) throw new IllegalArgumentException("γ must be in [0, 1], got " + gamma);
+    if (net.hasGuidance() != (w != null)) {
+      throw new IllegalArgumentException(net.hasGuidance()
+          ? "this flow map is guidance-conditioned: give the guidance scale to sample at"
+          : "this flow map has no guidance-scale input: sample it without one");
+    }
+    if (w != null && (w.dim() != 1 || w.size(0) != x1.size(0))) {
+      throw new IllegalArgumentException("the guidance scales must be [" + x1.size(0) + "], got "
+          + java.util.Arrays.toString(w.shape()));
+    }
     try (GradMode g = GradMode.noGrad()) {
       Tensor x = x1;
       long n = x1.size(0);
       for (int i = 0; i + 1 < times.length; i++) {
+        double sNext = times[i + 1];
+        double sTilde = gammaTime(sNext, gamma);
         Tensor t = Tensor.full(new long[] {n}, times[i], x.dtype(), x.device());
-        Tensor s = Tensor.full(new long[] {n}, times[i + 1], x.dtype(), x.device());
-        x = flowMap(net, x, t, s, labels);
+        Tensor s = Tensor.full(new long[] {n}, sTilde, x.dtype(), x.device());
+        x = flowMap(net, x, t, s, labels, w);
+        if (sTilde != sNext) { // γ > 0 and t_{i+1} > 0: back to the path's marginal at t_{i+1}
+          double[] ab = renoise(sTilde, sNext);
+          Tensor z = Tensor.randn(x.shape(), x.dtype(), x.device(), gen);
+          x = x.mul(ab[0]).add(z.mul(ab[1]));
+        }
       }
       return x;
     }

@@ -17,7 +17,9 @@ import java.util.Locale;
  * with its second-time path fed (t, t − s), distilled from a teacher's probability-flow ODE by AYF-EMD or AYF-LMD. The
  * teacher is an EDM snapshot (teacher_kind "edm": D(x; σ) converted to the flow velocity) or a flow network
  * (teacher_kind "flow": u(x, t, t) of a MeanFlow/AYF snapshot, e.g. a toy2d-meanflow run's), optionally autoguided by
- * a weaker snapshot of the same kind. Samples with the flow-map chain from 1 to 0 through sample_steps.
+ * a weaker snapshot of the same kind; with guidance_cond the autoguidance scale is drawn per sample from
+ * [guidance_min, guidance_max] and fed to the student (docs/algorithms/ayf.md §2.1). Samples with the flow-map chain
+ * from 1 to 0 through sample_steps, γ-free or with γ-sampling (sample_gamma; docs/algorithms/ayf.md §3).
  */
 final class AyfObjective extends NoiseObjective {
   /**
@@ -31,10 +33,16 @@ final class AyfObjective extends NoiseObjective {
    * @param teacherNetwork the teacher's network when it differs from options.network (null: the same)
    * @param guide autoguidance: the weaker teacher's file, of the same kind (null: none)
    * @param guideNetwork the guide's network (null: the teacher's)
-   * @param guidance λ of v_weak + λ·(v_teacher − v_weak) (1: no guidance)
+   * @param guidance λ of v_weak + λ·(v_teacher − v_weak) (1: no guidance); with guidanceCond the w the grids and
+   *     {@code cm sample} (without --guidance) sample the guidance-conditioned student at
    * @param timeScale c of the student's (and a flow teacher's) time inputs c·t and c·(t − s)
    * @param initFromTeacher start the student from a flow teacher's weights when init_from is not given (Algorithm 1's
    *     θ ← φ; the teacher is a two-time network of the same structure)
+   * @param guidanceCond guidance-scale conditioning: w ~ U[guidanceMin, guidanceMax] per sample, the teacher
+   *     autoguided at w (needs guide), w fed to the student through a zero-initialised embedding
+   * @param guidanceMin w_min
+   * @param guidanceMax w_max
+   * @param sampleGamma γ of the grids' and {@code cm sample}'s γ-sampling (0: the γ-free sampler; --gamma overrides)
    */
   record Options(
       @JsonProperty("kind") String kind,
@@ -52,7 +60,11 @@ final class AyfObjective extends NoiseObjective {
       @JsonProperty("guide_network") NetworkOptions guideNetwork,
       @JsonProperty("guidance") double guidance,
       @JsonProperty("time_scale") double timeScale,
-      @JsonProperty("init_from_teacher") boolean initFromTeacher) implements ObjectiveOptions {
+      @JsonProperty("init_from_teacher") boolean initFromTeacher,
+      @JsonProperty("guidance_cond") boolean guidanceCond,
+      @JsonProperty("guidance_min") double guidanceMin,
+      @JsonProperty("guidance_max") double guidanceMax,
+      @JsonProperty("sample_gamma") double sampleGamma) implements ObjectiveOptions {
     public Options {
       OptionException.oneOf("kind", kind, List.of("ayf"));
       OptionException.oneOf("loss", loss, List.of("emd", "lmd"));
@@ -65,9 +77,19 @@ final class AyfObjective extends NoiseObjective {
       if (warmupMax <= 0) throw new OptionException("warmup_max", "must be positive, got " + warmupMax);
       OptionException.oneOf("teacher_kind", teacherKind, List.of("edm", "flow"));
       OptionException.finite("guidance", guidance);
-      if (guidance != 1.0 && guide == null) {
+      if (guidance != 1.0 && guide == null && !guidanceCond) {
         throw new OptionException("guidance", "autoguidance needs the weaker teacher: set objective.guide to its file");
       }
+      OptionException.finite("guidance_min", guidanceMin);
+      OptionException.finite("guidance_max", guidanceMax);
+      if (guidanceMax < guidanceMin) {
+        throw new OptionException("guidance_max", "must be ≥ guidance_min (" + guidanceMin + "), got " + guidanceMax);
+      }
+      if (guidanceCond && guide == null) {
+        throw new OptionException("guidance_cond", "guidance-scale conditioning distils the autoguided teacher "
+            + "v_weak + w·(v_teacher − v_weak): set objective.guide to the weaker teacher's file");
+      }
+      OptionException.within("sample_gamma", sampleGamma, 0, 1);
       OptionException.positive("time_scale", timeScale);
       if (initFromTeacher && !teacherKind.equals("flow")) {
         throw new OptionException("init_from_teacher", "only for teacher_kind flow (an EDM teacher's network is "
@@ -79,13 +101,13 @@ final class AyfObjective extends NoiseObjective {
       AlignYourFlow.Config c = AlignYourFlow.Config.defaults();
       return new Options("ayf", c.loss().name().toLowerCase(Locale.ROOT), c.sampler().name().toLowerCase(Locale.ROOT),
           c.pMean(), c.pStd(), c.tangentNormC(), c.warmupIterations(), c.warmupMax(), null, "edm", null, null, null,
-          1.0, 1.0, false);
+          1.0, 1.0, false, false, 1.0, 3.0, 0.0);
     }
 
     AlignYourFlow.Config config() {
       return new AlignYourFlow.Config(AlignYourFlow.Loss.valueOf(loss.toUpperCase(Locale.ROOT)),
           AlignYourFlow.TimeSampler.valueOf(trSampler.toUpperCase(Locale.ROOT)), pMean, pStd, tangentNormC,
-          warmupIterations, warmupMax);
+          warmupIterations, warmupMax, guidanceCond, guidanceCond ? guidanceMin : 1, guidanceCond ? guidanceMax : 1);
     }
 
     @Override
@@ -99,6 +121,11 @@ final class AyfObjective extends NoiseObjective {
   private final TrainingOptions opts;
   private final NetFactory nets;
   private AlignYourFlow.Velocity teacher;
+  private AlignYourFlow.GuidedVelocity guidedTeacher;
+  /** γ of the sampler (objective.sample_gamma; cm sample --gamma). */
+  private double sampleGamma;
+  /** The w a guidance-conditioned student samples at (objective.guidance; cm sample --guidance). */
+  private double sampleW;
 
   AyfObjective(TrainingOptions o, NetFactory nets, long seed, dev.cm4j.tensor.Device device) {
     super(device, seed ^ 0xa7f0L);
@@ -112,7 +139,15 @@ final class AyfObjective extends NoiseObjective {
                   + "--set objective.teacher=edm.safetensors"));
     }
     Module raw = nets.build(o.network(), true);
+    if (ob.guidanceCond()) {
+      if (!(raw instanceof dev.cm4j.nn.CTMNetwork c)) {
+        throw new IllegalArgumentException("network.arch " + o.network().arch() + " has no second time input for AYF");
+      }
+      c.addGuidanceEmbedding(); // zero-initialised: the student starts as the w-free network
+    }
     net = new TwoTimeNetwork(asTwoTime(raw, "network.arch " + o.network().arch(), " for AYF"), ob.timeScale());
+    sampleGamma = ob.sampleGamma();
+    sampleW = ob.guidance();
     this.opts = o;
     this.nets = nets;
     ayf = new AlignYourFlow(ob.config());
@@ -140,6 +175,17 @@ final class AyfObjective extends NoiseObjective {
           velocity(ob, ob.guide(), ob.guideNetwork() != null ? ob.guideNetwork() : tn, "guide"), ob.guidance());
     }
     return teacher;
+  }
+
+  /** The autoguided teacher at per-sample scales (guidance_cond), loaded at the first step. */
+  AlignYourFlow.GuidedVelocity guidedTeacher() {
+    if (guidedTeacher == null) {
+      Options ob = (Options) opts.objective();
+      NetworkOptions tn = ob.teacherNetwork() != null ? ob.teacherNetwork() : opts.network();
+      guidedTeacher = AlignYourFlow.autoguided(velocity(ob, ob.teacher(), tn, "teacher"),
+          velocity(ob, ob.guide(), ob.guideNetwork() != null ? ob.guideNetwork() : tn, "guide"));
+    }
+    return guidedTeacher;
   }
 
   /** A frozen teacher's velocity from its file: an EDM denoiser converted, or a two-time network's u(x, t, t). */
@@ -174,20 +220,59 @@ final class AyfObjective extends NoiseObjective {
     Tensor nB = normalPerSample(x);
     Tensor u = uniformPerSample(x);
     Tensor eps = noiseLike(x);
-    AlignYourFlow.Result r = ayf.loss(net, teacher(), x, conditional ? labels : null, iteration,
-        new AlignYourFlow.Draws(nA, nB, u, eps), null);
+    AlignYourFlow.Result r;
+    if (ayf.config().guidanceCond()) {
+      Tensor w = ayf.guidanceScales(uniformPerSample(x)); // drawn after ε: the other draws are those of a w-free run
+      r = ayf.guidedLoss(net, guidedTeacher(), x, conditional ? labels : null, iteration,
+          new AlignYourFlow.Draws(nA, nB, u, eps, w), null);
+      stats.put("guidance", w.mean());
+    } else {
+      r = ayf.loss(net, teacher(), x, conditional ? labels : null, iteration,
+          new AlignYourFlow.Draws(nA, nB, u, eps), null);
+    }
     stats.put("tangent_norm", r.tangentNorm().mean());
     return r.loss();
   }
 
 
   @Override
+  void setSampleGamma(double gamma) {
+    if (!(gamma >= 0 && gamma <= 1)) throw new IllegalArgumentException("γ must be in [0, 1], got " + gamma);
+    sampleGamma = gamma;
+  }
+
+  @Override
+  boolean takesGuidanceScale() {
+    return net.hasGuidance();
+  }
+
+  @Override
+  double defaultGuidance() {
+    return net.hasGuidance() ? sampleW : 1;
+  }
+
+  @Override
+  void setSampleGuidanceScale(double w) {
+    if (!net.hasGuidance()) super.setSampleGuidanceScale(w);
+    if (!Double.isFinite(w)) throw new IllegalArgumentException("the guidance scale must be finite, got " + w);
+    sampleW = w;
+  }
+
+  /**
+   * The flow-map chain through 1, mids, 0 with γ-sampling at the set γ (re-noising drawn from g: per-image generators
+   * under {@link Snapshot#sample}); a guidance-conditioned student at the set w (w here, sampling-time guidance, is
+   * refused: the guidance is distilled).
+   */
+  @Override
   Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator g) {
     if (guide != null || w != 1) {
       throw new IllegalArgumentException("ayf distils the (auto)guided teacher (objective.guide, objective.guidance); "
-          + "sampling-time guidance (--guidance, --guide) does not apply to it");
+          + "sampling-time guidance (--guide) does not apply to it"
+          + (net.hasGuidance() ? "; --guidance sets the guidance scale this student samples at" : ""));
     }
     TwoTimeNetwork tn = (TwoTimeNetwork) m;
-    return AlignYourFlow.sample(tn, z, oneToZero(mids), labelsOrNullClass(labels, z, tn.labelDim()));
+    Tensor ws = tn.hasGuidance() ? Tensor.full(new long[] {z.size(0)}, sampleW, z.dtype(), z.device()) : null;
+    return AlignYourFlow.sample(tn, z, oneToZero(mids), labelsOrNullClass(labels, z, tn.labelDim()), ws, sampleGamma,
+        g);
   }
 }

@@ -263,7 +263,8 @@ public final class Presets {
          "precond": {"sigma_data": 0.5, "sigma_max": 80},
          "objective": {"kind": "ayf", "loss": "emd", "tr_sampler": "interval", "P_mean": -0.8, "P_std": 1.0,
                        "tangent_norm_c": 0.1, "warmup_iterations": 10000, "warmup_max": 0.99, "teacher_kind": "edm",
-                       "guidance": 1.0, "time_scale": 1.0},
+                       "guidance": 1.0, "time_scale": 1.0, "guidance_cond": false, "guidance_min": 1.0,
+                       "guidance_max": 3.0, "sample_gamma": 0.0},
          "optimizer": {"kind": "radam", "lr": 1e-4, "betas": [0.9, 0.99], "eps": 1e-8},
          "ema": [{"kind": "halflife", "halflife_kimg": 500, "rampup_ratio": 0.05}],
          "data": {"kind": "cifar10", "resolution": 32, "xflip": true, "grid": 64},
@@ -271,6 +272,9 @@ public final class Presets {
          "state_ticks": 100, "seed": 0, "threads": 0, "nan_guard": "stop", "precision": "fp32",
          "sample_steps": [0.5]}
         """);
+    // Both AYF presets spell out the sampler's γ (sample_gamma 0: the γ-free flow-map chain; cm sample --gamma) and the
+    // guidance-scale conditioning, off (guidance_cond; w ~ U[guidance_min, guidance_max], needs objective.guide):
+    // docs/algorithms/ayf.md §2.1 and §3.
     // Align Your Flow on the 2-D toy (docs/algorithms/ayf.md §6): the teacher is a toy2d-meanflow run's snapshot (same
     // network and data), given as objective.teacher; the student starts from it (θ ← φ) and is distilled by AYF-EMD
     // with the toy warm-up of AyfToyLearningTest.
@@ -279,7 +283,8 @@ public final class Presets {
          "network": {"arch": "mlp", "hidden": 128, "blocks": 3, "emb_channels": 32, "dropout": 0.0},
          "objective": {"kind": "ayf", "loss": "emd", "tr_sampler": "interval", "P_mean": -0.8, "P_std": 1.0,
                        "tangent_norm_c": 0.1, "warmup_iterations": 1000, "warmup_max": 0.99, "teacher_kind": "flow",
-                       "guidance": 1.0, "time_scale": 1.0, "init_from_teacher": true},
+                       "guidance": 1.0, "time_scale": 1.0, "init_from_teacher": true, "guidance_cond": false,
+                       "guidance_min": 1.0, "guidance_max": 3.0, "sample_gamma": 0.0},
          "optimizer": {"kind": "adam", "lr": 1e-3},
          "ema": [{"kind": "fixed", "beta": 0.995}],
          "data": {"kind": "toy2d", "name": "eight-gaussians", "scale": 0.25, "size": 100000},

@@ -96,6 +96,35 @@ abstract class RunObjective {
    */
   abstract Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator gen);
 
+  /**
+   * Sets the γ of a γ-sampler ({@code cm sample --gamma}): AYF's flow maps (docs/algorithms/ayf.md §3). The others have
+   * none: anything but 0 is refused.
+   */
+  void setSampleGamma(double gamma) {
+    if (gamma != 0) {
+      throw new IllegalArgumentException("γ-sampling (--gamma " + gamma + ") is for ayf snapshots (flow maps); this "
+          + "objective's sampler has no γ");
+    }
+  }
+
+  /**
+   * Whether the model takes the guidance scale as an input (AYF's guidance-scale conditioning): then the sampling
+   * guidance weight is fed to it ({@link #setSampleGuidanceScale}) instead of guiding it.
+   */
+  boolean takesGuidanceScale() {
+    return false;
+  }
+
+  /** The guidance weight sampling uses when none is given: 1 (none), or a guidance-conditioned model's default w. */
+  double defaultGuidance() {
+    return 1;
+  }
+
+  /** Sets the guidance scale a guidance-conditioned model samples at ({@link #takesGuidanceScale()}). */
+  void setSampleGuidanceScale(double w) {
+    throw new IllegalArgumentException("this model takes no guidance scale as an input");
+  }
+
   /** The network's class-label dimension (network.label_dim; 0: unconditional). */
   int labelDim;
 

@@ -220,6 +220,18 @@ public final class Snapshot implements AutoCloseable {
       }
     }
     if (!Double.isFinite(w)) throw new IllegalArgumentException("guidance weight must be finite, got " + w);
+    if (objective.takesGuidanceScale()) {
+      // AYF's guidance-scale conditioning: the guidance is distilled, w is the student's input
+      if (guide != null) {
+        throw new IllegalArgumentException("this snapshot is guidance-conditioned (objective.guidance_cond): the "
+            + "guidance is distilled into it and --guidance sets the scale it samples at; --guide does not apply");
+      }
+      objective.setSampleGuidanceScale(w);
+      this.classes = labelDim > 0 ? (classes != null ? classes : ClassLabels.BALANCED) : null;
+      this.guidance = 1;
+      this.guide = null;
+      return;
+    }
     if (guide == null && w != 1) {
       if (labelDim == 0) {
         throw new IllegalArgumentException("classifier-free guidance (--guidance " + w + ") needs a class-conditional "
@@ -247,6 +259,24 @@ public final class Snapshot implements AutoCloseable {
     this.classes = labelDim > 0 ? (classes != null ? classes : ClassLabels.BALANCED) : null;
     this.guidance = w;
     this.guide = guide;
+  }
+
+  /**
+   * The guidance weight to sample at when none is given: 1 (none), or for a guidance-conditioned AYF snapshot its
+   * objective.guidance (the scale it samples at by default).
+   */
+  public double defaultGuidance() {
+    return objective.defaultGuidance();
+  }
+
+  /**
+   * Sets γ of γ-sampling (AYF flow maps, docs/algorithms/ayf.md §3; default: the snapshot's objective.sample_gamma).
+   * Its re-noising is drawn from each image's own generator, after the latent (and class), so per-image seeds hold.
+   *
+   * @throws IllegalArgumentException for γ outside [0, 1], or γ ≠ 0 for a snapshot whose sampler has no γ
+   */
+  public void setGamma(double gamma) {
+    objective.setSampleGamma(gamma);
   }
 
   /**

@@ -404,6 +404,30 @@ class JvpMatrixTest {
       return module(net, drop, in -> net.forward(in.get(0), in.get(1), in.get(2), null), 58, randn(g, 2, 2, 8, 8),
           uniform(g, 0, 0.4, 2), uniform(g, 0.5, 1, 2));
     }));
+    // AYF's guidance-scale conditioning: w's sinusoidal embedding times map_guidance's weight (zero at first, perturbed
+    // by prepare), added to the noise embedding; w is a differentiable input here, so its embedding's JVP is checked.
+    r.add(new Row("TwoTimeNetwork(SongUNet with s path and guidance embedding): u(z, r, t; w)", F64, true, m -> {
+      Torch.manualSeed(62);
+      SongUNet raw = new SongUNet(songConfig("ddpmpp", 0.3, 0, 0, true));
+      raw.addGuidanceEmbedding();
+      TwoTimeNetwork net = prepare(new TwoTimeNetwork(raw), m, 62);
+      Generator drop = gen(63);
+      raw.setDropoutGenerator(drop);
+      Generator g = gen(64);
+      return module(net, drop, in -> net.forward(in.get(0), in.get(1), in.get(2), null, in.get(3)), 64,
+          randn(g, 2, 2, 8, 8), uniform(g, 0, 0.4, 2), uniform(g, 0.5, 1, 2), uniform(g, 1, 3, 2));
+    }));
+    r.add(new Row("MLPDenoiser with guidance embedding (dropout 0.3, s path)", F64, true, m -> {
+      Torch.manualSeed(65);
+      MLPDenoiser raw = new MLPDenoiser(new MLPDenoiser.Config(3, 16, 2, 8, 0.3, true));
+      raw.addGuidanceEmbedding();
+      MLPDenoiser net = prepare(raw, m, 65);
+      Generator drop = gen(66);
+      net.setDropoutGenerator(drop);
+      Generator g = gen(67);
+      return module(net, drop, in -> net.forward(in.get(0), in.get(1), in.get(2), null, null, in.get(3)), 67,
+          randn(g, 4, 3), uniform(g, 0.1, 1, 4), uniform(g, 0, 0.5, 4), uniform(g, 1, 3, 4));
+    }));
     r.add(new Row("DhariwalUNet (ADM), dropout 0.3", F64, true, m -> {
       Torch.manualSeed(59);
       DhariwalUNet net = prepare(new DhariwalUNet(new DhariwalUNet.Config(8, 2, 2, 0, 0, 64, new int[] {1, 1}, 1, 1,
@@ -484,6 +508,19 @@ class JvpMatrixTest {
       return module(net, drop, in -> net.forward(in.get(0), in.get(1), in.get(2), labels), 86, randn(g, 2, 2, 8, 8),
           uniform(g, 0, 0.4, 2), uniform(g, 0.5, 1, 2));
     }));
+    r.add(new Row("TwoTimeNetwork(EDM2UNet with s path and guidance embedding): u(z, r, t; w), dropout 0.3", F32, true,
+        m -> {
+          Torch.manualSeed(87);
+          EDM2UNet raw = new EDM2UNet(edm2Config("fourier", false, 0.3), true);
+          raw.addGuidanceEmbedding();
+          TwoTimeNetwork net = prepare(new TwoTimeNetwork(raw), m, 87);
+          Generator drop = gen(88);
+          raw.setDropoutGenerator(drop);
+          Generator g = gen(89);
+          Tensor labels = oneHot(2, 3);
+          return module(net, drop, in -> net.forward(in.get(0), in.get(1), in.get(2), labels, in.get(3)), 89,
+              randn(g, 2, 2, 8, 8), uniform(g, 0, 0.4, 2), uniform(g, 0.5, 1, 2), uniform(g, 1, 3, 2));
+        }));
 
     // Preconditioners and objectives' functions.
     r.add(new Row("EDMPrecond.scalings (c_in, c_skip, c_out; EDM and CM boundary)", F64, false, m -> {

@@ -127,11 +127,88 @@ class AyfObjectiveTest {
     assertTrue(e.getMessage().contains("init_from_teacher"), e.getMessage());
   }
 
+  /**
+   * Guidance-scale conditioning and γ-sampling in the loop (docs/algorithms/ayf.md §2.1, §3): a toy2d-ayf run with
+   * guidance_cond (w ~ U[1, 3], the teacher autoguided by its first snapshot) trains 2 iterations from the w-free
+   * teacher's weights (the new embedding starts at zero and moves); its snapshot samples at its objective.guidance by
+   * default and at a given w, with the preset's γ or a given one; per-image seeds hold under γ-sampling (a batch split
+   * in two gives the same images); bad settings are clear errors.
+   */
+  @Test
+  void guidanceConditionedRunSamplesAtAGivenScaleWithGammaSampling(@TempDir Path dir) throws Exception {
+    List<Path> snaps = teacherSnapshots(dir.resolve("teacher"));
+    TrainingOptions o = toy(0.128, snaps.get(snaps.size() - 1)).with(Map.of("objective.guidance_cond", "true",
+        "objective.guide", "\"" + snaps.get(0) + "\"", "objective.guidance", "2", "objective.sample_gamma", "0.5",
+        "ema", "[]")); // no EMA: the snapshot is the trained model itself, its guidance embedding moved
+    Path snap;
+    try (Trainer t = Trainer.start(o, dir.resolve("s"), TrainerTest.QUIET); TensorScope s = TensorScope.open()) {
+      var r = t.run();
+      assertTrue(Double.isFinite(r.lastLoss()) && r.lastLoss() > 0, "loss " + r.lastLoss());
+      Tensor wg = t.model().stateDict().get("net.map_guidance.weight");
+      assertNotNull(wg, t.model().stateDict().keySet().toString());
+      assertTrue(wg.abs().amax(false).item() > 1e-6, "the guidance embedding trained (it starts at zero)");
+      try (var f = Files.list(r.runDir())) {
+        snap = f.filter(p -> p.getFileName().toString().matches("network-snapshot-\\d+\\.safetensors")).sorted()
+            .reduce((a, b) -> b).orElseThrow();
+      }
+    }
+    double[] mids = {0.5};
+    try (Snapshot s = Snapshot.load(snap); TensorScope sc = TensorScope.open()) {
+      assertEquals(2.0, s.defaultGuidance());
+      Tensor atDefault = s.sample(8, mids, 3);
+      // per-image seeds under γ-sampling: images 0..7 in one batch = images 0..2 and 3..7 in two
+      Tensor split = Tensor.cat(List.of(s.sample(3, mids, 3, 0), s.sample(5, mids, 3, 3)), 0);
+      assertEquals(0, atDefault.sub(split).abs().amax(false).item(), 1e-6);
+      s.setSampling(null, 2.0, null);
+      assertEquals(0, s.sample(8, mids, 3).sub(atDefault).abs().amax(false).item(), "the default w is 2");
+      s.setSampling(null, 3.0, null);
+      Tensor atThree = s.sample(8, mids, 3);
+      // after 2 steps from a barely trained teacher the effect is small (≈ 1e-8: the toy MLP's output layers start near
+      // zero), but a sampler that ignored w would compute the same numbers bit for bit
+      assertTrue(atThree.sub(atDefault).abs().amax(false).item() > 0, "w conditions the samples");
+      s.setGamma(0);
+      Tensor deterministic = s.sample(8, mids, 3);
+      assertTrue(deterministic.sub(atThree).abs().amax(false).item() > 1e-4, "γ 0.5 re-noises, γ 0 does not");
+      s.setGamma(1);
+      assertTrue(s.sample(8, mids, 3).sub(deterministic).abs().amax(false).item() > 1e-4);
+      assertThrows(IllegalArgumentException.class, () -> s.setGamma(1.5));
+      try (Snapshot other = Snapshot.load(snap)) {
+        var e = assertThrows(IllegalArgumentException.class, () -> s.setSampling(null, 2.0, other));
+        assertTrue(e.getMessage().contains("guidance-conditioned"), e.getMessage());
+      }
+    }
+    // a w-free AYF snapshot and a MeanFlow one: γ works only for the flow map, w only where it is an input
+    try (Snapshot teacher = Snapshot.load(snaps.get(0))) {
+      var e = assertThrows(IllegalArgumentException.class, () -> teacher.setGamma(0.5));
+      assertTrue(e.getMessage().contains("ayf"), e.getMessage());
+      teacher.setGamma(0);
+    }
+    var e = assertThrows(OptionException.class, () -> toy(0.128, snaps.get(0)).with(Map.of(
+        "objective.guidance_cond", "true")));
+    assertTrue(e.getMessage().contains("guidance_cond") && e.getMessage().contains("objective.guide"), e.getMessage());
+    for (String[] bad : new String[][] {{"objective.sample_gamma", "1.5"}, {"objective.guidance_max", "0.5"}}) {
+      var b = assertThrows(OptionException.class, () -> Presets.get("toy2d-ayf").with(Map.of(bad[0], bad[1])));
+      assertTrue(b.getMessage().contains(bad[0].substring("objective.".length())), b.getMessage());
+    }
+  }
+
   /** One step and its samples on the test device (TestDeviceTrainingTest's harness) equal the CPU's to 1e-6. */
   @Test
   void oneStepOnTheTestDeviceEqualsTheCpu(@TempDir Path dir) throws Exception {
     List<Path> snaps = teacherSnapshots(dir.resolve("teacher"));
     TrainingOptions o = toy(0.064, snaps.get(snaps.size() - 1));
+    TestDeviceTrainingTest.assertStepOnTestDeviceEqualsCpu(o, dir, 0.5, false);
+  }
+
+  /**
+   * The same with guidance-scale conditioning (w drawn on the device) and γ-sampling (the 2-step samples re-noise with
+   * the per-image generators of the device): equal to the CPU's, and no host synchronisation in the step.
+   */
+  @Test
+  void guidanceConditionedStepAndGammaSamplesOnTheTestDeviceEqualTheCpu(@TempDir Path dir) throws Exception {
+    List<Path> snaps = teacherSnapshots(dir.resolve("teacher"));
+    TrainingOptions o = toy(0.064, snaps.get(snaps.size() - 1)).with(Map.of("objective.guidance_cond", "true",
+        "objective.guide", "\"" + snaps.get(0) + "\"", "objective.guidance", "2", "objective.sample_gamma", "0.5"));
     TestDeviceTrainingTest.assertStepOnTestDeviceEqualsCpu(o, dir, 0.5, false);
   }
 }
