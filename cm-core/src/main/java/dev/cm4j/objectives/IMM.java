@@ -6,6 +6,7 @@ import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.GradMode;
+import dev.cm4j.tensor.InferenceMode;
 import dev.cm4j.tensor.Tensor;
 import java.util.Arrays;
 
@@ -269,15 +270,19 @@ public final class IMM {
     Tensor[] ar = net.alphaSigma(rB);
     Tensor xt = IMMPrecond.bcast(at[0], x).mul(x64).add(IMMPrecond.bcast(at[1], x).mul(noise));
     Tensor xr = IMMPrecond.bcast(ar[0], x).mul(x64).add(IMMPrecond.bcast(ar[1], x).mul(noise));
+    // The stop-gradient pass runs in inference mode rather than plain no-grad: libtorch then skips the autograd and
+    // view/version-counter bookkeeping of every op of the network (the same kernels, the same values). Its output is
+    // an inference tensor, which autograd may read but not save for backward, so it is cloned (outside inference
+    // mode: a normal tensor, [B, ...] float64, a copy the size of the batch) before the kernel sees it.
     var passes = SharedDropout.run(dropoutGen, x.device(),
         () -> f.forward(xt, tB, sB, labels),
         () -> {
-          try (GradMode off = GradMode.noGrad()) {
+          try (InferenceMode off = InferenceMode.enter()) {
             return fMinus.forward(xr, rB, sB, labels);
           }
         });
     Tensor yT = passes.first();
-    Tensor yR = passes.second().detach();
+    Tensor yR = passes.second().clone();
     Tensor wTilde = net.cSkipOut(s, t)[1].abs().reciprocal(); // w̃(s,t) = 1/|c_out(s,t)|
     Tensor mmd = mmd(yT.reshape(g, m, -1), yR.reshape(g, m, -1), wTilde, cfg.kernelEps(), cfg.kernel());
     Tensor w = weight(net, t);
