@@ -342,7 +342,7 @@ public final class Main {
     Options spec = new Options();
     spec.addOption(Option.builder().longOpt("snapshot").hasArg().argName("file").desc("network-snapshot-*.safetensors").get());
     spec.addOption(Option.builder().longOpt("n").hasArg().argName("N").desc("number of samples (64)").get());
-    spec.addOption(Option.builder().longOpt("steps").hasArg().argName("K").desc("sampling steps: 1, or 2 with --t-mid (1)").get());
+    spec.addOption(Option.builder().longOpt("steps").hasArg().argName("K").desc("sampling steps: 1, or K with K - 1 --t-mid values (1)").get());
     spec.addOption(Option.builder().longOpt("t-mid").hasArgs().argName("t").desc("intermediate time(s), e.g. 0.821 (ECT) or 1.1 (sCM)").get());
     spec.addOption(Option.builder().longOpt("seed").hasArg().argName("N").desc("seed of latents and noise (0)").get());
     spec.addOption(Option.builder().longOpt("out").hasArg().argName("path")
@@ -362,9 +362,9 @@ public final class Main {
             + "(objective.guidance_cond) takes --guidance as the scale it samples at (default: its objective.guidance)")
         .get());
     spec.addOption(Option.builder().longOpt("gamma").hasArg().argName("g")
-        .desc("ayf snapshots (flow maps): γ-sampling in [0, 1] (CTM's, docs/algorithms/ayf.md §3): 0 the deterministic "
-            + "flow map, 1 consistency-style (to the data and re-noised at each step); default: the snapshot's "
-            + "objective.sample_gamma").get());
+        .desc("ayf and ctm snapshots: γ-sampling in [0, 1] (CTM's; for flow maps docs/algorithms/ayf.md §3): 0 the "
+            + "deterministic jump, 1 consistency-style (to the data and re-noised at each step); default: an ayf "
+            + "snapshot's objective.sample_gamma, 0 for ctm").get());
     spec.addOption(deviceOption("load the network onto it and draw the latents and noise there"));
     spec.addOption(Option.builder("v").longOpt("verbose").desc("stack traces on errors").get());
     spec.addOption(Option.builder("h").longOpt("help").desc("this help").get());

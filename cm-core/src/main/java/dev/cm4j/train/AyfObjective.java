@@ -200,6 +200,15 @@ final class AyfObjective extends NoiseObjective {
       m = new TwoTimeNetwork(asTwoTime(raw, "objective." + what + "_network arch " + tn.arch(), ""), ob.timeScale());
     }
     LoadReport r = InitFrom.apply(m, file);
+    List<String> guidance = r.unexpected().stream().filter(k -> k.matches("(.*\\.)?(map_guidance|emb_guidance)[._].*"))
+        .toList();
+    if (!guidance.isEmpty()) {
+      // a guidance-conditioned student (objective.guidance_cond) as a teacher: without its w input the loaded network
+      // would be a different function, not the teacher at some w
+      throw new IllegalArgumentException("objective." + what + " " + path + " is a guidance-conditioned snapshot ("
+          + String.join(", ", guidance) + "): a teacher takes no guidance scale; distil from a snapshot trained "
+          + "without objective.guidance_cond");
+    }
     if (!r.missing().isEmpty() || !r.shapeMismatched().isEmpty()) {
       throw new IllegalArgumentException("objective." + what + " " + path + " does not fit its network (objective."
           + what + "_network or options.network, teacher_kind " + ob.teacherKind() + "): "

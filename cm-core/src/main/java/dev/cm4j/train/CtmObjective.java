@@ -194,6 +194,19 @@ final class CtmObjective extends RunObjective {
     restore(rnd, state, "pairs");
   }
 
+  /**
+   * γ of CTM's γ-sampling (Kim et al. 2023, Algorithm 2; {@code Samplers.ctmGamma}) for {@code cm sample --gamma}:
+   * 0 (the default, the grids' sampler) jumps deterministically along the PF ODE, 1 is the consistency-model
+   * multistep sampler.
+   */
+  private double sampleGamma;
+
+  @Override
+  void setSampleGamma(double gamma) {
+    if (!(gamma >= 0 && gamma <= 1)) throw new IllegalArgumentException("γ must be in [0, 1], got " + gamma);
+    sampleGamma = gamma;
+  }
+
   @Override
   Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator g) {
     double[] grid = new double[mids.length + 2];
@@ -201,6 +214,6 @@ final class CtmObjective extends RunObjective {
     System.arraycopy(mids, 0, grid, 1, mids.length);
     grid[grid.length - 1] = opts.precond().sigmaMin();
     return Samplers.ctmGamma(Guidance.jump(((CTMPrecond) m)::jump, guide == null ? null : ((CTMPrecond) guide)::jump, w),
-        z, grid, 0, labels, false, g);
+        z, grid, sampleGamma, labels, false, g);
   }
 }

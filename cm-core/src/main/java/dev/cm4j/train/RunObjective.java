@@ -97,12 +97,12 @@ abstract class RunObjective {
   abstract Tensor sample(Module m, Tensor z, double[] mids, Tensor labels, double w, Module guide, Generator gen);
 
   /**
-   * Sets the γ of a γ-sampler ({@code cm sample --gamma}): AYF's flow maps (docs/algorithms/ayf.md §3). The others have
-   * none: anything but 0 is refused.
+   * Sets the γ of a γ-sampler ({@code cm sample --gamma}): AYF's flow maps (docs/algorithms/ayf.md §3) and CTM's
+   * jumps. The others have none: anything but 0 is refused.
    */
   void setSampleGamma(double gamma) {
     if (gamma != 0) {
-      throw new IllegalArgumentException("γ-sampling (--gamma " + gamma + ") is for ayf snapshots (flow maps); this "
+      throw new IllegalArgumentException("γ-sampling (--gamma " + gamma + ") is for ayf and ctm snapshots; this "
           + "objective's sampler has no γ");
     }
   }

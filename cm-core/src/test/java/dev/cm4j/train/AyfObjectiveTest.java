@@ -183,6 +183,15 @@ class AyfObjectiveTest {
       assertTrue(e.getMessage().contains("ayf"), e.getMessage());
       teacher.setGamma(0);
     }
+    // a guidance-conditioned snapshot is no teacher: its w embedding would be dropped silently
+    var te = assertThrows(IllegalArgumentException.class, () -> {
+      try (Trainer t = Trainer.start(toy(0.128, snap).with(Map.of("objective.init_from_teacher", "false")),
+          dir.resolve("from-wcond"), TrainerTest.QUIET)) {
+        t.run();
+      }
+    });
+    assertTrue(te.getMessage().contains("guidance-conditioned") && te.getMessage().contains("map_guidance"),
+        te.getMessage());
     var e = assertThrows(OptionException.class, () -> toy(0.128, snaps.get(0)).with(Map.of(
         "objective.guidance_cond", "true")));
     assertTrue(e.getMessage().contains("guidance_cond") && e.getMessage().contains("objective.guide"), e.getMessage());

@@ -103,6 +103,38 @@ class TrainerObjectivesTest {
     }
   }
 
+  /**
+   * A CTM snapshot samples with γ (cm sample --gamma; Samplers.ctmGamma): γ 0 is the grids' deterministic sampler, γ
+   * 0.5 and 1 re-noise between jumps, per-image seeds still hold (a batch split in two gives the same images), and a γ
+   * outside [0, 1] is refused by name.
+   */
+  @Test
+  void ctmSnapshotSamplesWithGamma() throws Exception {
+    Path snap;
+    try (Trainer t = Trainer.start(forKind("ctm", 0.064), dir.resolve("ctm-gamma"), TrainerTest.QUIET)) {
+      Trainer.Result r = t.run();
+      try (var f = Files.list(r.runDir())) {
+        snap = f.filter(p -> p.getFileName().toString().matches("network-snapshot-\\d+\\.safetensors")).sorted()
+            .reduce((a, b) -> b).orElseThrow();
+      }
+    }
+    double[] mids = {1.0};
+    try (Snapshot s = Snapshot.load(snap); TensorScope sc = TensorScope.open()) {
+      Tensor deterministic = s.sample(8, mids, 5);
+      s.setGamma(0);
+      assertEquals(0, s.sample(8, mids, 5).sub(deterministic).abs().amax(false).item(), "γ 0 is the default sampler");
+      s.setGamma(0.5);
+      Tensor half = s.sample(8, mids, 5);
+      assertTrue(half.sub(deterministic).abs().amax(false).item() > 1e-4, "γ 0.5 re-noises");
+      Tensor split = Tensor.cat(List.of(s.sample(3, mids, 5, 0), s.sample(5, mids, 5, 3)), 0);
+      assertEquals(0, half.sub(split).abs().amax(false).item(), 1e-6, "per-image seeds under γ-sampling");
+      s.setGamma(1);
+      assertTrue(s.sample(8, mids, 5).sub(half).abs().amax(false).item() > 1e-4, "γ 1 differs from γ 0.5");
+      var e = assertThrows(IllegalArgumentException.class, () -> s.setGamma(1.5));
+      assertTrue(e.getMessage().contains("γ"), e.getMessage());
+    }
+  }
+
   @Test
   void scdStartsFromTheTeacherInTrigFlowForm() throws Exception {
     try (Trainer t = Trainer.start(forKind("scd", 0.064), dir.resolve("scd0"), TrainerTest.QUIET);
