@@ -79,6 +79,15 @@ class AyfToyLearningTest {
     return AlignYourFlow.Config.defaults().withLoss(loss).withWarmup(1000, 0.99);
   }
 
+  /**
+   * AYF-EMD's toy settings: {@link #toyConfig} without the tangent normalisation (c = 0, g unnormalised), measured
+   * one factor at a time on the Gaussians (docs/toy2d.md, AYF section): c 0.1 / 1 / 0 gave 0.0536 / 0.0472 / 0.0447.
+   */
+  static AlignYourFlow.Config emdToyConfig() {
+    AlignYourFlow.Config c = toyConfig(AlignYourFlow.Loss.EMD);
+    return new AlignYourFlow.Config(c.loss(), c.sampler(), c.pMean(), c.pStd(), 0, c.warmupIterations(), c.warmupMax());
+  }
+
   static final AlignYourFlow.Velocity GAUSSIANS = AlignYourFlow.fromDenoiser(Toy.EXACT, 80);
   static final AlignYourFlow.Velocity SPIRAL = AlignYourFlow.fromDenoiser(mixture(spiralCenters(128), 0.02), 80);
 
@@ -100,14 +109,15 @@ class AyfToyLearningTest {
   }
 
   /**
-   * AYF-EMD on the same budget does not reach the criterion (docs/toy2d.md, AYF section: 0.054, 2.7× the floor; with
-   * r_max = 1 0.053): asserted is what was measured, a clear improvement over the untrained model and a bound above the
+   * AYF-EMD on the same budget does not reach the criterion (docs/toy2d.md, AYF section: with c 0.1 0.054, 2.7× the
+   * floor; with r_max = 1 0.053; without the tangent normalisation, the setting used here, 0.0447, 2.3×): asserted is
+   * what was measured, a clear improvement over the untrained model and a bound above the
    * measured value. (The paper is reported, second-hand, to find LMD the better one on toys too but the worse on images.)
    */
   @Test
   void emdDistilsTheEightGaussiansBelowTheMeasuredBound() {
-    ToyRuns.Outcome o = train(toyConfig(AlignYourFlow.Loss.EMD), GAUSSIANS, ToyRuns.Data.EIGHT_GAUSSIANS);
+    ToyRuns.Outcome o = train(emdToyConfig(), GAUSSIANS, ToyRuns.Data.EIGHT_GAUSSIANS);
     assertTrue(o.oneStep() < o.untrained() / 5, "not far below the untrained model: " + o);
-    assertTrue(o.oneStep() < 0.07, "1-step SW2 above the measured level (bound 0.07): " + o);
+    assertTrue(o.oneStep() < 0.055, "1-step SW2 above the measured level (0.0447, bound 0.055): " + o);
   }
 }
