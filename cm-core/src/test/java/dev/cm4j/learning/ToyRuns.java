@@ -123,13 +123,19 @@ final class ToyRuns {
    */
   static <M extends Module> Outcome train(String title, Supplier<M> newModel, Data data, Loss<M> loss,
       Sampler<M> oneStep, Sampler<M> twoStep, String twoStepName) {
+    return train(title, newModel, data, loss, oneStep, twoStep, twoStepName, EMA_BETA);
+  }
+
+  /** {@link #train} with the EMA's β emaBeta instead of {@link #EMA_BETA}. */
+  static <M extends Module> Outcome train(String title, Supplier<M> newModel, Data data, Loss<M> loss,
+      Sampler<M> oneStep, Sampler<M> twoStep, String twoStepName, double emaBeta) {
     Torch.manualSeed(1);
     double[] ref = data.ref();
     try (M net = newModel.get(); M ema = newModel.get();
         Adam opt = new Adam(net, Adam.Config.defaults().withLr(LR))) {
       ema.copyFrom(net);
       ema.eval();
-      EMA e = EMA.of(net, List.of(ema), List.of(new EMA.Fixed(EMA_BETA)));
+      EMA e = EMA.of(net, List.of(ema), List.of(new EMA.Fixed(emaBeta)));
       double floor = data.floor();
       double before = score(ema, oneStep, ref);
       Random batches = new Random(3);
@@ -145,7 +151,7 @@ final class ToyRuns {
         }
       }
       Outcome o = new Outcome(score(ema, oneStep, ref), score(ema, twoStep, ref), floor, before, twoStepName);
-      System.out.printf("%s %s: %s of training; %s%n", title, data.title, budget, o);
+      System.out.printf("%s %s (EMA %s): %s of training; %s%n", title, data.title, emaBeta, budget, o);
       return o;
     }
   }
