@@ -2,24 +2,13 @@ package dev.cm4j.learning;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.cm4j.eval.SlicedWasserstein;
-import dev.cm4j.nn.MLPDenoiser;
 import dev.cm4j.nn.TwoTimeNetwork;
 import dev.cm4j.objectives.AlignYourFlow;
-import dev.cm4j.optim.Adam;
-import dev.cm4j.optim.EMA;
 import dev.cm4j.precond.Denoiser;
 import dev.cm4j.precond.TrigFlowPrecond;
 import dev.cm4j.tensor.DType;
-import dev.cm4j.tensor.Device;
-import dev.cm4j.tensor.Generator;
-import dev.cm4j.tensor.GradMode;
 import dev.cm4j.tensor.Tensor;
-import dev.cm4j.tensor.TensorScope;
 import dev.cm4j.tensor.Torch;
-import java.util.List;
-import java.util.Random;
-import java.util.function.IntFunction;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -36,10 +25,6 @@ import org.junit.jupiter.api.Test;
  * (eight Gaussians: sCT 0.023, ECT 0.028, floor 0.020) and MeanFlow's (0.062 / 0.053).
  */
 class AyfToyLearningTest {
-  static final int EVAL = 8000;
-  static final int BATCH = 128;
-  static final int ITERS = 6000;
-
   @BeforeAll
   static void threads() {
     Torch.setNumThreads(1);
@@ -63,7 +48,7 @@ class AyfToyLearningTest {
     };
   }
 
-  /** The spiral's arms at the quantiles of its arm position s = √U (MeanFlowToyLearningTest.spiral's law). */
+  /** The spiral's arms at the quantiles of its arm position s = √U (ToyRuns.spiral's law). */
   static double[][] spiralCenters(int perArm) {
     double[][] c = new double[2 * perArm][];
     for (int i = 0; i < perArm; i++) {
@@ -76,58 +61,31 @@ class AyfToyLearningTest {
     return c;
   }
 
-  record Outcome(double sw2, double twoStep, double floor, double untrained) {
-    @Override
-    public String toString() {
-      return String.format("1-step SW2 %.4f, 2-step %.4f (noise floor %.4f, untrained %.4f)", sw2, twoStep, floor,
-          untrained);
-    }
-  }
-
-  static double sw2(TwoTimeNetwork net, double[] ref, int steps) {
-    try (TensorScope s = TensorScope.open(); GradMode g = GradMode.noGrad()) {
-      Tensor z = Tensor.randn(new long[] {EVAL, 2}, DType.FLOAT32, Device.CPU, Generator.cpu(100));
-      return SlicedWasserstein.sw2(AlignYourFlow.sample(net, z, steps, null).toDoubleArray(), ref, 2, 200, 7);
-    }
-  }
-
   static TwoTimeNetwork net() {
-    return new TwoTimeNetwork(new MLPDenoiser(new MLPDenoiser.Config(2, 96, 3, 32, 0, true)));
+    return new TwoTimeNetwork(ToyRuns.twoTimeMlp());
   }
 
-  /** Distils teacher into a flow map with cfg on data drawn by sample; scores against fresh data. */
-  static Outcome train(String what, AlignYourFlow.Config cfg, AlignYourFlow.Velocity teacher,
-      IntFunction<double[]> sampleBatch, double[] ref, double[] second) {
-    Torch.manualSeed(1);
-    try (TwoTimeNetwork net = net(); TwoTimeNetwork ema = net();
-        Adam opt = new Adam(net, Adam.Config.defaults().withLr(1e-3))) {
-      ema.copyFrom(net);
-      ema.eval();
-      EMA e = EMA.of(net, List.of(ema), List.of(new EMA.Fixed(0.998)));
-      double floor = SlicedWasserstein.sw2(second, ref, 2, 200, 7);
-      double before = sw2(ema, ref, 1);
-      AlignYourFlow ayf = new AlignYourFlow(cfg);
-      Generator gen = Generator.cpu(4);
-      ToyLearningTest.Budget budget = new ToyLearningTest.Budget();
-      for (int it = 0; it < ITERS; it++) {
-        if (it == 4000) opt.setLr(3e-4);
-        try (TensorScope s = TensorScope.open()) {
-          opt.zeroGrad();
-          ayf.loss(net, teacher, MeanFlowToyLearningTest.tensor(sampleBatch.apply(BATCH)), null, it, gen, null).loss()
-              .mean().backward();
-          opt.step();
-          e.update(BATCH);
-        }
-      }
-      Outcome o = new Outcome(sw2(ema, ref, 1), sw2(ema, ref, 2), floor, before);
-      System.out.printf("AYF %s %s: %s of training; %s%n", cfg.loss(), what, budget, o);
-      return o;
-    }
+  /** Distils teacher into a flow map with cfg on data (ToyRuns' shared budget); 1-step and 2-step samples scored. */
+  static ToyRuns.Outcome train(AlignYourFlow.Config cfg, AlignYourFlow.Velocity teacher, ToyRuns.Data data) {
+    AlignYourFlow ayf = new AlignYourFlow(cfg);
+    return ToyRuns.train("AYF " + cfg.loss(), AyfToyLearningTest::net, data,
+        (net, x, it, gen) -> ayf.loss(net, teacher, x, null, it, gen, null).loss(),
+        (net, z) -> AlignYourFlow.sample(net, z, 1, null),
+        (net, z) -> AlignYourFlow.sample(net, z, 2, null), "");
   }
 
   /** The toy settings: the defaults (interval sampler, logit-normal (−0.8, 1.0), c 0.1, r_max 0.99) with a 1,000-step warm-up. */
   static AlignYourFlow.Config toyConfig(AlignYourFlow.Loss loss) {
     return AlignYourFlow.Config.defaults().withLoss(loss).withWarmup(1000, 0.99);
+  }
+
+  /**
+   * AYF-EMD's toy settings: {@link #toyConfig} without the tangent normalisation (c = 0, g unnormalised), measured
+   * one factor at a time on the Gaussians (docs/toy2d.md, AYF section): c 0.1 / 1 / 0 gave 0.0536 / 0.0472 / 0.0447.
+   */
+  static AlignYourFlow.Config emdToyConfig() {
+    AlignYourFlow.Config c = toyConfig(AlignYourFlow.Loss.EMD);
+    return new AlignYourFlow.Config(c.loss(), c.sampler(), c.pMean(), c.pStd(), 0, c.warmupIterations(), c.warmupMax());
   }
 
   static final AlignYourFlow.Velocity GAUSSIANS = AlignYourFlow.fromDenoiser(Toy.EXACT, 80);
@@ -139,33 +97,27 @@ class AyfToyLearningTest {
    */
   @Test
   void lmdDistilsTheEightGaussiansIntoOneStep() {
-    Random data = new Random(3);
-    Outcome o = train("eight Gaussians", toyConfig(AlignYourFlow.Loss.LMD), GAUSSIANS, n -> Toy.sample(n, data),
-        Toy.sample(EVAL, new Random(101)), Toy.sample(EVAL, new Random(5)));
-    assertTrue(o.sw2() < 2 * o.floor(), "1-step SW2 not within 2× the noise floor: " + o);
-    assertTrue(o.sw2() < 0.023, "1-step SW2 not below sCT's 0.023 at the same budget: " + o);
+    ToyRuns.Outcome o = train(toyConfig(AlignYourFlow.Loss.LMD), GAUSSIANS, ToyRuns.Data.EIGHT_GAUSSIANS);
+    assertTrue(o.oneStep() < 2 * o.floor(), "1-step SW2 not within 2× the noise floor: " + o);
+    assertTrue(o.oneStep() < 0.023, "1-step SW2 not below sCT's 0.023 at the same budget: " + o);
   }
 
   @Test
   void lmdDistilsTheTwoArmSpiralIntoOneStep() {
-    Random data = new Random(3);
-    Outcome o = train("two-arm spiral", toyConfig(AlignYourFlow.Loss.LMD), SPIRAL,
-        n -> MeanFlowToyLearningTest.spiral(n, data), MeanFlowToyLearningTest.spiral(EVAL, new Random(101)),
-        MeanFlowToyLearningTest.spiral(EVAL, new Random(5)));
-    assertTrue(o.sw2() < 2 * o.floor(), "1-step SW2 not within 2× the noise floor: " + o);
+    ToyRuns.Outcome o = train(toyConfig(AlignYourFlow.Loss.LMD), SPIRAL, ToyRuns.Data.TWO_ARM_SPIRAL);
+    assertTrue(o.oneStep() < 2 * o.floor(), "1-step SW2 not within 2× the noise floor: " + o);
   }
 
   /**
-   * AYF-EMD on the same budget does not reach the criterion (docs/toy2d.md, AYF section: 0.054, 2.7× the floor; with
-   * r_max = 1 0.053): asserted is what was measured, a clear improvement over the untrained model and a bound above the
+   * AYF-EMD on the same budget does not reach the criterion (docs/toy2d.md, AYF section: with c 0.1 0.054, 2.7× the
+   * floor; with r_max = 1 0.053; without the tangent normalisation, the setting used here, 0.0447, 2.3×): asserted is
+   * what was measured, a clear improvement over the untrained model and a bound above the
    * measured value. (The paper is reported, second-hand, to find LMD the better one on toys too but the worse on images.)
    */
   @Test
   void emdDistilsTheEightGaussiansBelowTheMeasuredBound() {
-    Random data = new Random(3);
-    Outcome o = train("eight Gaussians", toyConfig(AlignYourFlow.Loss.EMD), GAUSSIANS, n -> Toy.sample(n, data),
-        Toy.sample(EVAL, new Random(101)), Toy.sample(EVAL, new Random(5)));
-    assertTrue(o.sw2() < o.untrained() / 5, "not far below the untrained model: " + o);
-    assertTrue(o.sw2() < 0.07, "1-step SW2 above the measured level (bound 0.07): " + o);
+    ToyRuns.Outcome o = train(emdToyConfig(), GAUSSIANS, ToyRuns.Data.EIGHT_GAUSSIANS);
+    assertTrue(o.oneStep() < o.untrained() / 5, "not far below the untrained model: " + o);
+    assertTrue(o.oneStep() < 0.055, "1-step SW2 above the measured level (0.0447, bound 0.055): " + o);
   }
 }
