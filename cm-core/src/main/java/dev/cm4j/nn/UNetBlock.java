@@ -4,6 +4,7 @@ import static dev.cm4j.tensor.TensorScope.chain;
 
 import dev.cm4j.tensor.F;
 import dev.cm4j.tensor.Generator;
+import dev.cm4j.tensor.InferenceMode;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
 import java.util.List;
@@ -111,7 +112,10 @@ public final class UNetBlock extends Module {
    */
   public Tensor forward(Tensor x, Tensor emb, Tensor embS) {
     try (TensorScope scope = TensorScope.open()) {
-      Tensor h = chain(norm0.forward(x), Tensor::silu, conv0::forward);
+      // Under inference mode (a stop-gradient target pass, sampling) nothing is kept for backward, so the activation
+      // overwrites the norm's fresh output instead of allocating another tensor.
+      UnaryOperator<Tensor> silu = InferenceMode.isEnabled() ? Tensor::silu_ : Tensor::silu;
+      Tensor h = chain(norm0.forward(x), silu, conv0::forward);
       var dtype = h.dtype();
       Tensor params = TensorScope.scoped(() -> conditioning(emb, embS).unsqueeze(2).unsqueeze(3).to(dtype));
       UnaryOperator<Tensor> dropoutStep = t -> F.dropout(t, dropout, isTraining(), dropoutGenerator);
@@ -119,14 +123,14 @@ public final class UNetBlock extends Module {
         var ss = params.chunk(2, 1);
         Tensor scale = ss.get(0).add(1.0);
         Tensor shift = ss.get(1);
-        h = chain(h, norm1::forward, n -> n.mul(scale), shift::add, Tensor::silu, dropoutStep, conv1::forward);
+        h = chain(h, norm1::forward, n -> n.mul(scale), shift::add, silu, dropoutStep, conv1::forward);
       } else {
-        h = chain(h.add_(params), norm1::forward, Tensor::silu, dropoutStep, conv1::forward);
+        h = chain(h.add_(params), norm1::forward, silu, dropoutStep, conv1::forward);
       }
       Tensor res = skip != null ? skip.forward(x) : x;
       h.add_(res);
       if (res != x) res.close();
-      x = chain(h, t -> t.mul(skipScale));
+      x = chain(h, this::scaleSkip);
       if (numHeads > 0) {
         long[] sh = x.shape();
         Tensor qkvT = chain(norm2.forward(x), qkv::forward, t -> t.reshape(sh[0] * numHeads, sh[1] / numHeads, 3, -1));
@@ -137,7 +141,7 @@ public final class UNetBlock extends Module {
         Tensor a = Tensor.einsum("nqk,nck->ncq", w, v);
         for (Tensor t : new Tensor[] {w, q, k, v, qkvT}) t.close();
         Tensor in = x;
-        x = chain(a, t -> t.reshape(sh), proj::forward, t -> t.add_(in), t -> t.mul(skipScale));
+        x = chain(a, t -> t.reshape(sh), proj::forward, t -> t.add_(in), this::scaleSkip);
         in.close();
       }
       return scope.escape(x);
@@ -168,6 +172,15 @@ public final class UNetBlock extends Module {
   static void closeUnlessPending(Tensor t, List<Tensor> skips) {
     for (Tensor s : skips) if (s == t) return;
     t.close();
+  }
+
+  /**
+   * x·skip_scale in place: x is always a fresh sum (a convolution's output plus the skip, added in place as EDM does),
+   * which no backward formula reads, so the product needs no new tensor; skip_scale 1 is the identity, and EDM's
+   * multiplication by 1.0 is exact, so it is skipped.
+   */
+  private Tensor scaleSkip(Tensor x) {
+    return skipScale == 1 ? x : x.mul_(skipScale);
   }
 
   /** The embedding's projection: affine(emb), plus affine_s(embS) when embS is given. */

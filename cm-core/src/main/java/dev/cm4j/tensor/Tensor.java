@@ -1052,6 +1052,9 @@ public final class Tensor implements AutoCloseable {
   public Tensor sqrt_() { return un_(CM_UNARY_SQRT()); }
   /** In place negation. */
   public Tensor neg_() { return un_(CM_UNARY_NEG()); }
+
+  /** In-place SiLU (torch.nn.functional.silu(x, inplace=True)). */
+  public Tensor silu_() { return un_(CM_UNARY_SILU()); }
   /** this += value·t1·t2. */
   public Tensor addcmul_(Tensor t1, Tensor t2, double value) {
     Native.check(cm_addcmul_(handle(), h(t1, "t1"), h(t2, "t2"), value));

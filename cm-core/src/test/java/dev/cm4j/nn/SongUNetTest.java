@@ -7,6 +7,7 @@ import dev.cm4j.tensor.DType;
 import dev.cm4j.tensor.Device;
 import dev.cm4j.tensor.Generator;
 import dev.cm4j.tensor.GradMode;
+import dev.cm4j.tensor.InferenceMode;
 import dev.cm4j.tensor.Tensor;
 import dev.cm4j.tensor.TensorScope;
 import dev.cm4j.testing.Fixtures;
@@ -139,6 +140,37 @@ class SongUNetTest {
         }
         double numeric = (side[0] - side[1]) / (2 * eps);
         assertEquals(numeric, analytic, 1e-6 * Math.max(1, Math.abs(numeric)), variant + ": directional derivative");
+      }
+    }
+  }
+  /**
+   * Under inference mode UNetBlock applies its activations in place (nothing is kept for backward) and every block
+   * scales its sum by skip_scale in place: the outputs equal a no-grad pass's and a gradient pass's bit for bit, for
+   * both EDM variants (skip_scale √½ with attention, and the residual encoder / skip decoder).
+   */
+  @Test
+  void inferenceModePassEqualsNoGradAndGradPassesBitForBit() {
+    String cfg = "{\"img_resolution\":8,\"img_channels\":2,\"model_channels\":8,\"channel_mult\":[1,2],"
+        + "\"num_blocks\":1,\"attn_resolutions\":[4],\"dropout\":0,\"label_dim\":0}";
+    for (String variant : List.of("ddpmpp", "ncsnpp")) {
+      SongUNet.Config c = SongUNet.Config.fromKwargs(variant.equals("ddpmpp") ? cfg
+          : cfg.replace("}", ",\"embedding_type\":\"fourier\",\"channel_mult_noise\":2,\"encoder_type\":\"residual\","
+              + "\"decoder_type\":\"skip\",\"resample_filter\":[1,3,3,1]}"));
+      try (SongUNet net = new SongUNet(c); TensorScope outer = TensorScope.open()) {
+        Generator g = Generator.cpu(11);
+        Tensor x = Tensor.randn(new long[] {2, 2, 8, 8}, DType.FLOAT32, Device.CPU, g);
+        Tensor noise = Tensor.of(new float[] {-0.3f, 0.8f});
+        float[] withGrad = net.forward(x, noise, null, null).toFloatArray();
+        float[] noGrad;
+        try (GradMode ng = GradMode.noGrad()) {
+          noGrad = net.forward(x, noise, null, null).toFloatArray();
+        }
+        float[] inference;
+        try (InferenceMode im = InferenceMode.enter()) {
+          inference = net.forward(x, noise, null, null).toFloatArray();
+        }
+        assertArrayEquals(withGrad, noGrad, 0f, variant + ": no-grad pass");
+        assertArrayEquals(withGrad, inference, 0f, variant + ": inference-mode pass");
       }
     }
   }
