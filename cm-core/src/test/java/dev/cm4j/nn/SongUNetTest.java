@@ -101,14 +101,22 @@ class SongUNetTest {
     }
   }
 
-  @Test
-  void passReleasesItsIntermediatesAndGradientsMatchFiniteDifferences() {
+  /**
+   * An 8×8, 2-channel SongUNet with attention at 4×4: EDM's DDPM++ wiring ("ddpmpp") or NCSN++'s (Fourier noise
+   * embedding, residual encoder, skip decoder, [1,3,3,1] resampling: "ncsnpp").
+   */
+  static SongUNet.Config tiny(String variant) {
     String cfg = "{\"img_resolution\":8,\"img_channels\":2,\"model_channels\":8,\"channel_mult\":[1,2],"
         + "\"num_blocks\":1,\"attn_resolutions\":[4],\"dropout\":0,\"label_dim\":0}";
+    return SongUNet.Config.fromKwargs(variant.equals("ddpmpp") ? cfg
+        : cfg.replace("}", ",\"embedding_type\":\"fourier\",\"channel_mult_noise\":2,\"encoder_type\":\"residual\","
+            + "\"decoder_type\":\"skip\",\"resample_filter\":[1,3,3,1]}"));
+  }
+
+  @Test
+  void passReleasesItsIntermediatesAndGradientsMatchFiniteDifferences() {
     for (String variant : List.of("ddpmpp", "ncsnpp")) {
-      SongUNet.Config c = SongUNet.Config.fromKwargs(variant.equals("ddpmpp") ? cfg
-          : cfg.replace("}", ",\"embedding_type\":\"fourier\",\"channel_mult_noise\":2,\"encoder_type\":\"residual\","
-              + "\"decoder_type\":\"skip\",\"resample_filter\":[1,3,3,1]}"));
+      SongUNet.Config c = tiny(variant);
       try (SongUNet net = new SongUNet(c); TensorScope outer = TensorScope.open()) {
         net.to(Device.CPU, DType.FLOAT64);
         Generator g = Generator.cpu(7);
@@ -150,12 +158,8 @@ class SongUNetTest {
    */
   @Test
   void inferenceModePassEqualsNoGradAndGradPassesBitForBit() {
-    String cfg = "{\"img_resolution\":8,\"img_channels\":2,\"model_channels\":8,\"channel_mult\":[1,2],"
-        + "\"num_blocks\":1,\"attn_resolutions\":[4],\"dropout\":0,\"label_dim\":0}";
     for (String variant : List.of("ddpmpp", "ncsnpp")) {
-      SongUNet.Config c = SongUNet.Config.fromKwargs(variant.equals("ddpmpp") ? cfg
-          : cfg.replace("}", ",\"embedding_type\":\"fourier\",\"channel_mult_noise\":2,\"encoder_type\":\"residual\","
-              + "\"decoder_type\":\"skip\",\"resample_filter\":[1,3,3,1]}"));
+      SongUNet.Config c = tiny(variant);
       try (SongUNet net = new SongUNet(c); TensorScope outer = TensorScope.open()) {
         Generator g = Generator.cpu(11);
         Tensor x = Tensor.randn(new long[] {2, 2, 8, 8}, DType.FLOAT32, Device.CPU, g);
