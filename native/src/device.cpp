@@ -8,11 +8,13 @@
 #include <ATen/Context.h>
 #include <ATen/DeviceAccelerator.h>
 #include <ATen/ops/_nnpack_available.h>
+#include <c10/util/Logging.h>
 #include <ATen/detail/PrivateUse1HooksInterface.h>
 #include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/Event.h>
 #include <c10/core/Stream.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -336,13 +338,17 @@ namespace {
 // nnp_initialize() failed that call logs "Could not initialize NNPACK! Reason: Unsupported hardware." again on
 // every call: 39 lines per training step of the small SongUNet, about 0.15 ms each when stderr is a pipe.
 // Disabling NNPACK there (torch.backends.nnpack.set_flags(False) in Python) changes no result, since NNPACK would
-// not have run, and leaves the one warning of this check. Done once, when the library is loaded.
+// not have run. Done once, when the library is loaded, with c10's log level raised to errors for the check itself,
+// so that loading the library prints nothing (c10's MessageLogger drops messages below FLAGS_caffe2_log_level).
 const bool nnpack_checked = [] {
+  const int level = FLAGS_caffe2_log_level;
   try {
+    FLAGS_caffe2_log_level = std::max(level, 2);  // 2: ERROR in c10 (and glog) severities
     if (!at::_nnpack_available()) at::globalContext().setUserEnabledNNPACK(false);
   } catch (...) {
     // The check is an optimisation only; a libtorch that cannot answer keeps its default.
   }
+  FLAGS_caffe2_log_level = level;
   return true;
 }();
 }  // namespace
