@@ -22,7 +22,9 @@ import org.junit.jupiter.api.Test;
  * 0.027 (1.4×); spiral (k 12) 1-step 0.025 (2.9× the floor 0.0087), 2-step 0.024 (2.8×). The issue's criterion is met
  * by the 2-step samples on the Gaussians (within 2× the floor, below ECT's 1-step 0.028, not below sCT's 0.023) and
  * not by the 1-step samples (on the spiral they are below sCT's 0.0365, not ECT's 0.0201); the tests assert what was
- * measured (fixed seeds, one thread: the numbers repeat), with a margin.
+ * measured (fixed seeds, one thread: the numbers repeat on one machine), with a margin. Another CPU can choose other
+ * kernels (oneDNN/MKL dispatch by instruction set) and so land elsewhere, about as far as another seed: the bounds cover
+ * the seeds and the two machines measured (docs/algorithms/imm.md §7, "Across machines").
  */
 class ImmToyLearningTest {
   @BeforeAll
@@ -74,10 +76,11 @@ class ImmToyLearningTest {
   void immLearnsTheTwoArmSpiral() {
     ToyRuns.Outcome o = train(toyPrecond(), toyConfig(12), ToyRuns.Data.TWO_ARM_SPIRAL);
     assertTrue(o.oneStep() < o.untrained() / 5, "not far below the untrained model: " + o);
-    // measured with k 12: 0.0250 / 0.0243 (k 10: 0.033 / 0.025; k 14: 0.097 / 0.023; MeanFlow on the same spiral and
-    // budget: 1-step 0.0234; sCT 0.0365, ECT 0.0201)
-    assertTrue(o.oneStep() < 0.03, "1-step SW2 above the measured level (0.025, bound 0.03): " + o);
-    assertTrue(o.twoStep() < 0.03, "2-step SW2 above the measured level (bound 0.03): " + o);
+    // measured with k 12, seed 1: 0.0250 / 0.0243 on the machine of the study, 0.0266 / 0.0305 on an AVX-512 Xeon;
+    // there seeds 2-4 gave 1-step 0.0220 / 0.0299 / 0.0224, 2-step 0.0306 / 0.0313 / 0.0283 (k 10: 0.033 / 0.025;
+    // k 14: 0.097 / 0.023; MeanFlow on the same spiral and budget: 1-step 0.0234; sCT 0.0365, ECT 0.0201)
+    assertTrue(o.oneStep() < 0.034, "1-step SW2 above the measured level (0.022-0.030, bound 0.034): " + o);
+    assertTrue(o.twoStep() < 0.035, "2-step SW2 above the measured level (0.024-0.031, bound 0.035): " + o);
     assertTrue(o.oneStep() < 0.0365, "1-step SW2 not below sCT's on the spiral (0.0365) at the same budget: " + o);
   }
 }
