@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cm4j.io.SafeTensorFile;
 import dev.cm4j.io.SafeTensors;
 import dev.cm4j.nn.MLPDenoiser;
+import dev.cm4j.nn.Module;
 import dev.cm4j.nn.TwoTimeNetwork;
 import dev.cm4j.precond.Denoiser;
 import dev.cm4j.tensor.DType;
@@ -18,6 +19,7 @@ import dev.cm4j.tensor.Torch;
 import dev.cm4j.testing.Fixtures;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -96,6 +98,24 @@ class AlignYourFlowTest {
         c.get("P_std").asDouble(), c.get("c").asDouble(), 0, c.get("r").asDouble());
   }
 
+  /**
+   * Case key's tangent, its norm and the per-sample loss of r equal the transcription's to ≤ 1e-4 relative, and so do
+   * the gradients of the loss's sum for the parameters grads of student (fixture name: fixtureName of the parameter's).
+   */
+  static void assertMatchesFixture(String key, AlignYourFlow.Result r, Module student, String[] grads,
+      UnaryOperator<String> fixtureName) {
+    double eg = relErr(r.tangent(), file.tensor(key + ".g"));
+    double en = relErr(r.tangentNorm(), file.tensor(key + ".norm"));
+    double el = relErr(r.loss().detach(), file.tensor(key + ".loss"));
+    assertTrue(eg <= 1e-4 && en <= 1e-4 && el <= 1e-4, key + ": g " + eg + ", ‖g‖ " + en + ", loss " + el);
+    r.loss().sum().backward();
+    for (String g : grads) {
+      Tensor ref = file.tensor(key + ".grad." + fixtureName.apply(g));
+      double e = relErr(student.namedParameters().get(g).get().grad(), ref);
+      assertTrue(e <= 1e-4, key + ": gradient of " + g + " differs from the transcription's by " + e);
+    }
+  }
+
   static AlignYourFlow.Draws draws() {
     return new AlignYourFlow.Draws(file.tensor("draw.n_a"), file.tensor("draw.n_b"), file.tensor("draw.u"),
         file.tensor("draw.eps"));
@@ -113,15 +133,7 @@ class AlignYourFlowTest {
             draws(), null);
         assertEquals(0, relErr(r.t(), file.tensor(key + ".t")), 1e-6, key + " t");
         assertEquals(0, relErr(r.s(), file.tensor(key + ".s")), 1e-6, key + " s");
-        double eg = relErr(r.tangent(), file.tensor(key + ".g"));
-        double en = relErr(r.tangentNorm(), file.tensor(key + ".norm"));
-        double el = relErr(r.loss().detach(), file.tensor(key + ".loss"));
-        assertTrue(eg <= 1e-4 && en <= 1e-4 && el <= 1e-4, key + ": g " + eg + ", ‖g‖ " + en + ", loss " + el);
-        r.loss().sum().backward();
-        for (String g : grads) {
-          double e = relErr(net.namedParameters().get(g).get().grad(), file.tensor(key + ".grad." + g));
-          assertTrue(e <= 1e-4, key + ": gradient of " + g + " differs from the theorem's by " + e);
-        }
+        assertMatchesFixture(key, r, net, grads, g -> g);
       }
     }
     // the cases differ from each other: guidance, loss and warm-up change the tangent
@@ -314,16 +326,8 @@ class AlignYourFlowTest {
           AlignYourFlow.Draws d = draws();
           AlignYourFlow.Result r = ayf.guidedLoss(gnet, guidedTeacher(), file.tensor("draw.x"), null, 0,
               new AlignYourFlow.Draws(d.nA(), d.nB(), d.u(), d.eps(), file.tensor("draw.w")), null);
-          double eg = relErr(r.tangent(), file.tensor(key + ".g"));
-          double en = relErr(r.tangentNorm(), file.tensor(key + ".norm"));
-          double el = relErr(r.loss().detach(), file.tensor(key + ".loss"));
-          assertTrue(eg <= 1e-4 && en <= 1e-4 && el <= 1e-4, key + ": g " + eg + ", ‖g‖ " + en + ", loss " + el);
-          r.loss().sum().backward();
-          for (String g : grads) {
-            String ref = g.equals("net.map_guidance.weight") ? "wcond.map_guidance.weight" : g;
-            double e = relErr(gnet.namedParameters().get(g).get().grad(), file.tensor(key + ".grad." + ref));
-            assertTrue(e <= 1e-4, key + ": gradient of " + g + " differs from the transcription's by " + e);
-          }
+          assertMatchesFixture(key, r, gnet, grads,
+              g -> g.equals("net.map_guidance.weight") ? "wcond.map_guidance.weight" : g);
         }
       }
       // per-sample w changes the tangent (against the fixed-λ case with λ = 2, near the mean of w)
