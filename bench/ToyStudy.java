@@ -1,3 +1,4 @@
+import dev.cm4j.data.Toy2D;
 import dev.cm4j.eval.SlicedWasserstein;
 import dev.cm4j.nn.Module;
 import dev.cm4j.optim.Adam;
@@ -64,7 +65,7 @@ final class ToyStudy {
     Torch.load();
     Torch.setNumThreads(1);
     spiral = get("toy").equals("spiral");
-    data = spiral ? ToyStudy::spiral : ToyStudy::gauss;
+    data = spiral ? ToyStudy::spiral : GAUSSIANS::sample;
     ref = data.apply(EVAL, new Random(101));
     floor = SlicedWasserstein.sw2(data.apply(EVAL, new Random(5)), ref, 2, 200, 7);
     seed = (long) d("seed");
@@ -98,16 +99,8 @@ final class ToyStudy {
     return set.toString();
   }
 
-  /** Eight Gaussians of std 0.05 on a circle of radius 0.7 (learning/Toy). */
-  static double[] gauss(int n, Random r) {
-    double[] a = new double[2 * n];
-    for (int i = 0; i < n; i++) {
-      int k = r.nextInt(8);
-      a[2 * i] = 0.7 * Math.cos(2 * Math.PI * k / 8) + 0.05 * r.nextGaussian();
-      a[2 * i + 1] = 0.7 * Math.sin(2 * Math.PI * k / 8) + 0.05 * r.nextGaussian();
-    }
-    return a;
-  }
+  /** Eight Gaussians of std 0.05 on a circle of radius 0.7 (learning/Toy's; the same draws from the same Random). */
+  static final Toy2D GAUSSIANS = new Toy2D.EightGaussians(0.7, 0.05);
 
   /** The two-arm spiral of the learning tests (learning/ToyRuns). */
   static double[] spiral(int n, Random r) {
